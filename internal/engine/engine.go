@@ -1,0 +1,347 @@
+// Package engine is the MVCC core of in-mem: per-run ordered indexes of
+// version chains, snapshot reads, optimistic (OCC) validation, global commit
+// versions and ordered publication.
+//
+// # Data layout
+//
+// Every entity is addressed by (run, space, key), where space is the
+// primitive that owns it. Each run has one ordered tree per space, mapping a
+// key to a chain of versions, newest first. A version carries the global
+// commit version that wrote it, the commit timestamp and either a value or a
+// tombstone. Chains only ever grow at the head.
+//
+// # Commit path
+//
+// A transaction reads at a snapshot (the published watermark when it began)
+// and buffers its writes. Commit takes the commit lock and, in order:
+//
+//  1. validates: every key in the read set (including keys read as absent)
+//     must have no version newer than the snapshot — installed versions count
+//     even if they are not yet published, so a commit still waiting for its
+//     fsync cannot be overtaken by a lost update;
+//  2. assigns the next commit version and a commit timestamp that never goes
+//     backwards;
+//  3. installs the new versions at the chain heads (invisible to readers,
+//     whose snapshots are older);
+//  4. hands the ordered writeset to the Sink (the WAL), still under the lock,
+//     so the log order is the version order.
+//
+// It then releases the lock and waits for the sink's acknowledgement. The
+// sink publishes: after the record of version v is as durable as the mode
+// requires, it calls Publish(v), which advances the watermark that new
+// snapshots read. Publication is in version order, so a reader at snapshot S
+// never later sees a new entry with version <= S. Without a sink (InMemory)
+// the commit publishes itself before releasing the lock.
+//
+// Many committers can wait on the same sink acknowledgement: the lock is not
+// held across I/O, which is what lets the WAL share one fsync among them
+// (group commit).
+package engine
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/value"
+	"github.com/tidwall/btree"
+)
+
+// Sink receives every commit, in version order, before it is published.
+type Sink interface {
+	// Submit takes the next commit. It is called with the engine's commit
+	// lock held, strictly in version order, and must not wait for I/O. The
+	// sink owns c from now on. It must eventually call Engine.Publish with
+	// c.Version (or a later version) once c is as durable as promised, and
+	// only then complete the returned ticket.
+	Submit(c *core.Commit) Ticket
+}
+
+// Ticket is the sink's promise for one submitted commit.
+type Ticket interface {
+	// Wait blocks until the commit is acknowledged (nil: it is published)
+	// or failed.
+	Wait() error
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Sink receives commits; nil means nothing is persisted and commits
+	// publish immediately.
+	Sink Sink
+	// Now returns the current time in microseconds since the Unix epoch.
+	Now func() int64
+}
+
+// Engine is the multi-version store. It is safe for concurrent use.
+type Engine struct {
+	runs sync.Map // core.RunID -> *runIndex
+
+	commitMu sync.Mutex
+	last     uint64 // last assigned commit version (commitMu)
+	lastTime int64  // timestamp of the last commit (commitMu)
+
+	visible atomic.Uint64 // published watermark: snapshots read at this version
+	broken  atomic.Pointer[dberr.Error]
+
+	sink Sink
+	now  func() int64
+
+	// observers are called for every installed mutation of their space,
+	// under the commit lock, in version order — whether or not the commit
+	// is later published. Derived structures (the vector search index) use
+	// them to follow committed state.
+	observers [spaceCount]func(m *core.Mutation)
+
+	stats Stats
+}
+
+// Observe registers fn to be called for every mutation of space as it is
+// installed (under the commit lock, in version order; also during recovery).
+// fn must be fast and must not call back into the engine. Register observers
+// before any commit.
+func (e *Engine) Observe(space core.PrimitiveType, fn func(m *core.Mutation)) {
+	e.observers[space] = fn
+}
+
+// Stats are cumulative counters.
+type Stats struct {
+	Commits   atomic.Uint64 // committed transactions with writes
+	ReadOnly  atomic.Uint64 // committed read-only transactions
+	Conflicts atomic.Uint64 // commits aborted by validation
+	Versions  atomic.Uint64 // versions installed (including recovered ones)
+}
+
+// New returns an empty engine.
+func New(opts Options) *Engine {
+	e := &Engine{sink: opts.Sink, now: opts.Now}
+	if e.now == nil {
+		panic("engine: Options.Now is required")
+	}
+	return e
+}
+
+// SetSink installs the sink once recovery has replayed the log. It must be
+// called before any transaction commits.
+func (e *Engine) SetSink(s Sink) { e.sink = s }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() *Stats { return &e.stats }
+
+// Visible returns the published watermark: the newest version a new snapshot
+// sees.
+func (e *Engine) Visible() uint64 { return e.visible.Load() }
+
+// LastAssigned returns the newest assigned commit version (published or not).
+func (e *Engine) LastAssigned() uint64 {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	return e.last
+}
+
+// Publish makes every commit up to and including version v visible to new
+// snapshots. Sinks call it in version order after the commits are durable.
+func (e *Engine) Publish(v uint64) {
+	for {
+		cur := e.visible.Load()
+		if v <= cur || e.visible.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// Poison makes every later commit fail with err (a Poisoned error). Reads
+// keep working. The first poisoning wins.
+func (e *Engine) Poison(err *dberr.Error) { e.broken.CompareAndSwap(nil, err) }
+
+// Poisoned returns the poisoning error, if any.
+func (e *Engine) Poisoned() *dberr.Error { return e.broken.Load() }
+
+// version is one entry of a chain. It is immutable once its commit is
+// published.
+type version struct {
+	n    uint64 // commit version
+	ts   int64  // commit timestamp (µs)
+	val  value.Value
+	tomb bool
+	next *version // older
+}
+
+// chain is the version history of one entity, newest first.
+type chain struct {
+	head atomic.Pointer[version]
+}
+
+// at returns the newest version visible at snapshot snap.
+func (c *chain) at(snap uint64) *version {
+	for v := c.head.Load(); v != nil; v = v.next {
+		if v.n <= snap {
+			return v
+		}
+	}
+	return nil
+}
+
+// item is one entry of a space tree.
+type item struct {
+	key string
+	c   *chain
+}
+
+func itemLess(a, b item) bool { return a.key < b.key }
+
+// spaceCount bounds the space tags (core.PrimitiveType values).
+const spaceCount = int(core.System) + 1
+
+// runIndex holds one run's trees, one per space. Trees are mutated only by
+// installers holding both the engine's commit lock and mu; readers take mu
+// for reading.
+type runIndex struct {
+	mu    sync.RWMutex
+	trees [spaceCount]*btree.BTreeG[item]
+}
+
+func (e *Engine) runFor(run core.RunID, create bool) *runIndex {
+	if ri, ok := e.runs.Load(run); ok {
+		return ri.(*runIndex)
+	}
+	if !create {
+		return nil
+	}
+	ri, _ := e.runs.LoadOrStore(run, &runIndex{})
+	return ri.(*runIndex)
+}
+
+// lookup finds the chain of (run, space, key), taking the run's read lock.
+func (e *Engine) lookup(run core.RunID, space core.PrimitiveType, key string) *chain {
+	ri := e.runFor(run, false)
+	if ri == nil {
+		return nil
+	}
+	ri.mu.RLock()
+	t := ri.trees[space]
+	var it item
+	var ok bool
+	if t != nil {
+		it, ok = t.Get(item{key: key})
+	}
+	ri.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	return it.c
+}
+
+// lookupLocked is lookup for callers holding the commit lock: no other
+// goroutine mutates a tree then, and readers do not, so no run lock is needed.
+func (e *Engine) lookupLocked(run core.RunID, space core.PrimitiveType, key string) *chain {
+	ri := e.runFor(run, false)
+	if ri == nil {
+		return nil
+	}
+	t := ri.trees[space]
+	if t == nil {
+		return nil
+	}
+	it, ok := t.Get(item{key: key})
+	if !ok {
+		return nil
+	}
+	return it.c
+}
+
+// chainForInstall returns the chain of (run, space, key), creating it. The
+// caller holds the commit lock.
+func (e *Engine) chainForInstall(run core.RunID, space core.PrimitiveType, key string) *chain {
+	if c := e.lookupLocked(run, space, key); c != nil {
+		return c
+	}
+	ri := e.runFor(run, true)
+	c := &chain{}
+	ri.mu.Lock()
+	t := ri.trees[space]
+	if t == nil {
+		t = btree.NewBTreeGOptions(itemLess, btree.Options{NoLocks: true, Degree: 32})
+		ri.trees[space] = t
+	}
+	t.Set(item{key: key, c: c})
+	ri.mu.Unlock()
+	return c
+}
+
+// install prepends a version for m. The caller holds the commit lock.
+func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
+	if c == nil {
+		c = e.chainForInstall(m.Run, m.Space, m.Key)
+	}
+	v := &version{n: m.Version, ts: ts, next: c.head.Load()}
+	if m.Op == core.OpDelete {
+		v.tomb = true
+	} else {
+		v.val = m.Value
+	}
+	c.head.Store(v)
+	e.stats.Versions.Add(1)
+	if obs := e.observers[m.Space]; obs != nil {
+		obs(m)
+	}
+}
+
+// Apply installs a commit read back from storage during recovery, with the
+// versions recorded in it, and publishes it. A commit at or below the last
+// applied version is ignored, so replaying a record twice equals once.
+// Commits must arrive in version order.
+func (e *Engine) Apply(c *core.Commit) error {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	if c.Version <= e.last {
+		return nil
+	}
+	for i := range c.Mutations {
+		m := &c.Mutations[i]
+		if m.Version != c.Version {
+			return dberr.New(dberr.Internal, "engine.Apply", "mutation version %d differs from commit version %d", m.Version, c.Version)
+		}
+		e.install(m, nil, c.Time)
+	}
+	e.last = c.Version
+	if c.Time > e.lastTime {
+		e.lastTime = c.Time
+	}
+	e.visible.Store(c.Version)
+	e.stats.Commits.Add(1)
+	return nil
+}
+
+// Entry is what a read returns.
+type Entry struct {
+	Value     value.Value
+	Version   uint64
+	Time      int64
+	Tombstone bool
+}
+
+func entryOf(v *version) Entry {
+	return Entry{Value: v.val, Version: v.n, Time: v.ts, Tombstone: v.tomb}
+}
+
+// Get reads (run, space, key) at snapshot snap outside any transaction. It
+// returns false when the key has no live version at snap.
+func (e *Engine) Get(run core.RunID, space core.PrimitiveType, key string, snap uint64) (Entry, bool) {
+	c := e.lookup(run, space, key)
+	if c == nil {
+		return Entry{}, false
+	}
+	v := c.at(snap)
+	if v == nil || v.tomb {
+		return Entry{}, false
+	}
+	return entryOf(v), true
+}
+
+// Runs calls fn for every run that has ever held data, in no particular
+// order, until fn returns false.
+func (e *Engine) Runs(fn func(core.RunID) bool) {
+	e.runs.Range(func(k, _ any) bool { return fn(k.(core.RunID)) })
+}

@@ -1,0 +1,412 @@
+package engine
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/value"
+)
+
+// Txn is an optimistic snapshot-isolation transaction. It is not safe for
+// concurrent use; the public layer guards it.
+type Txn struct {
+	e        *Engine
+	run      core.RunID
+	snap     uint64
+	writable bool
+	done     bool
+
+	reads  []readRec
+	writes []core.Mutation
+	wchain []*chain       // chain of writes[i] if known (saves a lookup at install)
+	windex map[wkey]int32 // index into writes, built once there are many
+}
+
+type readRec struct {
+	run   core.RunID
+	space core.PrimitiveType
+	key   string
+	c     *chain // nil if the key had no chain when read
+}
+
+type wkey struct {
+	run   core.RunID
+	space core.PrimitiveType
+	key   string
+}
+
+// linearWrites is the write-set size up to which lookups scan the slice
+// instead of keeping a map: most transactions write a handful of keys.
+const linearWrites = 8
+
+// Begin starts a transaction bound to run at the current snapshot.
+func (e *Engine) Begin(run core.RunID, writable bool) *Txn {
+	t := new(Txn)
+	e.BeginInto(t, run, writable)
+	return t
+}
+
+// BeginInto is Begin into a Txn the caller allocated (so a wrapper can embed
+// it and save an allocation). t must be zero or finished.
+func (e *Engine) BeginInto(t *Txn, run core.RunID, writable bool) {
+	*t = Txn{e: e, run: run, snap: e.visible.Load(), writable: writable}
+}
+
+// Run returns the run the transaction is bound to.
+func (t *Txn) Run() core.RunID { return t.run }
+
+// Snapshot returns the version the transaction reads at.
+func (t *Txn) Snapshot() uint64 { return t.snap }
+
+// Writable reports whether the transaction may write.
+func (t *Txn) Writable() bool { return t.writable }
+
+// Done reports whether Commit or Rollback has been called.
+func (t *Txn) Done() bool { return t.done }
+
+// HasWrites reports whether the transaction has buffered writes.
+func (t *Txn) HasWrites() bool { return len(t.writes) > 0 }
+
+func (t *Txn) findWrite(run core.RunID, space core.PrimitiveType, key string) int {
+	if t.windex != nil {
+		if i, ok := t.windex[wkey{run, space, key}]; ok {
+			return int(i)
+		}
+		return -1
+	}
+	for i := len(t.writes) - 1; i >= 0; i-- {
+		w := &t.writes[i]
+		if w.Key == key && w.Space == space && w.Run == run {
+			return i
+		}
+	}
+	return -1
+}
+
+func (t *Txn) track(run core.RunID, space core.PrimitiveType, key string, c *chain) {
+	if t.writable {
+		t.reads = append(t.reads, readRec{run: run, space: space, key: key, c: c})
+	}
+}
+
+// Get reads (run, space, key): the transaction's own write if it has one,
+// otherwise the newest version at the snapshot. The read joins the read set.
+// It returns false for an absent or deleted key.
+func (t *Txn) Get(run core.RunID, space core.PrimitiveType, key string) (Entry, bool) {
+	if i := t.findWrite(run, space, key); i >= 0 {
+		w := &t.writes[i]
+		if w.Op == core.OpDelete {
+			return Entry{Tombstone: true}, false
+		}
+		return Entry{Value: w.Value}, true
+	}
+	c := t.e.lookup(run, space, key)
+	t.track(run, space, key, c)
+	if c == nil {
+		return Entry{}, false
+	}
+	v := c.at(t.snap)
+	if v == nil || v.tomb {
+		return Entry{}, false
+	}
+	return entryOf(v), true
+}
+
+// Latest returns the newest committed version at the snapshot even if it is
+// a tombstone (Tombstone set), ignoring the transaction's own writes. The
+// read joins the read set. It returns false if the key has no version at the
+// snapshot at all.
+func (t *Txn) Latest(run core.RunID, space core.PrimitiveType, key string) (Entry, bool) {
+	c := t.e.lookup(run, space, key)
+	t.track(run, space, key, c)
+	if c == nil {
+		return Entry{}, false
+	}
+	v := c.at(t.snap)
+	if v == nil {
+		return Entry{}, false
+	}
+	return entryOf(v), true
+}
+
+// GetAt returns the version of (run, space, key) that was current at version
+// at (clamped to the snapshot), including a tombstone. It returns false when
+// the key had no version yet.
+func (t *Txn) GetAt(run core.RunID, space core.PrimitiveType, key string, at uint64) (Entry, bool) {
+	c := t.e.lookup(run, space, key)
+	t.track(run, space, key, c)
+	if c == nil {
+		return Entry{}, false
+	}
+	v := c.at(min(at, t.snap))
+	if v == nil {
+		return Entry{}, false
+	}
+	return entryOf(v), true
+}
+
+// History returns the committed versions of (run, space, key) visible at the
+// snapshot, newest first, tombstones included. Buffered writes of the
+// transaction are not part of history.
+func (t *Txn) History(run core.RunID, space core.PrimitiveType, key string) []Entry {
+	c := t.e.lookup(run, space, key)
+	t.track(run, space, key, c)
+	if c == nil {
+		return nil
+	}
+	var out []Entry
+	for v := c.head.Load(); v != nil; v = v.next {
+		if v.n <= t.snap {
+			out = append(out, entryOf(v))
+		}
+	}
+	return out
+}
+
+func (t *Txn) write(op core.Op, run core.RunID, space core.PrimitiveType, key string, v value.Value) {
+	if i := t.findWrite(run, space, key); i >= 0 {
+		w := &t.writes[i]
+		if w.Op == core.OpAppend && op == core.OpPut {
+			op = core.OpAppend // still the first version of a stream entry
+		}
+		w.Op, w.Value = op, v
+		return
+	}
+	t.writes = append(t.writes, core.Mutation{Op: op, Run: run, Space: space, Key: key, Value: v})
+	t.wchain = append(t.wchain, nil)
+	switch {
+	case t.windex != nil:
+		t.windex[wkey{run, space, key}] = int32(len(t.writes) - 1)
+	case len(t.writes) > linearWrites:
+		t.windex = make(map[wkey]int32, 2*len(t.writes))
+		for i := range t.writes {
+			w := &t.writes[i]
+			t.windex[wkey{w.Run, w.Space, w.Key}] = int32(i)
+		}
+	}
+}
+
+// Put buffers a new version of (run, space, key).
+func (t *Txn) Put(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
+	t.write(core.OpPut, run, space, key, v)
+}
+
+// Append buffers the first version of a stream entry (events, traces).
+func (t *Txn) Append(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
+	t.write(core.OpAppend, run, space, key, v)
+}
+
+// Delete buffers a tombstone for (run, space, key).
+func (t *Txn) Delete(run core.RunID, space core.PrimitiveType, key string) {
+	t.write(core.OpDelete, run, space, key, value.Value{})
+}
+
+// Rollback discards the transaction. It is idempotent.
+func (t *Txn) Rollback() {
+	t.done = true
+	t.reads, t.writes, t.wchain, t.windex = nil, nil, nil, nil
+}
+
+// Commit validates and commits the transaction and returns its commit
+// version (0 for a transaction without writes, which always commits).
+func (t *Txn) Commit() (uint64, error) {
+	if t.done {
+		return 0, dberr.New(dberr.InvalidArgument, "commit", "transaction already finished")
+	}
+	t.done = true
+	e := t.e
+	if len(t.writes) == 0 {
+		e.stats.ReadOnly.Add(1)
+		return 0, nil
+	}
+	if err := e.broken.Load(); err != nil {
+		return 0, err
+	}
+	e.commitMu.Lock()
+	if err := e.broken.Load(); err != nil {
+		e.commitMu.Unlock()
+		return 0, err
+	}
+	if err := t.validate(); err != nil {
+		e.commitMu.Unlock()
+		e.stats.Conflicts.Add(1)
+		return 0, err
+	}
+	v := e.last + 1
+	ts := e.now()
+	if ts < e.lastTime {
+		ts = e.lastTime // commit timestamps never go backwards
+	}
+	for i := range t.writes {
+		t.writes[i].Version = v
+		e.install(&t.writes[i], t.wchain[i], ts)
+	}
+	e.last, e.lastTime = v, ts
+	e.stats.Commits.Add(1)
+	c := &core.Commit{Version: v, Run: t.run, Time: ts, Mutations: t.writes}
+	t.reads, t.wchain, t.windex, t.writes = nil, nil, nil, nil
+	if e.sink == nil {
+		e.visible.Store(v)
+		e.commitMu.Unlock()
+		return v, nil
+	}
+	tk := e.sink.Submit(c)
+	e.commitMu.Unlock()
+	if err := tk.Wait(); err != nil {
+		return 0, err
+	}
+	return v, nil
+}
+
+// validate checks the read set against every installed version, published
+// or not. The caller holds the commit lock.
+func (t *Txn) validate() error {
+	for i := range t.reads {
+		r := &t.reads[i]
+		c := r.c
+		if c == nil {
+			if c = t.e.lookupLocked(r.run, r.space, r.key); c == nil {
+				continue // still absent
+			}
+		}
+		if h := c.head.Load(); h != nil && h.n > t.snap {
+			ref := core.EntityRef{Primitive: r.space, Run: r.run, Key: r.key}
+			actual := core.Txn(h.n)
+			return dberr.NewConflict("commit", &ref, "changed since the transaction's snapshot", nil, &actual)
+		}
+	}
+	return nil
+}
+
+// Scan calls fn for each live key of (run, space) in [start, end) in
+// ascending order, as seen by the transaction: committed versions at the
+// snapshot merged with the transaction's own writes. An empty end means no
+// upper bound. With track set, every yielded key joins the read set. Scan
+// stops when fn returns false.
+func (t *Txn) Scan(run core.RunID, space core.PrimitiveType, start, end string, track bool, fn func(key string, e Entry) bool) {
+	// The transaction's own writes in range, sorted, to merge in.
+	var own []int
+	for i := range t.writes {
+		w := &t.writes[i]
+		if w.Run == run && w.Space == space && w.Key >= start && (end == "" || w.Key < end) {
+			own = append(own, i)
+		}
+	}
+	slices.SortFunc(own, func(a, b int) int { return strings.Compare(t.writes[a].Key, t.writes[b].Key) })
+	oi := 0
+	emitOwn := func(i int) bool {
+		w := &t.writes[i]
+		if w.Op == core.OpDelete {
+			return true
+		}
+		return fn(w.Key, Entry{Value: w.Value})
+	}
+	stopped := false
+	t.e.scan(run, space, start, end, func(key string, c *chain) bool {
+		for oi < len(own) && t.writes[own[oi]].Key < key {
+			if !emitOwn(own[oi]) {
+				stopped = true
+				return false
+			}
+			oi++
+		}
+		if oi < len(own) && t.writes[own[oi]].Key == key {
+			i := own[oi]
+			oi++
+			if track {
+				t.track(run, space, key, c)
+			}
+			if !emitOwn(i) {
+				stopped = true
+				return false
+			}
+			return true
+		}
+		v := c.at(t.snap)
+		if v == nil || v.tomb {
+			return true
+		}
+		if track {
+			t.track(run, space, key, c)
+		}
+		if !fn(key, entryOf(v)) {
+			stopped = true
+			return false
+		}
+		return true
+	})
+	for ; !stopped && oi < len(own); oi++ {
+		if !emitOwn(own[oi]) {
+			return
+		}
+	}
+}
+
+// scanChunk is how many tree items a scan copies under the run's read lock
+// before it releases the lock and calls back. Callbacks never run under the
+// lock, so they may read and write the database freely.
+const scanChunk = 128
+
+// scan calls fn for every chain of (run, space) with a key in [start, end),
+// ascending.
+func (e *Engine) scan(run core.RunID, space core.PrimitiveType, start, end string, fn func(key string, c *chain) bool) {
+	ri := e.runFor(run, false)
+	if ri == nil {
+		return
+	}
+	buf := make([]item, 0, scanChunk)
+	cursor, inclusive := start, true
+	for {
+		buf = buf[:0]
+		ri.mu.RLock()
+		if t := ri.trees[space]; t != nil {
+			t.Ascend(item{key: cursor}, func(it item) bool {
+				if !inclusive && it.key == cursor {
+					return true
+				}
+				if end != "" && it.key >= end {
+					return false
+				}
+				buf = append(buf, it)
+				return len(buf) < scanChunk
+			})
+		}
+		ri.mu.RUnlock()
+		for _, it := range buf {
+			if !fn(it.key, it.c) {
+				return
+			}
+		}
+		if len(buf) < scanChunk {
+			return
+		}
+		cursor, inclusive = buf[len(buf)-1].key, false
+	}
+}
+
+// ScanSnapshot is Scan outside a transaction, at snapshot snap, over
+// committed data only.
+func (e *Engine) ScanSnapshot(run core.RunID, space core.PrimitiveType, start, end string, snap uint64, fn func(key string, e Entry) bool) {
+	e.scan(run, space, start, end, func(key string, c *chain) bool {
+		v := c.at(snap)
+		if v == nil || v.tomb {
+			return true
+		}
+		return fn(key, entryOf(v))
+	})
+}
+
+// PrefixEnd returns the smallest key greater than every key with the given
+// prefix, or "" if there is none (the prefix is empty or all 0xff).
+func PrefixEnd(prefix string) string {
+	b := []byte(prefix)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return ""
+}

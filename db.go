@@ -1,0 +1,240 @@
+package inmem
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/engine"
+)
+
+// DB is an open in-mem database. It is safe for concurrent use by many
+// goroutines. Two DBs in one process never share state.
+type DB struct {
+	opts Options
+	dir  string
+	eng  *engine.Engine
+
+	// life guards Close against in-flight commits: committers hold it for
+	// reading, Close takes it for writing.
+	life   sync.RWMutex
+	closed atomic.Bool
+
+	vectors *vectorIndexes
+	store   *storage // nil for a database without a directory
+}
+
+// Open opens the database in dir, creating it if needed, and recovers it
+// before returning. An empty dir opens a purely in-memory database (no
+// files; durability is InMemory whatever opts says). A nil opts means
+// DefaultOptions().
+func Open(dir string, opts *Options) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	o.fill()
+	if dir == "" {
+		o.Durability = InMemory
+	}
+	db := &DB{opts: o, dir: dir}
+	db.eng = engine.New(engine.Options{Now: db.nowMicros})
+	db.vectors = newVectorIndexes(db)
+	db.eng.Observe(core.Vector, db.vectors.observe)
+	if dir != "" {
+		st, err := openStorage(db)
+		if err != nil {
+			return nil, err
+		}
+		db.store = st
+	}
+	return db, nil
+}
+
+func (db *DB) nowMicros() int64 { return db.opts.Clock.Now().UnixMicro() }
+
+// Dir returns the database directory ("" for an in-memory database).
+func (db *DB) Dir() string { return db.dir }
+
+// Durability returns the effective durability mode.
+func (db *DB) Durability() Durability { return db.opts.Durability }
+
+// Close waits for in-flight commits, makes everything acknowledged durable
+// (Buffered mode flushes and fsyncs), and releases the directory lock. It is
+// idempotent; every other call after Close returns ErrClosed.
+func (db *DB) Close() error {
+	db.life.Lock()
+	defer db.life.Unlock()
+	if db.closed.Swap(true) {
+		return nil
+	}
+	if db.store != nil {
+		return db.store.close()
+	}
+	return nil
+}
+
+func (db *DB) checkOpen(op string) error {
+	if db.closed.Load() {
+		return &Error{Code: dberr.Closed, Op: op, Msg: "database is closed", Offset: -1}
+	}
+	return nil
+}
+
+// Flush makes every acknowledged commit durable now (in Buffered mode it
+// fsyncs the WAL; in Strict mode everything acknowledged already is; in
+// InMemory mode it does nothing).
+func (db *DB) Flush() error {
+	db.life.RLock()
+	defer db.life.RUnlock()
+	if err := db.checkOpen("Flush"); err != nil {
+		return err
+	}
+	if db.store != nil {
+		return db.store.flush()
+	}
+	return nil
+}
+
+// Update runs fn in a read-write transaction bound to run and commits it. If
+// the commit fails with Conflict, fn runs again on a fresh snapshot, up to
+// Options.MaxConflictRetries times, with a short randomized backoff; fn must
+// therefore be safe to re-run. An error returned by fn rolls the transaction
+// back and is returned as is. Cancelling ctx stops the retries.
+func (db *DB) Update(ctx context.Context, run RunID, fn func(tx *Tx) error) error {
+	_, err := db.update(ctx, run, fn)
+	return err
+}
+
+// update is Update returning the commit version.
+func (db *DB) update(ctx context.Context, run RunID, fn func(tx *Tx) error) (uint64, error) {
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return 0, ctxError("Update", err)
+		}
+		tx, err := db.begin(ctx, run, true)
+		if err != nil {
+			return 0, err
+		}
+		if err := fn(tx); err != nil {
+			tx.Rollback()
+			return 0, err
+		}
+		v, err := tx.commit()
+		if err == nil {
+			return v, nil
+		}
+		if !IsRetryable(err) || db.opts.MaxConflictRetries < 0 || attempt >= db.opts.MaxConflictRetries {
+			return 0, err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return 0, ctxError("Update", err)
+		}
+	}
+}
+
+// backoff sleeps a randomized, exponentially growing pause (capped at a few
+// milliseconds) before a retry, or returns early when ctx ends.
+func backoff(ctx context.Context, attempt int) error {
+	if attempt < 2 {
+		return nil // the first retries are immediate: most conflicts are one-offs
+	}
+	max := time.Duration(1<<min(attempt, 12)) * time.Microsecond
+	d := time.Duration(rand.Int64N(int64(max))) + time.Microsecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ctxError reports a cancelled or expired context; errors.Is(err,
+// context.Canceled) and context.DeadlineExceeded keep working.
+func ctxError(op string, err error) error {
+	return fmt.Errorf("inmem: %s: %w", op, err)
+}
+
+// View runs fn in a read-only transaction bound to run.
+func (db *DB) View(ctx context.Context, run RunID, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return ctxError("View", err)
+	}
+	tx, err := db.begin(ctx, run, false)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// Begin starts a transaction bound to run for long-lived work. Finish it
+// with Commit or Rollback (Rollback is idempotent and safe to defer).
+// Unlike Update, a Conflict at Commit is returned, not retried.
+func (db *DB) Begin(ctx context.Context, run RunID, writable bool) (*Tx, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError("Begin", err)
+	}
+	return db.begin(ctx, run, writable)
+}
+
+func (db *DB) begin(ctx context.Context, run RunID, writable bool) (*Tx, error) {
+	if err := db.checkOpen("Begin"); err != nil {
+		return nil, err
+	}
+	tx := &Tx{db: db, run: run, ctx: ctx}
+	db.eng.BeginInto(&tx.txn, run, writable)
+	return tx, nil
+}
+
+// Stats is a plain snapshot of the database's counters.
+type Stats struct {
+	Durability        string
+	CommitVersion     uint64 // newest published commit version
+	Commits           uint64 // transactions with writes committed since Open (recovered ones included)
+	ReadOnlyCommits   uint64
+	Conflicts         uint64
+	VersionsInstalled uint64
+	Runs              int
+	WAL               WALStats
+}
+
+// WALStats describes the write-ahead log (zero for InMemory).
+type WALStats struct {
+	Segments      int
+	Bytes         int64
+	Records       uint64 // records appended since Open
+	Fsyncs        uint64 // fsyncs of segment files since Open
+	GroupCommits  uint64 // batches written since Open
+	MaxBatch      int    // largest group-commit batch (commits)
+	MeanBatch     float64
+	SnapshotBytes int64
+}
+
+// Stats returns the current counters.
+func (db *DB) Stats() Stats {
+	es := db.eng.Stats()
+	s := Stats{
+		Durability:        db.opts.Durability.String(),
+		CommitVersion:     db.eng.Visible(),
+		Commits:           es.Commits.Load(),
+		ReadOnlyCommits:   es.ReadOnly.Load(),
+		Conflicts:         es.Conflicts.Load(),
+		VersionsInstalled: es.Versions.Load(),
+	}
+	db.eng.Runs(func(core.RunID) bool { s.Runs++; return true })
+	if db.store != nil {
+		s.WAL = db.store.stats()
+	}
+	return s
+}

@@ -1,0 +1,80 @@
+package inmem
+
+import (
+	"errors"
+
+	"github.com/inmemdb/inmem/internal/dberr"
+)
+
+// Error is the one error type of in-mem. Use errors.Is with the sentinels
+// below to test the code, and errors.As to reach the context: Op, Ref (the
+// entity), Expected/Actual (Conflict), Requested/EarliestRetained
+// (HistoryTrimmed), File/Offset/Reason (Corruption).
+type Error = dberr.Error
+
+// Code classifies an error. Codes are stable.
+type Code = dberr.Code
+
+// Error codes.
+const (
+	CodeInternal            = dberr.Internal
+	CodeNotFound            = dberr.NotFound
+	CodeAlreadyExists       = dberr.AlreadyExists
+	CodeWrongType           = dberr.WrongType
+	CodeInvalidKey          = dberr.InvalidKey
+	CodeInvalidPath         = dberr.InvalidPath
+	CodeInvalidArgument     = dberr.InvalidArgument
+	CodeConstraintViolation = dberr.ConstraintViolation
+	CodeConflict            = dberr.Conflict
+	CodeRunNotFound         = dberr.RunNotFound
+	CodeRunClosed           = dberr.RunClosed
+	CodeHistoryTrimmed      = dberr.HistoryTrimmed
+	CodeClosed              = dberr.Closed
+	CodeLocked              = dberr.Locked
+	CodeCorruption          = dberr.Corruption
+	CodeCodecMismatch       = dberr.CodecMismatch
+	CodePoisoned            = dberr.Poisoned
+)
+
+// Sentinels for errors.Is: each matches every error of its code.
+var (
+	ErrInternal            = dberr.ErrInternal
+	ErrNotFound            = dberr.ErrNotFound
+	ErrAlreadyExists       = dberr.ErrAlreadyExists
+	ErrWrongType           = dberr.ErrWrongType
+	ErrInvalidKey          = dberr.ErrInvalidKey
+	ErrInvalidPath         = dberr.ErrInvalidPath
+	ErrInvalidArgument     = dberr.ErrInvalidArgument
+	ErrConstraintViolation = dberr.ErrConstraintViolation
+	// ErrConflict: an optimistic transaction lost a race (a key it read
+	// changed before it committed) or a CAS saw another version. It is the
+	// only retryable error.
+	ErrConflict       = dberr.ErrConflict
+	ErrRunNotFound    = dberr.ErrRunNotFound
+	ErrRunClosed      = dberr.ErrRunClosed
+	ErrHistoryTrimmed = dberr.ErrHistoryTrimmed
+	// ErrClosed: the database is closed.
+	ErrClosed = dberr.ErrClosed
+	// ErrLocked: the directory is held by another opener.
+	ErrLocked        = dberr.ErrLocked
+	ErrCorruption    = dberr.ErrCorruption
+	ErrCodecMismatch = dberr.ErrCodecMismatch
+	// ErrPoisoned: a write or fsync failed earlier; the database refuses
+	// writes until it is reopened.
+	ErrPoisoned = dberr.ErrPoisoned
+)
+
+// ErrTxDone is returned by every operation on a transaction after Commit or
+// Rollback. It has code InvalidArgument.
+var ErrTxDone = &Error{Code: dberr.InvalidArgument, Msg: "transaction already committed or rolled back", Offset: -1}
+
+// IsRetryable reports whether err is worth retrying: true only for Conflict.
+func IsRetryable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Retryable()
+}
+
+// CodeOf returns the code of err, or CodeInternal for foreign errors.
+func CodeOf(err error) Code { return dberr.CodeOf(err) }
+
+func errorf(c Code, op, format string, args ...any) *Error { return dberr.New(c, op, format, args...) }

@@ -1,0 +1,358 @@
+package inmem
+
+import (
+	"context"
+	"iter"
+
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/engine"
+)
+
+// KVStore is the key-value primitive: a run's working memory. Every call is
+// a single-operation transaction on the run it names. Versions are Txn
+// versions. Obtain it with DB.KV; inside a transaction use Tx.KV.
+type KVStore struct{ db *DB }
+
+// KV returns the key-value primitive.
+func (db *DB) KV() KVStore { return KVStore{db} }
+
+// KVTx is the key-value primitive inside a transaction (bound to its run).
+type KVTx struct{ tx *Tx }
+
+// KV returns the key-value primitive of the transaction.
+func (tx *Tx) KV() KVTx { return KVTx{tx} }
+
+func kvRef(run RunID, key string) EntityRef {
+	return EntityRef{Primitive: core.KV, Run: run, Key: key}
+}
+
+func versioned(e engine.Entry) Versioned[Value] {
+	return Versioned[Value]{Value: e.Value, Version: core.Txn(e.Version), Timestamp: Timestamp(e.Time), Deleted: e.Tombstone}
+}
+
+func notFound(op string, ref EntityRef) error {
+	return (&Error{Code: dberr.NotFound, Op: op, Msg: "not found", Offset: -1}).WithRef(ref)
+}
+
+// Get returns the value of key, or a NotFound error.
+func (s KVStore) Get(ctx context.Context, run RunID, key string) (Versioned[Value], error) {
+	db := s.db
+	if err := db.checkOpen("kv.Get"); err != nil {
+		return Versioned[Value]{}, err
+	}
+	if err := db.checkKey("kv.Get", "key", key); err != nil {
+		return Versioned[Value]{}, err
+	}
+	e, ok := db.eng.Get(run, core.KV, key, db.eng.Visible())
+	if !ok {
+		return Versioned[Value]{}, notFound("kv.Get", kvRef(run, key))
+	}
+	return versioned(e), nil
+}
+
+// Exists reports whether key has a live value.
+func (s KVStore) Exists(ctx context.Context, run RunID, key string) (bool, error) {
+	db := s.db
+	if err := db.checkOpen("kv.Exists"); err != nil {
+		return false, err
+	}
+	if err := db.checkKey("kv.Exists", "key", key); err != nil {
+		return false, err
+	}
+	_, ok := db.eng.Get(run, core.KV, key, db.eng.Visible())
+	return ok, nil
+}
+
+// GetMany reads several keys at one snapshot. The result has one entry per
+// key, in order; a missing key gives nil.
+func (s KVStore) GetMany(ctx context.Context, run RunID, keys []string) ([]*Versioned[Value], error) {
+	var out []*Versioned[Value]
+	err := s.db.View(ctx, run, func(tx *Tx) error {
+		var err error
+		out, err = tx.KV().GetMany(keys)
+		return err
+	})
+	return out, err
+}
+
+// Put writes a new version of key and returns it.
+func (s KVStore) Put(ctx context.Context, run RunID, key string, v Value) (Version, error) {
+	n, err := s.db.update(ctx, run, func(tx *Tx) error {
+		_, err := tx.KV().Put(key, v)
+		return err
+	})
+	if err != nil {
+		return Version{}, err
+	}
+	return core.Txn(n), nil
+}
+
+// Delete writes a tombstone for key and returns its version. Deleting a key
+// that has no live value is a NotFound error and writes nothing.
+func (s KVStore) Delete(ctx context.Context, run RunID, key string) (Version, error) {
+	v, err := s.db.update(ctx, run, func(tx *Tx) error { return tx.KV().Delete(key) })
+	return core.Txn(v), err
+}
+
+// CAS writes v only if key's current version is expected: a zero Version or
+// Txn(0) means "must be absent now" (never written, or deleted). A mismatch
+// is a Conflict error carrying the expected and actual versions; nothing is
+// written. CAS is not retried.
+func (s KVStore) CAS(ctx context.Context, run RunID, key string, expected Version, v Value) (Version, error) {
+	tx, err := s.db.Begin(ctx, run, true)
+	if err != nil {
+		return Version{}, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.KV().CAS(key, expected, v); err != nil {
+		return Version{}, err
+	}
+	n, err := tx.commit()
+	if err != nil {
+		return Version{}, err
+	}
+	return core.Txn(n), nil
+}
+
+// GetAt returns the value key had as of version at (a Txn version): the
+// newest version not newer than at. NotFound if key had no live value then.
+func (s KVStore) GetAt(ctx context.Context, run RunID, key string, at Version) (Versioned[Value], error) {
+	var out Versioned[Value]
+	err := s.db.View(ctx, run, func(tx *Tx) error {
+		var err error
+		out, err = tx.KV().GetAt(key, at)
+		return err
+	})
+	return out, err
+}
+
+// History returns every retained version of key, newest first, including
+// deletions (Deleted set). A key never written gives an empty slice.
+func (s KVStore) History(ctx context.Context, run RunID, key string) ([]Versioned[Value], error) {
+	var out []Versioned[Value]
+	err := s.db.View(ctx, run, func(tx *Tx) error {
+		var err error
+		out, err = tx.KV().History(key)
+		return err
+	})
+	return out, err
+}
+
+// Scan iterates over the live keys with the given prefix in ascending order,
+// at one consistent snapshot taken when Scan is called. An empty prefix
+// scans the whole run. Iteration stops early when ctx ends.
+func (s KVStore) Scan(ctx context.Context, run RunID, prefix string) iter.Seq2[string, Versioned[Value]] {
+	db := s.db
+	snap := db.eng.Visible()
+	return func(yield func(string, Versioned[Value]) bool) {
+		if db.checkOpen("kv.Scan") != nil {
+			return
+		}
+		db.eng.ScanSnapshot(run, core.KV, prefix, engine.PrefixEnd(prefix), snap, func(key string, e engine.Entry) bool {
+			if ctx.Err() != nil {
+				return false
+			}
+			return yield(key, versioned(e))
+		})
+	}
+}
+
+// List returns the live keys with the given prefix, sorted.
+func (s KVStore) List(ctx context.Context, run RunID, prefix string) ([]string, error) {
+	if err := s.db.checkOpen("kv.List"); err != nil {
+		return nil, err
+	}
+	var keys []string
+	for k := range s.Scan(ctx, run, prefix) {
+		keys = append(keys, k)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError("kv.List", err)
+	}
+	return keys, nil
+}
+
+// Get returns the value of key (the transaction's own write if any), or a
+// NotFound error. A value the transaction wrote itself reports a zero
+// Version until it commits.
+func (k KVTx) Get(key string) (Versioned[Value], error) {
+	tx := k.tx
+	if err := tx.checkRead(); err != nil {
+		return Versioned[Value]{}, err
+	}
+	if err := tx.db.checkKey("kv.Get", "key", key); err != nil {
+		return Versioned[Value]{}, err
+	}
+	e, ok := tx.txn.Get(tx.run, core.KV, key)
+	if !ok {
+		return Versioned[Value]{}, notFound("kv.Get", kvRef(tx.run, key))
+	}
+	return versioned(e), nil
+}
+
+// Exists reports whether key has a live value.
+func (k KVTx) Exists(key string) (bool, error) {
+	_, err := k.Get(key)
+	if err != nil {
+		if dberr.CodeOf(err) == dberr.NotFound {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// GetMany reads several keys; a missing key gives nil.
+func (k KVTx) GetMany(keys []string) ([]*Versioned[Value], error) {
+	out := make([]*Versioned[Value], len(keys))
+	for i, key := range keys {
+		v, err := k.Get(key)
+		if err != nil {
+			if dberr.CodeOf(err) == dberr.NotFound {
+				continue
+			}
+			return nil, err
+		}
+		out[i] = &v
+	}
+	return out, nil
+}
+
+// Put buffers a new version of key. The returned Version is the zero Txn
+// version: the real one is assigned at commit (Tx.CommitVersion).
+func (k KVTx) Put(key string, v Value) (Version, error) {
+	tx := k.tx
+	if err := tx.db.checkKey("kv.Put", "key", key); err != nil {
+		return Version{}, err
+	}
+	if err := tx.db.checkValue("kv.Put", v); err != nil {
+		return Version{}, err
+	}
+	if err := tx.checkWrite("kv.Put", tx.run); err != nil {
+		return Version{}, err
+	}
+	tx.txn.Put(tx.run, core.KV, key, v)
+	return pendingVersion, nil
+}
+
+// pendingVersion is what a write inside a transaction returns: the commit
+// version is not known until Commit.
+var pendingVersion = core.Txn(0)
+
+// Delete buffers a tombstone for key; NotFound if key has no live value.
+func (k KVTx) Delete(key string) error {
+	tx := k.tx
+	if err := tx.db.checkKey("kv.Delete", "key", key); err != nil {
+		return err
+	}
+	if err := tx.checkWrite("kv.Delete", tx.run); err != nil {
+		return err
+	}
+	if _, ok := tx.txn.Get(tx.run, core.KV, key); !ok {
+		return notFound("kv.Delete", kvRef(tx.run, key))
+	}
+	tx.txn.Delete(tx.run, core.KV, key)
+	return nil
+}
+
+// CAS buffers v if key's current version is expected (zero or Txn(0): must
+// be absent). The check is repeated at commit: if key changes in between,
+// the commit fails with Conflict.
+func (k KVTx) CAS(key string, expected Version, v Value) (Version, error) {
+	tx := k.tx
+	if err := tx.db.checkKey("kv.CAS", "key", key); err != nil {
+		return Version{}, err
+	}
+	if err := tx.db.checkValue("kv.CAS", v); err != nil {
+		return Version{}, err
+	}
+	if expected.Kind != 0 && expected.Kind != core.TxnVersion {
+		return Version{}, errorf(CodeInvalidArgument, "kv.CAS", "expected version must be a Txn version, got %s", expected)
+	}
+	if err := tx.checkWrite("kv.CAS", tx.run); err != nil {
+		return Version{}, err
+	}
+	e, ok := tx.txn.Get(tx.run, core.KV, key)
+	var actual uint64
+	if ok {
+		actual = e.Version
+		if actual == 0 {
+			// The transaction wrote key itself: there is no committed
+			// version to compare with.
+			return Version{}, errorf(CodeInvalidArgument, "kv.CAS", "key was written earlier in this transaction")
+		}
+	}
+	if actual != expected.N {
+		ref := kvRef(tx.run, key)
+		exp, act := core.Txn(expected.N), core.Txn(actual)
+		return Version{}, dberr.NewConflict("kv.CAS", &ref, "version mismatch", &exp, &act)
+	}
+	tx.txn.Put(tx.run, core.KV, key, v)
+	return pendingVersion, nil
+}
+
+// GetAt returns the value key had as of version at.
+func (k KVTx) GetAt(key string, at Version) (Versioned[Value], error) {
+	tx := k.tx
+	if err := tx.checkRead(); err != nil {
+		return Versioned[Value]{}, err
+	}
+	if err := tx.db.checkKey("kv.GetAt", "key", key); err != nil {
+		return Versioned[Value]{}, err
+	}
+	if at.Kind != core.TxnVersion {
+		return Versioned[Value]{}, errorf(CodeInvalidArgument, "kv.GetAt", "version must be a Txn version, got %s", at)
+	}
+	e, ok := tx.txn.GetAt(tx.run, core.KV, key, at.N)
+	if !ok || e.Tombstone {
+		return Versioned[Value]{}, notFound("kv.GetAt", kvRef(tx.run, key))
+	}
+	return versioned(e), nil
+}
+
+// History returns every retained version of key, newest first, including
+// deletions.
+func (k KVTx) History(key string) ([]Versioned[Value], error) {
+	tx := k.tx
+	if err := tx.checkRead(); err != nil {
+		return nil, err
+	}
+	if err := tx.db.checkKey("kv.History", "key", key); err != nil {
+		return nil, err
+	}
+	es := tx.txn.History(tx.run, core.KV, key)
+	out := make([]Versioned[Value], len(es))
+	for i, e := range es {
+		out[i] = versioned(e)
+	}
+	return out, nil
+}
+
+// Scan iterates over the live keys with the given prefix, ascending, as the
+// transaction sees them (its snapshot plus its own writes). Each key read
+// joins the read set. The transaction must not write the scanned keys while
+// iterating.
+func (k KVTx) Scan(prefix string) iter.Seq2[string, Versioned[Value]] {
+	tx := k.tx
+	return func(yield func(string, Versioned[Value]) bool) {
+		if tx.checkRead() != nil {
+			return
+		}
+		tx.txn.Scan(tx.run, core.KV, prefix, engine.PrefixEnd(prefix), true, func(key string, e engine.Entry) bool {
+			return yield(key, versioned(e))
+		})
+	}
+}
+
+// List returns the live keys with the given prefix, sorted.
+func (k KVTx) List(prefix string) ([]string, error) {
+	if err := k.tx.checkRead(); err != nil {
+		return nil, err
+	}
+	var keys []string
+	for key := range k.Scan(prefix) {
+		keys = append(keys, key)
+	}
+	return keys, nil
+}

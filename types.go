@@ -1,0 +1,198 @@
+package inmem
+
+import (
+	"time"
+
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/value"
+)
+
+// RunID identifies an agent run: a 128-bit UUID in canonical lowercase text
+// form. The zero RunID is the reserved global run.
+type RunID = core.RunID
+
+// GlobalRun is the reserved run that holds the run index and database-wide
+// entries.
+var GlobalRun RunID
+
+// NewRunID returns a random (version 4) RunID.
+func NewRunID() RunID { return core.NewRunID() }
+
+// ParseRunID parses the canonical UUID text form.
+func ParseRunID(s string) (RunID, error) {
+	id, err := core.ParseRunID(s)
+	if err != nil {
+		return RunID{}, errorf(CodeInvalidArgument, "ParseRunID", "%v", err)
+	}
+	return id, nil
+}
+
+// PrimitiveType names one of the seven primitives.
+type PrimitiveType = core.PrimitiveType
+
+// The seven primitives.
+const (
+	PrimitiveKV     = core.KV
+	PrimitiveEvent  = core.Event
+	PrimitiveState  = core.State
+	PrimitiveTrace  = core.Trace
+	PrimitiveRun    = core.Run
+	PrimitiveJSON   = core.JSON
+	PrimitiveVector = core.Vector
+)
+
+// EntityRef addresses one entity, with a stable text form such as
+// kv://<run>/<key>. See ParseEntityRef.
+type EntityRef = core.EntityRef
+
+// ParseEntityRef parses the text form of an EntityRef.
+func ParseEntityRef(s string) (EntityRef, error) {
+	r, err := core.ParseEntityRef(s)
+	if err != nil {
+		return EntityRef{}, errorf(CodeInvalidArgument, "ParseEntityRef", "%v", err)
+	}
+	return r, nil
+}
+
+// Version is a tagged number: Txn (global commit version), Sequence (event
+// position) or Counter (state cell counter). Versions of different kinds are
+// not ordered against each other.
+type Version = core.Version
+
+// VersionKind tells what a Version counts.
+type VersionKind = core.VersionKind
+
+// Version kinds.
+const (
+	TxnVersion      = core.TxnVersion
+	SequenceVersion = core.SequenceVersion
+	CounterVersion  = core.CounterVersion
+)
+
+// Txn returns a global commit version.
+func Txn(n uint64) Version { return core.Txn(n) }
+
+// Sequence returns an event-log position.
+func Sequence(n uint64) Version { return core.Sequence(n) }
+
+// Counter returns a state-cell counter.
+func Counter(n uint64) Version { return core.Counter(n) }
+
+// Timestamp is a commit time in microseconds since the Unix epoch.
+type Timestamp int64
+
+// TimestampOf converts a time.Time.
+func TimestampOf(t time.Time) Timestamp { return Timestamp(t.UnixMicro()) }
+
+// Time converts the timestamp to a time.Time (UTC).
+func (ts Timestamp) Time() time.Time { return time.UnixMicro(int64(ts)).UTC() }
+
+func (ts Timestamp) String() string { return ts.Time().Format(time.RFC3339Nano) }
+
+// Versioned is what every read returns: a value with the version that wrote
+// it and the commit timestamp of that version.
+type Versioned[T any] struct {
+	Value     T
+	Version   Version
+	Timestamp Timestamp
+	// Deleted is set on history entries that are deletions (tombstones);
+	// Value is then the zero value.
+	Deleted bool
+}
+
+// Value is the one data type of in-mem: an immutable tagged value of exactly
+// eight kinds — Null, Bool, Int (int64), Float (float64), String (UTF-8),
+// Bytes, Array and Object (string keys). Equality is structural without
+// coercion: Int(1) != Float(1), String("a") != Bytes("a"), NaN != NaN, and
+// object key order is irrelevant.
+//
+// Values are immutable: constructors copy their inputs and accessors return
+// copies, so nothing a caller does to a slice or map it passed in or got back
+// can change what the database stores.
+type Value = value.Value
+
+// ValueKind is the kind of a Value.
+type ValueKind = value.Kind
+
+// Value kinds.
+const (
+	KindNull   = value.KindNull
+	KindBool   = value.KindBool
+	KindInt    = value.KindInt
+	KindFloat  = value.KindFloat
+	KindString = value.KindString
+	KindBytes  = value.KindBytes
+	KindArray  = value.KindArray
+	KindObject = value.KindObject
+)
+
+// Field is one entry of an object Value.
+type Field = value.Field
+
+// Null returns the null Value (also the zero Value).
+func Null() Value { return value.Null() }
+
+// Bool returns a boolean Value.
+func Bool(b bool) Value { return value.Bool(b) }
+
+// Int returns an integer Value.
+func Int(i int64) Value { return value.Int(i) }
+
+// Float returns a float Value; NaN, ±Inf and -0.0 are kept exactly.
+func Float(f float64) Value { return value.Float(f) }
+
+// String returns a string Value. Writes reject strings that are not UTF-8.
+func String(s string) Value { return value.String(s) }
+
+// Bytes returns a byte-string Value holding a copy of b.
+func Bytes(b []byte) Value { return value.Bytes(b) }
+
+// Array returns an array Value holding a copy of vs.
+func Array(vs ...Value) Value { return value.Array(vs...) }
+
+// Object returns an object Value with a copy of m's entries.
+func Object(m map[string]Value) Value { return value.Object(m) }
+
+// ObjectOf returns an object Value from key/value pairs (the last repeated key
+// wins).
+func ObjectOf(fields ...Field) Value { return value.ObjectOf(fields...) }
+
+// ValueOf converts plain Go data (nil, bool, integers, floats, string,
+// []byte, slices and string-keyed maps of those, Value) to a Value.
+func ValueOf(x any) (Value, error) {
+	v, err := value.FromGo(x)
+	if err != nil {
+		return Value{}, errorf(CodeInvalidArgument, "ValueOf", "%v", err)
+	}
+	return v, nil
+}
+
+// MustValue is ValueOf that panics on error, for literals in tests and
+// examples.
+func MustValue(x any) Value {
+	v, err := value.FromGo(x)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// ValueFromJSON parses JSON text. Integral numbers that fit int64 become Int,
+// all other numbers Float.
+func ValueFromJSON(data []byte) (Value, error) {
+	v, err := value.FromJSON(data)
+	if err != nil {
+		return Value{}, errorf(CodeInvalidArgument, "ValueFromJSON", "%v", err)
+	}
+	return v, nil
+}
+
+// ValueToJSON renders a Value as JSON; Bytes and non-finite floats, which
+// JSON cannot express, are an InvalidArgument error.
+func ValueToJSON(v Value) ([]byte, error) {
+	b, err := value.ToJSON(v)
+	if err != nil {
+		return nil, errorf(CodeInvalidArgument, "ValueToJSON", "%v", err)
+	}
+	return b, nil
+}

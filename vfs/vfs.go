@@ -1,0 +1,92 @@
+// Package vfs is the file-system seam of in-mem. Every file operation of the
+// storage layer goes through an FS, so that tests can replace the operating
+// system with an in-memory file system that simulates power cuts (MemFS) or
+// with a wrapper that injects I/O errors (ErrorFS).
+//
+// The interface is deliberately small and POSIX-shaped. Its durability model
+// is the strict one that portable storage code must assume:
+//
+//   - Bytes written to a file are durable only after File.Sync or
+//     File.SyncData returns without error.
+//   - A directory entry (a created, renamed or removed name) is durable only
+//     after the directory itself is synced (SyncDir).
+//   - A failed sync may have lost data; callers must not retry it and expect
+//     the earlier writes to be safe.
+//
+// Files are created with mode 0600 and directories with 0700: a database
+// directory is private to its owner.
+package vfs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+)
+
+// File is an open file.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	io.Writer
+	io.Closer
+
+	// Sync makes the file's data and metadata durable (fsync).
+	Sync() error
+	// SyncData makes the file's data durable, together with the metadata
+	// needed to read it back, such as its size (fdatasync). It skips metadata
+	// like the modification time, which storage never relies on.
+	SyncData() error
+	// Truncate changes the size of the file. The change is durable only
+	// after a later Sync.
+	Truncate(size int64) error
+	// Stat describes the file.
+	Stat() (fs.FileInfo, error)
+}
+
+// FS is a file system.
+type FS interface {
+	// Create creates a new, empty file opened for reading and writing. It
+	// fails with an error satisfying errors.Is(err, fs.ErrExist) if the name
+	// exists. The new name is durable only after SyncDir of its directory.
+	Create(name string) (File, error)
+	// Open opens an existing file for reading.
+	Open(name string) (File, error)
+	// OpenReadWrite opens an existing file for reading and writing; writes
+	// go to the end of the file (the offset starts at the current size).
+	OpenReadWrite(name string) (File, error)
+	// Remove removes a file or an empty directory.
+	Remove(name string) error
+	// Rename atomically renames oldname to newname, replacing newname if it
+	// is a file. Durable only after SyncDir of the directory (or both
+	// directories).
+	Rename(oldname, newname string) error
+	// MkdirAll creates a directory and any missing parents (mode 0700).
+	MkdirAll(dir string) error
+	// List returns the names of a directory's entries, sorted.
+	List(dir string) ([]string, error)
+	// Stat describes a file or directory. A missing name gives an error
+	// satisfying errors.Is(err, fs.ErrNotExist).
+	Stat(name string) (fs.FileInfo, error)
+	// SyncDir makes the directory's entries durable (fsync on the
+	// directory).
+	SyncDir(dir string) error
+	// Lock takes an exclusive advisory lock on the named file, creating it
+	// if needed. It never waits: if another holder (in this process or any
+	// other) has the lock it fails at once with an error satisfying
+	// errors.Is(err, ErrLocked). Closing the returned Closer releases it; so
+	// does the death of the holding process.
+	Lock(name string) (io.Closer, error)
+}
+
+// ErrLocked is returned by FS.Lock when the lock is held elsewhere.
+var ErrLocked = errors.New("vfs: file is locked by another holder")
+
+// ReadFile reads a whole file.
+func ReadFile(fsys FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}

@@ -129,8 +129,10 @@ func (tx *Tx) checkWrite(op string, run RunID) error {
 	return nil
 }
 
-// runKey is the key of a run's record in the run index (global run).
-func runKey(run RunID) string { return string(run[:]) }
+// runKey is the key of a run's record in the run index (space Run of the
+// global run): "r" followed by the 16 bytes of the RunID. Other keys of that
+// space start with other bytes.
+func runKey(run RunID) string { return "r" + string(run[:]) }
 
 // checkKey enforces the key rules at the API boundary: non-empty, at most
 // Limits.MaxKeyBytes, no NUL byte, and not in the reserved _system/

@@ -16,6 +16,7 @@
 //
 // The OS implementation adds no buffering and no caching: what the storage
 // layer writes is what the kernel sees.
+
 package vfs
 
 import (

@@ -1,5 +1,7 @@
 //go:build linux
 
+// fdatasync for Linux: File.SyncData of the OS file system.
+
 package vfs
 
 import (

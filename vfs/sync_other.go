@@ -1,5 +1,8 @@
 //go:build !linux
 
+// File.SyncData of the OS file system where fdatasync is not used: a full
+// fsync.
+
 package vfs
 
 import "os"

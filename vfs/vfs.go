@@ -15,6 +15,14 @@
 //
 // Files are created with mode 0600 and directories with 0700: a database
 // directory is private to its owner.
+//
+// The package has three implementations: Default (also returned by OS), the
+// operating system; MemFS (NewMem), an in-memory file system that tracks
+// durable state separately from current state and can produce the image a
+// power cut could leave (Crash, CrashAt); and ErrorFS (NewErrorFS), a
+// wrapper that fails selected operations. MemFS and ErrorFS number the
+// mutating operations the same way, so a test can crash or fail "at every
+// operation index" of a workload.
 package vfs
 
 import (

@@ -25,6 +25,9 @@ type DB struct {
 	life   sync.RWMutex
 	closed atomic.Bool
 
+	// starving counts Update attempts that have conflicted repeatedly.
+	starving atomic.Int32
+
 	vectors *vectorIndexes
 	store   *storage // nil for a database without a directory
 }
@@ -116,6 +119,13 @@ func (db *DB) Update(ctx context.Context, run RunID, fn func(tx *Tx) error) erro
 
 // update is Update returning the commit version.
 func (db *DB) update(ctx context.Context, run RunID, fn func(tx *Tx) error) (uint64, error) {
+	return updateWith(db, ctx, run, fn, func(tx *Tx, fn func(*Tx) error) error { return fn(tx) })
+}
+
+// updateWith is the retry loop of Update. Single-operation calls pass their
+// arguments in a and a function literal without captures as fn, so the hot
+// path allocates no closure.
+func updateWith[A any](db *DB, ctx context.Context, run RunID, a A, fn func(tx *Tx, a A) error) (uint64, error) {
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return 0, ctxError("Update", err)
@@ -124,11 +134,20 @@ func (db *DB) update(ctx context.Context, run RunID, fn func(tx *Tx) error) (uin
 		if err != nil {
 			return 0, err
 		}
-		if err := fn(tx); err != nil {
-			tx.Rollback()
-			return 0, err
+		if attempt >= starvingAfter {
+			tx.starving = true
+			db.starving.Add(1)
 		}
-		v, err := tx.commit()
+		err = fn(tx, a)
+		var v uint64
+		if err == nil {
+			v, err = tx.commit()
+		} else {
+			tx.Rollback()
+		}
+		if tx.starving {
+			db.starving.Add(-1)
+		}
 		if err == nil {
 			return v, nil
 		}
@@ -140,6 +159,12 @@ func (db *DB) update(ctx context.Context, run RunID, fn func(tx *Tx) error) (uin
 		}
 	}
 }
+
+// starvingAfter is the number of conflicts after which an Update attempt
+// counts as starving: other committers then briefly yield before they
+// commit (see Tx.commit), so a transaction that keeps losing to a tight
+// loop of writers on the same keys gets a window to commit.
+const starvingAfter = 3
 
 // backoff sleeps a randomized, exponentially growing pause (capped at a few
 // milliseconds) before a retry, or returns early when ctx ends.

@@ -78,14 +78,19 @@ func (s KVStore) GetMany(ctx context.Context, run RunID, keys []string) ([]*Vers
 
 // Put writes a new version of key and returns it.
 func (s KVStore) Put(ctx context.Context, run RunID, key string, v Value) (Version, error) {
-	n, err := s.db.update(ctx, run, func(tx *Tx) error {
-		_, err := tx.KV().Put(key, v)
+	n, err := updateWith(s.db, ctx, run, kvArgs{key, v}, func(tx *Tx, a kvArgs) error {
+		_, err := tx.KV().Put(a.key, a.val)
 		return err
 	})
 	if err != nil {
 		return Version{}, err
 	}
 	return core.Txn(n), nil
+}
+
+type kvArgs struct {
+	key string
+	val Value
 }
 
 // Delete writes a tombstone for key and returns its version. Deleting a key

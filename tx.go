@@ -2,7 +2,9 @@ package inmem
 
 import (
 	"context"
+	"runtime"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/inmemdb/inmem/internal/core"
@@ -33,8 +35,11 @@ type Tx struct {
 	run RunID
 	ctx context.Context
 
-	writableRuns []RunID // runs already checked open for writing
+	checkedRun   RunID   // the run already checked open for writing (checked set)
+	checked      bool    //
+	writableRuns []RunID // further runs checked open for writing
 	version      uint64  // commit version once committed
+	starving     bool    // an Update attempt after repeated conflicts
 }
 
 // Run returns the run the transaction is bound to.
@@ -66,6 +71,9 @@ func (tx *Tx) commit() (uint64, error) {
 		return 0, nil
 	}
 	db := tx.db
+	if !tx.starving && db.starving.Load() > 0 {
+		yieldToStarving(db)
+	}
 	db.life.RLock()
 	defer db.life.RUnlock()
 	if err := db.checkOpen("Commit"); err != nil {
@@ -108,7 +116,7 @@ func (tx *Tx) checkWrite(op string, run RunID) error {
 	if !tx.txn.Writable() {
 		return errorf(CodeInvalidArgument, op, "write in a read-only transaction")
 	}
-	if run.IsGlobal() {
+	if run.IsGlobal() || (tx.checked && tx.checkedRun == run) {
 		return nil
 	}
 	for _, r := range tx.writableRuns {
@@ -125,8 +133,23 @@ func (tx *Tx) checkWrite(op string, run RunID) error {
 			}
 		}
 	}
-	tx.writableRuns = append(tx.writableRuns, run)
+	if !tx.checked {
+		tx.checkedRun, tx.checked = run, true
+	} else {
+		tx.writableRuns = append(tx.writableRuns, run)
+	}
 	return nil
+}
+
+// yieldToStarving delays a commit for a few microseconds while some Update
+// attempt is starving, giving it a window in which nobody invalidates its
+// reads. The wait is bounded, so it cannot deadlock even if the starving
+// transaction waits for this one.
+func yieldToStarving(db *DB) {
+	deadline := time.Now().Add(20 * time.Microsecond)
+	for db.starving.Load() > 0 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
 }
 
 // runKey is the key of a run's record in the run index (space Run of the

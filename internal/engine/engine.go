@@ -78,9 +78,11 @@ type Options struct {
 type Engine struct {
 	runs sync.Map // core.RunID -> *runIndex
 
-	commitMu sync.Mutex
-	last     uint64 // last assigned commit version (commitMu)
-	lastTime int64  // timestamp of the last commit (commitMu)
+	commitMu    sync.Mutex
+	last        uint64 // last assigned commit version (commitMu)
+	lastTime    int64  // timestamp of the last commit (commitMu)
+	versionSlab []version
+	chainSlab   []chain
 
 	visible atomic.Uint64 // published watermark: snapshots read at this version
 	broken  atomic.Pointer[dberr.Error]
@@ -194,12 +196,20 @@ func itemLess(a, b item) bool { return a.key < b.key }
 // spaceCount bounds the space tags (core.PrimitiveType values).
 const spaceCount = int(core.System) + 1
 
-// runIndex holds one run's trees, one per space. Trees are mutated only by
-// installers holding both the engine's commit lock and mu; readers take mu
-// for reading.
+// space is one primitive's keys in one run: a hash index for point lookups
+// (one or two cache misses, where a tree search of a million keys would
+// chase a pointer to the key bytes at every comparison) and an ordered tree
+// for scans. Both are mutated only by installers holding the engine's commit
+// lock and the run's mu; readers hold mu for reading.
+type space struct {
+	index map[string]*chain
+	tree  *btree.BTreeG[item]
+}
+
+// runIndex holds one run's spaces.
 type runIndex struct {
-	mu    sync.RWMutex
-	trees [spaceCount]*btree.BTreeG[item]
+	mu     sync.RWMutex
+	spaces [spaceCount]*space
 }
 
 func (e *Engine) runFor(run core.RunID, create bool) *runIndex {
@@ -213,69 +223,91 @@ func (e *Engine) runFor(run core.RunID, create bool) *runIndex {
 	return ri.(*runIndex)
 }
 
-// lookup finds the chain of (run, space, key), taking the run's read lock.
-func (e *Engine) lookup(run core.RunID, space core.PrimitiveType, key string) *chain {
+// lookup finds the chain of (run, sp, key), taking the run's read lock.
+func (e *Engine) lookup(run core.RunID, sp core.PrimitiveType, key string) *chain {
 	ri := e.runFor(run, false)
 	if ri == nil {
 		return nil
 	}
 	ri.mu.RLock()
-	t := ri.trees[space]
-	var it item
-	var ok bool
-	if t != nil {
-		it, ok = t.Get(item{key: key})
+	var c *chain
+	if s := ri.spaces[sp]; s != nil {
+		c = s.index[key]
 	}
 	ri.mu.RUnlock()
-	if !ok {
-		return nil
-	}
-	return it.c
+	return c
 }
 
 // lookupLocked is lookup for callers holding the commit lock: no other
-// goroutine mutates a tree then, and readers do not, so no run lock is needed.
-func (e *Engine) lookupLocked(run core.RunID, space core.PrimitiveType, key string) *chain {
+// goroutine mutates an index then, and readers do not, so no run lock is
+// needed.
+func (e *Engine) lookupLocked(run core.RunID, sp core.PrimitiveType, key string) *chain {
 	ri := e.runFor(run, false)
 	if ri == nil {
 		return nil
 	}
-	t := ri.trees[space]
-	if t == nil {
-		return nil
+	if s := ri.spaces[sp]; s != nil {
+		return s.index[key]
 	}
-	it, ok := t.Get(item{key: key})
-	if !ok {
-		return nil
-	}
-	return it.c
+	return nil
 }
 
-// chainForInstall returns the chain of (run, space, key), creating it. The
+// chainForInstall returns the chain of (run, sp, key), creating it. The
 // caller holds the commit lock.
-func (e *Engine) chainForInstall(run core.RunID, space core.PrimitiveType, key string) *chain {
-	if c := e.lookupLocked(run, space, key); c != nil {
+func (e *Engine) chainForInstall(run core.RunID, sp core.PrimitiveType, key string) *chain {
+	if c := e.lookupLocked(run, sp, key); c != nil {
 		return c
 	}
 	ri := e.runFor(run, true)
-	c := &chain{}
+	c := e.newChain()
 	ri.mu.Lock()
-	t := ri.trees[space]
-	if t == nil {
-		t = btree.NewBTreeGOptions(itemLess, btree.Options{NoLocks: true, Degree: 32})
-		ri.trees[space] = t
+	s := ri.spaces[sp]
+	if s == nil {
+		s = &space{
+			index: make(map[string]*chain),
+			tree:  btree.NewBTreeGOptions(itemLess, btree.Options{NoLocks: true, Degree: 32}),
+		}
+		ri.spaces[sp] = s
 	}
-	t.Set(item{key: key, c: c})
+	s.index[key] = c
+	s.tree.Set(item{key: key, c: c})
 	ri.mu.Unlock()
 	return c
 }
 
-// install prepends a version for m. The caller holds the commit lock.
+// Versions and chains are carved from slabs: one allocation serves many
+// installs, which is cheaper than one allocation each and wastes no size
+// class rounding. A slab lives as long as any version in it does; versions
+// are only ever dropped by compaction, so the cost is small. The slabs are
+// used under the commit lock.
+const slabSize = 64
+
+func (e *Engine) newVersion() *version {
+	if len(e.versionSlab) == 0 {
+		e.versionSlab = make([]version, slabSize)
+	}
+	v := &e.versionSlab[0]
+	e.versionSlab = e.versionSlab[1:]
+	return v
+}
+
+func (e *Engine) newChain() *chain {
+	if len(e.chainSlab) == 0 {
+		e.chainSlab = make([]chain, slabSize)
+	}
+	c := &e.chainSlab[0]
+	e.chainSlab = e.chainSlab[1:]
+	return c
+}
+
+// install prepends a version for m. c is the chain if the caller already
+// knows it. The caller holds the commit lock.
 func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
 	if c == nil {
 		c = e.chainForInstall(m.Run, m.Space, m.Key)
 	}
-	v := &version{n: m.Version, ts: ts, next: c.head.Load()}
+	v := e.newVersion()
+	v.n, v.ts, v.next = m.Version, ts, c.head.Load()
 	if m.Op == core.OpDelete {
 		v.tomb = true
 	} else {

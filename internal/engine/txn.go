@@ -22,6 +22,17 @@ type Txn struct {
 	writes []core.Mutation
 	wchain []*chain       // chain of writes[i] if known (saves a lookup at install)
 	windex map[wkey]int32 // index into writes, built once there are many
+	buf    *txnBuf
+}
+
+// txnBuf is the inline storage of a writable transaction: most
+// transactions read and write a few keys, and one allocation then serves
+// the read set, the write set and the commit handed to the sink.
+type txnBuf struct {
+	commit core.Commit
+	writes [2]core.Mutation
+	wchain [2]*chain
+	reads  [4]readRec
 }
 
 type readRec struct {
@@ -52,6 +63,10 @@ func (e *Engine) Begin(run core.RunID, writable bool) *Txn {
 // it and save an allocation). t must be zero or finished.
 func (e *Engine) BeginInto(t *Txn, run core.RunID, writable bool) {
 	*t = Txn{e: e, run: run, snap: e.visible.Load(), writable: writable}
+	if writable {
+		b := new(txnBuf)
+		t.buf, t.writes, t.wchain, t.reads = b, b.writes[:0], b.wchain[:0], b.reads[:0]
+	}
 }
 
 // Run returns the run the transaction is bound to.
@@ -175,7 +190,9 @@ func (t *Txn) write(op core.Op, run core.RunID, space core.PrimitiveType, key st
 		return
 	}
 	t.writes = append(t.writes, core.Mutation{Op: op, Run: run, Space: space, Key: key, Value: v})
-	t.wchain = append(t.wchain, nil)
+	// Finding the chain now, outside the commit lock, keeps the lock's
+	// critical section short. A key without a chain yet gets one at install.
+	t.wchain = append(t.wchain, t.e.lookup(run, space, key))
 	switch {
 	case t.windex != nil:
 		t.windex[wkey{run, space, key}] = int32(len(t.writes) - 1)
@@ -206,7 +223,7 @@ func (t *Txn) Delete(run core.RunID, space core.PrimitiveType, key string) {
 // Rollback discards the transaction. It is idempotent.
 func (t *Txn) Rollback() {
 	t.done = true
-	t.reads, t.writes, t.wchain, t.windex = nil, nil, nil, nil
+	t.reads, t.writes, t.wchain, t.windex, t.buf = nil, nil, nil, nil, nil
 }
 
 // Commit validates and commits the transaction and returns its commit
@@ -245,8 +262,9 @@ func (t *Txn) Commit() (uint64, error) {
 	}
 	e.last, e.lastTime = v, ts
 	e.stats.Commits.Add(1)
-	c := &core.Commit{Version: v, Run: t.run, Time: ts, Mutations: t.writes}
-	t.reads, t.wchain, t.windex, t.writes = nil, nil, nil, nil
+	c := &t.buf.commit
+	*c = core.Commit{Version: v, Run: t.run, Time: ts, Mutations: t.writes}
+	t.reads, t.wchain, t.windex, t.writes, t.buf = nil, nil, nil, nil, nil
 	if e.sink == nil {
 		e.visible.Store(v)
 		e.commitMu.Unlock()
@@ -361,8 +379,8 @@ func (e *Engine) scan(run core.RunID, space core.PrimitiveType, start, end strin
 	for {
 		buf = buf[:0]
 		ri.mu.RLock()
-		if t := ri.trees[space]; t != nil {
-			t.Ascend(item{key: cursor}, func(it item) bool {
+		if s := ri.spaces[space]; s != nil {
+			s.tree.Ascend(item{key: cursor}, func(it item) bool {
 				if !inclusive && it.key == cursor {
 					return true
 				}

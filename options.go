@@ -100,7 +100,7 @@ type Options struct {
 	// unsynced (default 4 MiB).
 	BufferedFlushBytes int64
 	// WALSegmentSize is the size at which the WAL rotates to a new segment
-	// (default 64 MiB; at least 4 KiB).
+	// (default 64 MiB; at least 1 KiB).
 	WALSegmentSize int64
 	// Codec for persisted payloads (default IdentityCodec).
 	Codec Codec
@@ -124,7 +124,7 @@ func DefaultOptions() *Options {
 	return o
 }
 
-const minSegmentSize = 4 << 10
+const minSegmentSize = 1 << 10
 
 func (o *Options) fill() {
 	if o.BufferedFlushInterval == 0 {

@@ -1,10 +1,303 @@
 package inmem
 
-type storage struct{}
+import (
+	"crypto/rand"
+	"errors"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 
-func openStorage(db *DB) (*storage, error) {
-	return nil, errorf(CodeInvalidArgument, "Open", "directories are not supported yet")
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/format"
+	"github.com/inmemdb/inmem/internal/manifest"
+	"github.com/inmemdb/inmem/internal/wal"
+	"github.com/inmemdb/inmem/vfs"
+)
+
+// Names inside a database directory.
+const (
+	lockName      = "LOCK"
+	walDirName    = "WAL"
+	snapDirName   = "SNAPSHOTS"
+	dataDirName   = "DATA"
+	manifestName  = manifest.Name
+	manifestTemp  = manifest.TempName
+	tempExtension = ".tmp"
+)
+
+// storage is the persistent half of a database with a directory: the lock,
+// the MANIFEST and the WAL writer (nil in InMemory mode).
+type storage struct {
+	db   *DB
+	fs   vfs.FS
+	dir  string
+	lock io.Closer
+
+	manMu    sync.Mutex
+	manifest format.Manifest
+
+	wal *wal.Writer
 }
-func (s *storage) close() error    { return nil }
-func (s *storage) flush() error    { return nil }
-func (s *storage) stats() WALStats { return WALStats{} }
+
+func (s *storage) walDir() string  { return filepath.Join(s.dir, walDirName) }
+func (s *storage) snapDir() string { return filepath.Join(s.dir, snapDirName) }
+
+// openStorage opens or creates the directory of db and recovers it into
+// db.eng: take the lock, remove stale temporary files, read and verify the
+// MANIFEST, replay the WAL with the versions stored in it, and only then
+// start appending, to a fresh segment.
+func openStorage(db *DB) (st *storage, err error) {
+	s := &storage{db: db, fs: db.opts.FS, dir: db.dir}
+	if err := s.checkDirectory(); err != nil {
+		return nil, err
+	}
+	lock, err := s.fs.Lock(filepath.Join(s.dir, lockName))
+	if err != nil {
+		if errors.Is(err, vfs.ErrLocked) {
+			return nil, dberr.Wrap(dberr.Locked, "Open", err, "%s is open elsewhere", s.dir)
+		}
+		return nil, dberr.Wrap(dberr.Internal, "Open", err, "locking %s", s.dir)
+	}
+	s.lock = lock
+	defer func() {
+		if err != nil {
+			if s.wal != nil {
+				s.wal.Close()
+			}
+			lock.Close()
+		}
+	}()
+	if err := s.removeTemp(); err != nil {
+		return nil, err
+	}
+	m, err := manifest.Read(s.fs, s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		m, err = s.initialize()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.CodecID != db.opts.Codec.ID() {
+		return nil, dberr.New(dberr.CodecMismatch, "Open", "%s was written with codec %q, opened with codec %q", s.dir, m.CodecID, db.opts.Codec.ID())
+	}
+	s.manifest = m
+	if err := s.recover(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkDirectory creates dir if needed and refuses a non-empty directory
+// that is not an in-mem database, so that Open never scribbles over someone
+// else's files. A directory holding only what an interrupted creation
+// leaves (the lock, the empty subdirectories, a MANIFEST.tmp) is ours.
+func (s *storage) checkDirectory() error {
+	if err := mkdirAllDurable(s.fs, s.dir); err != nil {
+		return dberr.Wrap(dberr.InvalidArgument, "Open", err, "cannot create %s", s.dir)
+	}
+	names, err := s.fs.List(s.dir)
+	if err != nil {
+		return dberr.Wrap(dberr.InvalidArgument, "Open", err, "cannot list %s", s.dir)
+	}
+	if slices.Contains(names, manifestName) {
+		return nil
+	}
+	for _, n := range names {
+		switch n {
+		case lockName, walDirName, snapDirName, dataDirName, manifestTemp:
+		default:
+			return dberr.New(dberr.InvalidArgument, "Open", "%s is not empty and is not an in-mem database (found %q and no MANIFEST)", s.dir, n)
+		}
+	}
+	return nil
+}
+
+// mkdirAllDurable creates dir and any missing parents, and syncs the parent
+// of each directory it created so that the new entries survive a power cut.
+func mkdirAllDurable(fsys vfs.FS, dir string) error {
+	dir = filepath.Clean(dir)
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := fsys.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := fsys.MkdirAll(dir); err != nil {
+		return err
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := fsys.SyncDir(filepath.Dir(missing[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeTemp deletes temporary files that a crash left behind: they were
+// never published, so they hold nothing anyone relies on.
+func (s *storage) removeTemp() error {
+	var removed bool
+	for _, dir := range []string{s.dir, s.walDir(), s.snapDir()} {
+		names, err := s.fs.List(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return dberr.Wrap(dberr.Internal, "Open", err, "listing %s", dir)
+		}
+		for _, n := range names {
+			if !strings.HasSuffix(n, tempExtension) {
+				continue
+			}
+			if err := s.fs.Remove(filepath.Join(dir, n)); err != nil {
+				return dberr.Wrap(dberr.Internal, "Open", err, "removing stale %s", n)
+			}
+			s.db.opts.Logger.Info("removed a stale temporary file", "file", filepath.Join(dir, n))
+			removed = true
+		}
+		if removed {
+			if err := s.fs.SyncDir(dir); err != nil {
+				return dberr.Wrap(dberr.Internal, "Open", err, "syncing %s", dir)
+			}
+		}
+	}
+	return nil
+}
+
+// initialize creates a new database in an empty (or interrupted) directory:
+// the subdirectories, then the MANIFEST with a fresh UUID. Until the
+// MANIFEST exists the directory holds nothing of value, so a crash anywhere
+// here leaves a directory the next Open initializes again.
+func (s *storage) initialize() (format.Manifest, error) {
+	for _, sub := range []string{walDirName, snapDirName} {
+		names, err := s.fs.List(filepath.Join(s.dir, sub))
+		if err == nil && len(names) > 0 {
+			return format.Manifest{}, dberr.NewCorruption(filepath.Join(s.dir, manifestName), -1,
+				"the MANIFEST is missing but %s holds %d files", sub, len(names))
+		}
+	}
+	for _, sub := range []string{walDirName, snapDirName, dataDirName} {
+		if err := s.fs.MkdirAll(filepath.Join(s.dir, sub)); err != nil {
+			return format.Manifest{}, dberr.Wrap(dberr.Internal, "Open", err, "creating %s", sub)
+		}
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return format.Manifest{}, dberr.Wrap(dberr.Internal, "Open", err, "syncing %s", s.dir)
+	}
+	m := format.Manifest{UUID: newUUID(), CodecID: s.db.opts.Codec.ID()}
+	if err := manifest.Write(s.fs, s.dir, m); err != nil {
+		return format.Manifest{}, dberr.Wrap(dberr.Internal, "Open", err, "writing the MANIFEST")
+	}
+	s.db.opts.Logger.Info("created a new database", "dir", s.dir, "uuid", m.UUID.String())
+	return m, nil
+}
+
+func newUUID() format.UUID {
+	var u format.UUID
+	rand.Read(u[:])
+	u[6] = (u[6] & 0x0f) | 0x40
+	u[8] = (u[8] & 0x3f) | 0x80
+	return u
+}
+
+// recover replays the WAL into the engine and opens the writer on a fresh
+// segment.
+func (s *storage) recover() error {
+	db := s.db
+	repair := db.opts.Durability != InMemory
+	res, err := wal.Replay(wal.ReplayOptions{
+		FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
+		ActiveSegment: s.manifest.ActiveSegment, Repair: repair, Logger: db.opts.Logger,
+	}, func(c *core.Commit) error { return db.eng.Apply(c) })
+	if err != nil {
+		return err
+	}
+	db.opts.Logger.Info("recovered", "dir", s.dir, "segments", len(res.Segments), "records", res.Records, "version", res.LastVersion)
+	if db.opts.Durability == InMemory {
+		return nil
+	}
+	mode := wal.Strict
+	if db.opts.Durability == Buffered {
+		mode = wal.Buffered
+	}
+	w, err := wal.Open(wal.Options{
+		FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
+		SegmentSize: db.opts.WALSegmentSize, Mode: mode,
+		FlushInterval: db.opts.BufferedFlushInterval, FlushBytes: db.opts.BufferedFlushBytes,
+		Publish: db.eng.Publish, Poison: db.eng.Poison, OnSegment: s.setActiveSegment,
+		Logger: db.opts.Logger,
+	}, res.NextSegment)
+	if err != nil {
+		return dberr.Wrap(dberr.Internal, "Open", err, "starting WAL segment %d", res.NextSegment)
+	}
+	s.wal = w
+	db.eng.SetSink(w)
+	return nil
+}
+
+// setActiveSegment records a new, durable segment in the MANIFEST.
+func (s *storage) setActiveSegment(n uint64) error {
+	s.manMu.Lock()
+	defer s.manMu.Unlock()
+	m := s.manifest
+	m.ActiveSegment = n
+	if err := manifest.Write(s.fs, s.dir, m); err != nil {
+		return err
+	}
+	s.manifest = m
+	return nil
+}
+
+func (s *storage) close() error {
+	var err error
+	if s.wal != nil {
+		err = s.wal.Close()
+	}
+	if cerr := s.lock.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *storage) flush() error {
+	if s.wal == nil {
+		return nil
+	}
+	return s.wal.Sync()
+}
+
+func (s *storage) stats() WALStats {
+	var ws WALStats
+	if l, err := wal.List(s.fs, s.walDir()); err == nil {
+		ws.Segments = len(l.Segments)
+		for _, seg := range l.Segments {
+			if st, err := s.fs.Stat(seg.Path); err == nil {
+				ws.Bytes += st.Size()
+			}
+		}
+	}
+	if s.wal != nil {
+		st := s.wal.Stats()
+		ws.Records = st.Records.Load()
+		ws.Fsyncs = st.Fsyncs.Load()
+		ws.GroupCommits = st.Batches.Load()
+		ws.MaxBatch = int(st.MaxBatch.Load())
+		if ws.GroupCommits > 0 {
+			ws.MeanBatch = float64(ws.Records) / float64(ws.GroupCommits)
+		}
+	}
+	return ws
+}

@@ -27,6 +27,15 @@ func ParseRunID(s string) (RunID, error) {
 	return id, nil
 }
 
+// MustParseRunID is ParseRunID that panics on error, for literals.
+func MustParseRunID(s string) RunID {
+	id, err := ParseRunID(s)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
 // PrimitiveType names one of the seven primitives.
 type PrimitiveType = core.PrimitiveType
 

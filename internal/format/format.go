@@ -1,0 +1,42 @@
+// Package format encodes and decodes every on-disk structure of in-mem: WAL
+// segment headers, WAL records and their writesets, and the MANIFEST (and,
+// in snapshot.go, snapshots). It is pure: no file system, no state. Decoders
+// treat their input as hostile — they verify checksums before trusting any
+// field, check every length against the bytes remaining and a fixed maximum
+// before allocating, and return errors (wrapping ErrCorrupt), never panic.
+//
+// docs/FORMAT.md is the specification; this package is its implementation.
+// All integers are little-endian. Checksums are CRC-32C (Castagnoli).
+package format
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+// ErrCorrupt is wrapped by every decoding error.
+var ErrCorrupt = errors.New("corrupt")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksum returns the CRC-32C of b.
+func Checksum(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// UpdateChecksum extends a CRC-32C with b.
+func UpdateChecksum(crc uint32, b []byte) uint32 { return crc32.Update(crc, castagnoli, b) }
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+var le = binary.LittleEndian
+
+// UUID is a database identity (random version 4).
+type UUID [16]byte
+
+// String renders the canonical text form.
+func (u UUID) String() string {
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}

@@ -1,0 +1,262 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/inmemdb/inmem/internal/codec"
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/format"
+	"github.com/inmemdb/inmem/internal/value"
+	"github.com/inmemdb/inmem/vfs"
+)
+
+// ReplayOptions configure Replay.
+type ReplayOptions struct {
+	FS    vfs.FS
+	Dir   string // the WAL directory
+	UUID  format.UUID
+	Codec codec.Codec
+	// Watermark is the snapshot watermark: records at or below it are
+	// already in the engine and are skipped (0 without a snapshot).
+	Watermark uint64
+	// ActiveSegment is the MANIFEST's active segment (0: none yet).
+	ActiveSegment uint64
+	// Repair lets Replay cut a torn tail off the last segment (keeping the
+	// cut bytes in a side file) and remove a newest segment with a torn
+	// header. Without it Replay only reports what it would do.
+	Repair bool
+	Logger *slog.Logger
+}
+
+// TornTail describes the damaged end of the last segment.
+type TornTail struct {
+	Segment  uint64
+	Path     string
+	Offset   int64 // where the valid part ends
+	Bytes    int64 // bytes cut
+	SideFile string
+	Header   bool // the segment's header itself was torn: the file was removed
+}
+
+// ReplayResult summarizes a replay.
+type ReplayResult struct {
+	Segments    []SegmentFile
+	Records     int    // records applied
+	Skipped     int    // records at or below the watermark
+	LastVersion uint64 // newest version seen (Watermark if none)
+	Torn        *TornTail
+	// Covered lists the segments whose every record is at or below the
+	// watermark (they may be deleted once a snapshot covers them).
+	Covered []SegmentFile
+	// SegmentRecords maps segment number to its newest record version (0
+	// for a segment without records).
+	SegmentLast map[uint64]uint64
+	// NextSegment is the number the next fresh segment must take.
+	NextSegment uint64
+	Bytes       int64
+}
+
+// Replay reads every segment in order and calls apply for each record
+// newer than the watermark, with the versions stored in it. It verifies
+// segment headers (number, database UUID), that segment numbers are
+// contiguous, that the MANIFEST's active segment exists, and that the
+// replayed versions continue the watermark without a gap.
+//
+// A torn tail — incomplete or invalid bytes at the end of the LAST segment
+// with no valid record after them, including a zero-filled or garbage
+// region left by a power cut — is truncated (with Repair) and reported. Any
+// other damage is a Corruption error naming file and offset; Replay then
+// modifies nothing.
+func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, error) {
+	res := ReplayResult{LastVersion: o.Watermark, NextSegment: 1, SegmentLast: map[uint64]uint64{}}
+	l, err := List(o.FS, o.Dir)
+	if err != nil {
+		return res, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot list the WAL directory")
+	}
+	segs := l.Segments
+	res.Segments = segs
+	for i := 1; i < len(segs); i++ {
+		if segs[i].Number != segs[i-1].Number+1 {
+			return res, dberr.NewCorruption(filepath.Join(o.Dir, SegmentName(segs[i-1].Number+1)), -1,
+				"WAL segment %d is missing (found %d and %d)", segs[i-1].Number+1, segs[i-1].Number, segs[i].Number)
+		}
+	}
+	if o.ActiveSegment != 0 {
+		found := false
+		for _, s := range segs {
+			found = found || s.Number == o.ActiveSegment
+		}
+		if !found {
+			return res, dberr.NewCorruption(filepath.Join(o.Dir, SegmentName(o.ActiveSegment)), -1,
+				"the MANIFEST names WAL segment %d as active but it is missing", o.ActiveSegment)
+		}
+	}
+	if len(segs) > 0 {
+		res.NextSegment = segs[len(segs)-1].Number + 1
+	}
+	if o.ActiveSegment >= res.NextSegment {
+		res.NextSegment = o.ActiveSegment + 1
+	}
+
+	last := o.Watermark // newest version applied (or the watermark)
+	seen := uint64(0)   // newest version seen, applied or skipped
+	var scratch []byte
+	for i, seg := range segs {
+		isLast := i == len(segs)-1
+		data, err := vfs.ReadFile(o.FS, seg.Path)
+		if err != nil {
+			return res, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot read %s", seg.Path)
+		}
+		res.Bytes += int64(len(data))
+		hdr, herr := format.DecodeSegmentHeader(data)
+		if herr != nil {
+			// Rotation writes and fsyncs a header before anything else, so
+			// only the newest segment can have a torn one, and it then holds
+			// nothing acknowledged.
+			if isLast && o.ActiveSegment != seg.Number {
+				res.Torn = &TornTail{Segment: seg.Number, Path: seg.Path, Bytes: int64(len(data)), Header: true}
+				break
+			}
+			return res, dberr.NewCorruption(seg.Path, 0, "segment header: %v", herr)
+		}
+		if hdr.Number != seg.Number {
+			return res, dberr.NewCorruption(seg.Path, 0, "segment header says number %d", hdr.Number)
+		}
+		if hdr.UUID != o.UUID {
+			return res, dberr.NewCorruption(seg.Path, 0, "segment belongs to database %s, not %s", hdr.UUID, o.UUID)
+		}
+		off := format.SegmentHeaderSize
+		segLast := uint64(0)
+		for off < len(data) {
+			frame, problem, ferr := format.ParseRecordFrame(data[off:])
+			if problem != format.RecordOK {
+				if isLast && !validRecordAfter(data, off+1, seen) {
+					res.Torn = &TornTail{Segment: seg.Number, Path: seg.Path, Offset: int64(off), Bytes: int64(len(data) - off)}
+					break
+				}
+				return res, dberr.NewCorruption(seg.Path, int64(off), "%v", ferr)
+			}
+			if frame.Version <= seen {
+				return res, dberr.NewCorruption(seg.Path, int64(off), "record version %d does not follow %d", frame.Version, seen)
+			}
+			seen = frame.Version
+			if frame.Version <= o.Watermark {
+				// Covered by the snapshot: skip without decoding.
+				res.Skipped++
+				segLast = frame.Version
+				off += frame.Size
+				continue
+			}
+			if frame.Version != last+1 {
+				return res, dberr.NewCorruption(seg.Path, int64(off), "record version %d does not follow %d: versions %d..%d are missing", frame.Version, last, last+1, frame.Version-1)
+			}
+			var c *core.Commit
+			c, scratch, err = format.DecodeRecord(frame, o.Codec, value.MaxDecodeDepth, scratch)
+			if err != nil {
+				return res, dberr.NewCorruption(seg.Path, int64(off), "%v", err)
+			}
+			if err := apply(c); err != nil {
+				return res, err
+			}
+			res.Records++
+			last, segLast = frame.Version, frame.Version
+			off += frame.Size
+		}
+		res.SegmentLast[seg.Number] = segLast
+		if segLast <= o.Watermark && !isLast {
+			res.Covered = append(res.Covered, seg)
+		}
+	}
+	res.LastVersion = last
+	if res.Torn != nil && o.Repair {
+		if err := repairTorn(o, res.Torn); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// validRecordAfter reports whether a valid record newer than last starts
+// anywhere at or after from — if so, damage before it is not a torn tail.
+func validRecordAfter(data []byte, from int, last uint64) bool {
+	for p := from; p+format.MinRecordSize <= len(data); p++ {
+		// Cheap filter before the checksum: version byte and flags.
+		if data[p+4] != format.RecordVersion || data[p+5] != 0 {
+			continue
+		}
+		if f, problem, _ := format.ParseRecordFrame(data[p:]); problem == format.RecordOK && f.Version > last {
+			return true
+		}
+	}
+	return false
+}
+
+// repairTorn keeps the torn bytes in a side file, then cuts them off (or
+// removes a segment whose header is torn). Each step is durable before the
+// next, so a crash in between is repaired again by the next recovery.
+func repairTorn(o ReplayOptions, t *TornTail) error {
+	data, err := vfs.ReadFile(o.FS, t.Path)
+	if err != nil {
+		return dberr.Wrap(dberr.Internal, "recovery", err, "rereading %s", t.Path)
+	}
+	cut := data[t.Offset:]
+	t.SideFile = filepath.Join(o.Dir, fmt.Sprintf("%s.torn-%d", SegmentName(t.Segment), t.Offset))
+	if len(cut) > 0 {
+		if err := writeSideFile(o.FS, o.Dir, t.SideFile, cut); err != nil {
+			return dberr.Wrap(dberr.Internal, "recovery", err, "saving the torn tail of %s", t.Path)
+		}
+	}
+	if t.Header {
+		if err := o.FS.Remove(t.Path); err != nil {
+			return dberr.Wrap(dberr.Internal, "recovery", err, "removing %s", t.Path)
+		}
+		if err := o.FS.SyncDir(o.Dir); err != nil {
+			return dberr.Wrap(dberr.Internal, "recovery", err, "syncing %s", o.Dir)
+		}
+	} else {
+		f, err := o.FS.OpenReadWrite(t.Path)
+		if err != nil {
+			return dberr.Wrap(dberr.Internal, "recovery", err, "opening %s", t.Path)
+		}
+		err = f.Truncate(t.Offset)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return dberr.Wrap(dberr.Internal, "recovery", err, "truncating %s", t.Path)
+		}
+	}
+	if o.Logger != nil {
+		o.Logger.Warn("WAL torn tail truncated", "segment", t.Path, "offset", t.Offset, "bytes", t.Bytes, "kept_in", t.SideFile, "header", t.Header)
+	}
+	return nil
+}
+
+func writeSideFile(fsys vfs.FS, dir, path string, b []byte) error {
+	if err := fsys.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := fsys.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return fsys.SyncDir(dir)
+}

@@ -115,6 +115,11 @@ type Options struct {
 	MaxConflictRetries int
 	// Limits on keys and values (zero fields take the defaults).
 	Limits Limits
+	// ReadOnly opens an existing directory for inspection: recovery reads
+	// the MANIFEST, snapshot and WAL but changes no file (a torn tail is
+	// ignored, not cut), and every write fails with InvalidArgument. The
+	// directory lock is still taken.
+	ReadOnly bool
 }
 
 // DefaultOptions returns the defaults.

@@ -12,8 +12,10 @@ import (
 
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/internal/manifest"
+	"github.com/inmemdb/inmem/internal/snapshot"
 	"github.com/inmemdb/inmem/internal/wal"
 	"github.com/inmemdb/inmem/vfs"
 )
@@ -41,6 +43,14 @@ type storage struct {
 	manifest format.Manifest
 
 	wal *wal.Writer
+
+	// snapMu serializes snapshot writers (Checkpoint, Export, Compact);
+	// compMu makes a second concurrent Compact fail instead of queueing.
+	snapMu sync.Mutex
+	compMu sync.Mutex
+	// segLast maps segments that recovery read to their newest record
+	// version (segments the writer appended to are tracked by it).
+	segLast map[uint64]uint64
 }
 
 func (s *storage) walDir() string  { return filepath.Join(s.dir, walDirName) }
@@ -71,11 +81,16 @@ func openStorage(db *DB) (st *storage, err error) {
 			lock.Close()
 		}
 	}()
-	if err := s.removeTemp(); err != nil {
-		return nil, err
+	if !db.opts.ReadOnly {
+		if err := s.removeTemp(); err != nil {
+			return nil, err
+		}
 	}
 	m, err := manifest.Read(s.fs, s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
+		if db.opts.ReadOnly {
+			return nil, dberr.New(dberr.InvalidArgument, "Open", "%s is not an in-mem database (no MANIFEST)", s.dir)
+		}
 		m, err = s.initialize()
 	}
 	if err != nil {
@@ -213,19 +228,49 @@ func newUUID() format.UUID {
 	return u
 }
 
-// recover replays the WAL into the engine and opens the writer on a fresh
-// segment.
+// recover loads the snapshot the MANIFEST names, replays the WAL past its
+// watermark into the engine and opens the writer on a fresh segment.
 func (s *storage) recover() error {
 	db := s.db
-	repair := db.opts.Durability != InMemory
+	writable := !db.opts.ReadOnly
+	var watermark uint64
+	if s.manifest.HasSnapshot {
+		res, err := s.loadSnapshot()
+		if err != nil {
+			return err
+		}
+		watermark = res.Header.Watermark
+		db.eng.Restore(watermark, res.Footer.LastTime)
+	}
 	res, err := wal.Replay(wal.ReplayOptions{
 		FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
-		ActiveSegment: s.manifest.ActiveSegment, Repair: repair, Logger: db.opts.Logger,
+		Watermark: watermark, HasSnapshot: s.manifest.HasSnapshot,
+		ActiveSegment: s.manifest.ActiveSegment, Repair: writable && db.opts.Durability != InMemory, Logger: db.opts.Logger,
 	}, func(c *core.Commit) error { return db.eng.Apply(c) })
 	if err != nil {
 		return err
 	}
-	db.opts.Logger.Info("recovered", "dir", s.dir, "segments", len(res.Segments), "records", res.Records, "version", res.LastVersion)
+	s.segLast = res.SegmentLast
+	db.opts.Logger.Info("recovered", "dir", s.dir, "snapshot_watermark", watermark, "segments", len(res.Segments),
+		"records", res.Records, "skipped", res.Skipped, "version", res.LastVersion)
+	if !writable {
+		return nil
+	}
+	// Segments a snapshot covers that reappear (their deletion was not yet
+	// durable) are deleted again, and so are snapshots the MANIFEST does not
+	// name (superseded ones, or one whose publication a crash interrupted).
+	if len(res.Covered) > 0 {
+		var paths []string
+		for _, seg := range res.Covered {
+			paths = append(paths, seg.Path)
+		}
+		if _, err := s.removeFiles(s.walDir(), paths); err != nil {
+			return err
+		}
+	}
+	if err := s.removeStaleSnapshots(); err != nil {
+		return err
+	}
 	if db.opts.Durability == InMemory {
 		return nil
 	}
@@ -248,6 +293,64 @@ func (s *storage) recover() error {
 	return nil
 }
 
+// loadSnapshot reads the snapshot the MANIFEST names into the engine.
+func (s *storage) loadSnapshot() (snapshot.Result, error) {
+	m := s.manifest
+	path := filepath.Join(s.snapDir(), snapshot.FileName(m.SnapshotID))
+	var vs []engine.VersionRec
+	return snapshot.Read(snapshot.ReadOptions{
+		FS: s.fs, Path: path, UUID: m.UUID, Codec: s.db.opts.Codec, ID: m.SnapshotID, Watermark: m.SnapshotWatermark,
+	}, func(e *format.SnapshotEntity) error {
+		vs = vs[:0]
+		for _, v := range e.Versions {
+			vs = append(vs, engine.VersionRec(v))
+		}
+		s.db.eng.Load(e.Run, e.Space, e.Key, vs)
+		return nil
+	})
+}
+
+// removeFiles removes files of one directory, then syncs it once. It
+// returns the bytes freed.
+func (s *storage) removeFiles(dir string, paths []string) (int64, error) {
+	var freed int64
+	for _, p := range paths {
+		if st, err := s.fs.Stat(p); err == nil {
+			freed += st.Size()
+		}
+		if err := s.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return freed, dberr.Wrap(dberr.Internal, "compact", err, "removing %s", p)
+		}
+		s.db.opts.Logger.Info("removed", "file", p)
+	}
+	if len(paths) > 0 {
+		if err := s.fs.SyncDir(dir); err != nil {
+			return freed, dberr.Wrap(dberr.Internal, "compact", err, "syncing %s", dir)
+		}
+	}
+	return freed, nil
+}
+
+// removeStaleSnapshots removes snapshot files the durable MANIFEST does not
+// name. The caller makes sure the MANIFEST is durable first.
+func (s *storage) removeStaleSnapshots() error {
+	names, err := s.fs.List(s.snapDir())
+	if err != nil {
+		return dberr.Wrap(dberr.Internal, "Open", err, "listing %s", s.snapDir())
+	}
+	s.manMu.Lock()
+	keep := s.manifest
+	s.manMu.Unlock()
+	var stale []string
+	for _, n := range names {
+		if id, ok := snapshot.ParseFileName(n); ok && (!keep.HasSnapshot || id != keep.SnapshotID) {
+			stale = append(stale, filepath.Join(s.snapDir(), n))
+		}
+	}
+	_, err = s.removeFiles(s.snapDir(), stale)
+	return err
+}
+
 // setActiveSegment records a new, durable segment in the MANIFEST.
 func (s *storage) setActiveSegment(n uint64) error {
 	s.manMu.Lock()
@@ -262,6 +365,8 @@ func (s *storage) setActiveSegment(n uint64) error {
 }
 
 func (s *storage) close() error {
+	s.snapMu.Lock() // let a running checkpoint finish
+	defer s.snapMu.Unlock()
 	var err error
 	if s.wal != nil {
 		err = s.wal.Close()
@@ -297,6 +402,14 @@ func (s *storage) stats() WALStats {
 		ws.MaxBatch = int(st.MaxBatch.Load())
 		if ws.GroupCommits > 0 {
 			ws.MeanBatch = float64(ws.Records) / float64(ws.GroupCommits)
+		}
+	}
+	s.manMu.Lock()
+	m := s.manifest
+	s.manMu.Unlock()
+	if m.HasSnapshot {
+		if st, err := s.fs.Stat(filepath.Join(s.snapDir(), snapshot.FileName(m.SnapshotID))); err == nil {
+			ws.SnapshotBytes = st.Size()
 		}
 	}
 	return ws

@@ -116,6 +116,9 @@ func (tx *Tx) checkWrite(op string, run RunID) error {
 	if !tx.txn.Writable() {
 		return errorf(CodeInvalidArgument, op, "write in a read-only transaction")
 	}
+	if tx.db.opts.ReadOnly {
+		return errorf(CodeInvalidArgument, op, "the database is open read-only")
+	}
 	if run.IsGlobal() || (tx.checked && tx.checkedRun == run) {
 		return nil
 	}

@@ -23,7 +23,8 @@ type ReplayOptions struct {
 	Codec codec.Codec
 	// Watermark is the snapshot watermark: records at or below it are
 	// already in the engine and are skipped (0 without a snapshot).
-	Watermark uint64
+	Watermark   uint64
+	HasSnapshot bool
 	// ActiveSegment is the MANIFEST's active segment (0: none yet).
 	ActiveSegment uint64
 	// Repair lets Replay cut a torn tail off the last segment (keeping the
@@ -80,12 +81,6 @@ func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, er
 	}
 	segs := l.Segments
 	res.Segments = segs
-	for i := 1; i < len(segs); i++ {
-		if segs[i].Number != segs[i-1].Number+1 {
-			return res, dberr.NewCorruption(filepath.Join(o.Dir, SegmentName(segs[i-1].Number+1)), -1,
-				"WAL segment %d is missing (found %d and %d)", segs[i-1].Number+1, segs[i-1].Number, segs[i].Number)
-		}
-	}
 	if o.ActiveSegment != 0 {
 		found := false
 		for _, s := range segs {
@@ -108,6 +103,19 @@ func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, er
 	var scratch []byte
 	for i, seg := range segs {
 		isLast := i == len(segs)-1
+		// Segment numbers must be contiguous. The one exception: segments
+		// a snapshot covers may have been deleted by compaction in any
+		// order, so before the first record past the watermark a gap is
+		// harmless — and if it hid records past the watermark, the version
+		// continuity check below catches it.
+		if i > 0 && seg.Number != segs[i-1].Number+1 && (!o.HasSnapshot || last != o.Watermark) {
+			return res, dberr.NewCorruption(filepath.Join(o.Dir, SegmentName(segs[i-1].Number+1)), -1,
+				"WAL segment %d is missing (found %d and %d)", segs[i-1].Number+1, segs[i-1].Number, seg.Number)
+		}
+		if i == 0 && !o.HasSnapshot && seg.Number != 1 {
+			return res, dberr.NewCorruption(filepath.Join(o.Dir, SegmentName(1)), -1,
+				"WAL segments 1..%d are missing and no snapshot covers them", seg.Number-1)
+		}
 		data, err := vfs.ReadFile(o.FS, seg.Path)
 		if err != nil {
 			return res, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot read %s", seg.Path)

@@ -84,6 +84,11 @@ type Writer struct {
 	unsynced int64 // bytes written since the last sync
 	buf      []byte
 	scratch  []byte
+	// segLast maps each segment this writer appended to to the newest
+	// commit version written into it (compaction deletes a closed segment
+	// once a durable snapshot covers that version).
+	segMu   sync.Mutex
+	segLast map[uint64]uint64
 
 	flushReq  chan struct{}
 	stopFlush chan struct{}
@@ -135,7 +140,7 @@ func (f failed) Wait() error { return f.err }
 // Open creates segment first (which must not exist) and returns a writer
 // appending to it.
 func Open(opts Options, first uint64) (*Writer, error) {
-	w := &Writer{opts: opts}
+	w := &Writer{opts: opts, segLast: map[uint64]uint64{}}
 	w.cond.L = &w.mu
 	if err := w.newSegment(first); err != nil {
 		return nil, err
@@ -252,6 +257,9 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 			}
 			buf = append(buf[:0], buf[start:]...)
 		}
+		w.segMu.Lock()
+		w.segLast[w.seg] = c.Version
+		w.segMu.Unlock()
 	}
 	if err := w.write(buf); err != nil {
 		return err
@@ -362,6 +370,9 @@ func (w *Writer) newSegment(n uint64) error {
 		}
 	}
 	w.f, w.seg, w.segPath, w.size, w.unsynced = f, n, path, int64(len(hdr)), 0
+	w.segMu.Lock()
+	w.segLast[n] = 0
+	w.segMu.Unlock()
 	w.stats.Segments.Add(1)
 	return nil
 }
@@ -419,6 +430,18 @@ func (w *Writer) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// SegmentLast returns the newest commit version written into each segment
+// this writer appended to.
+func (w *Writer) SegmentLast() map[uint64]uint64 {
+	w.segMu.Lock()
+	defer w.segMu.Unlock()
+	out := make(map[uint64]uint64, len(w.segLast))
+	for k, v := range w.segLast {
+		out[k] = v
+	}
+	return out
 }
 
 // Err returns the poisoning error, if any.

@@ -1,0 +1,35 @@
+package inmem
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/engine"
+)
+
+// DumpState renders every entity's versions at or below version at, in a
+// canonical order, for tests that compare logical states.
+func DumpState(db *DB, at uint64) string {
+	var b strings.Builder
+	db.eng.ForEachEntity(at, func(run core.RunID, space core.PrimitiveType, key string, vs []engine.VersionRec) error {
+		fmt.Fprintf(&b, "%s %s %q:", run, space, key)
+		for _, v := range vs {
+			if v.Tombstone {
+				fmt.Fprintf(&b, " %d@%d=<deleted>", v.Version, v.Time)
+			} else {
+				fmt.Fprintf(&b, " %d@%d=%s", v.Version, v.Time, v.Value)
+			}
+		}
+		b.WriteByte('\n')
+		return nil
+	})
+	return b.String()
+}
+
+// Visible returns the newest published commit version.
+func Visible(db *DB) uint64 { return db.eng.Visible() }
+
+// SetCompactingHook sets a function that runs while a compaction holds its
+// lock.
+func SetCompactingHook(f func()) { testHookCompacting = f }

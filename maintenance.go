@@ -1,0 +1,441 @@
+package inmem
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/format"
+	"github.com/inmemdb/inmem/internal/manifest"
+	"github.com/inmemdb/inmem/internal/snapshot"
+	"github.com/inmemdb/inmem/internal/wal"
+	"github.com/inmemdb/inmem/vfs"
+)
+
+// CheckpointInfo describes a snapshot written by Checkpoint.
+type CheckpointInfo struct {
+	SnapshotID uint64
+	// Watermark is the commit version the snapshot is taken at: it holds
+	// every commit up to and including it and none after.
+	Watermark Version
+	// Timestamp is when the checkpoint was taken.
+	Timestamp Timestamp
+	// Bytes is the size of the snapshot file.
+	Bytes    int64
+	Entities uint64
+	Versions uint64
+}
+
+// Checkpoint writes a snapshot of the whole database at the current commit
+// version, while readers and writers continue (it reads one MVCC point in
+// time; nothing stops). Once the snapshot file is durable the MANIFEST names
+// it, so recovery loads it and replays only later WAL records; superseded
+// snapshots are then removed. In Buffered mode the WAL is fsynced first.
+//
+// In InMemory mode with a directory, Checkpoint still writes: it is an
+// explicit request for a durable image (nothing else is ever written in that
+// mode). A database without a directory returns InvalidArgument.
+func (db *DB) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
+	db.life.RLock()
+	defer db.life.RUnlock()
+	if err := db.checkOpen("Checkpoint"); err != nil {
+		return CheckpointInfo{}, err
+	}
+	if db.store == nil {
+		return CheckpointInfo{}, errorf(CodeInvalidArgument, "Checkpoint", "a database without a directory has nowhere to write a snapshot")
+	}
+	if db.opts.ReadOnly {
+		return CheckpointInfo{}, errorf(CodeInvalidArgument, "Checkpoint", "the database is open read-only")
+	}
+	s := db.store
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	return s.checkpoint(ctx, nil)
+}
+
+// checkpoint writes and publishes a snapshot. The caller holds snapMu.
+func (s *storage) checkpoint(ctx context.Context, progress func(uint64)) (CheckpointInfo, error) {
+	db := s.db
+	if s.wal != nil {
+		if err := s.wal.Sync(); err != nil {
+			return CheckpointInfo{}, err
+		}
+	}
+	if err := db.eng.Poisoned(); err != nil {
+		return CheckpointInfo{}, err
+	}
+	w := db.eng.Visible()
+	s.manMu.Lock()
+	m := s.manifest
+	s.manMu.Unlock()
+	id := m.SnapshotID + 1
+	if names, err := s.fs.List(s.snapDir()); err == nil {
+		for _, n := range names {
+			if x, ok := snapshot.ParseFileName(n); ok && x >= id {
+				id = x + 1 // never reuse the name of a file left behind
+			}
+		}
+	}
+	now := db.opts.Clock.Now()
+	info, err := snapshot.Write(ctx, snapshot.WriteOptions{
+		FS: s.fs, Dir: s.snapDir(), ID: id, Watermark: w, UUID: m.UUID, Codec: db.opts.Codec,
+		Created: now.UnixMicro(), Progress: progress,
+	}, db.eng)
+	if err != nil {
+		if ctx.Err() != nil {
+			return CheckpointInfo{}, ctxError("Checkpoint", ctx.Err())
+		}
+		return CheckpointInfo{}, dberr.Wrap(dberr.Internal, "Checkpoint", err, "writing snapshot %d", id)
+	}
+	// The snapshot file and its directory entry are durable: only now may
+	// the MANIFEST name it.
+	s.manMu.Lock()
+	m = s.manifest
+	m.HasSnapshot, m.SnapshotID, m.SnapshotWatermark = true, id, w
+	err = manifest.Write(s.fs, s.dir, m)
+	if err == nil {
+		s.manifest = m
+	}
+	s.manMu.Unlock()
+	if err != nil {
+		return CheckpointInfo{}, dberr.Wrap(dberr.Internal, "Checkpoint", err, "publishing snapshot %d in the MANIFEST", id)
+	}
+	if err := s.removeStaleSnapshots(); err != nil {
+		return CheckpointInfo{}, err
+	}
+	db.opts.Logger.Info("checkpoint", "snapshot", id, "watermark", w, "bytes", info.Bytes, "entities", info.Entities)
+	return CheckpointInfo{
+		SnapshotID: id, Watermark: Txn(w), Timestamp: TimestampOf(now),
+		Bytes: info.Bytes, Entities: info.Entities, Versions: info.Versions,
+	}, nil
+}
+
+// CompactMode selects what Compact does.
+type CompactMode uint8
+
+const (
+	// WALOnly deletes closed WAL segments whose every record is at or
+	// below the durable snapshot's watermark. It needs a snapshot
+	// (Checkpoint) and never touches data or the active segment.
+	WALOnly CompactMode = iota + 1
+)
+
+func (m CompactMode) String() string {
+	switch m {
+	case WALOnly:
+		return "wal-only"
+	}
+	return "unknown"
+}
+
+// CompactInfo describes what a compaction reclaimed.
+type CompactInfo struct {
+	Mode              CompactMode
+	ReclaimedBytes    int64
+	SegmentsRemoved   int
+	VersionsRemoved   uint64
+	SnapshotWatermark Version
+	Now               Timestamp
+}
+
+// ErrCompactionRunning is returned by Compact while another compaction of
+// the same database runs (compactions never queue silently). Its code is
+// ConstraintViolation.
+var ErrCompactionRunning = &Error{Code: dberr.ConstraintViolation, Op: "Compact", Msg: "another compaction is running", Offset: -1}
+
+// Compact reclaims storage. Readers and writers keep working meanwhile; one
+// compaction runs at a time.
+func (db *DB) Compact(ctx context.Context, mode CompactMode) (CompactInfo, error) {
+	db.life.RLock()
+	defer db.life.RUnlock()
+	if err := db.checkOpen("Compact"); err != nil {
+		return CompactInfo{}, err
+	}
+	if mode != WALOnly {
+		return CompactInfo{}, errorf(CodeInvalidArgument, "Compact", "unknown compaction mode %d", mode)
+	}
+	if db.store == nil {
+		return CompactInfo{}, errorf(CodeInvalidArgument, "Compact", "a database without a directory has no WAL to compact")
+	}
+	if db.opts.ReadOnly {
+		return CompactInfo{}, errorf(CodeInvalidArgument, "Compact", "the database is open read-only")
+	}
+	s := db.store
+	if !s.compMu.TryLock() {
+		return CompactInfo{}, ErrCompactionRunning
+	}
+	defer s.compMu.Unlock()
+	if testHookCompacting != nil {
+		testHookCompacting()
+	}
+	return s.compactWAL(ctx, mode)
+}
+
+// testHookCompacting, when set by a test, runs while a compaction holds its
+// lock.
+var testHookCompacting func()
+
+// compactWAL deletes closed segments a durable snapshot covers.
+func (s *storage) compactWAL(ctx context.Context, mode CompactMode) (CompactInfo, error) {
+	info := CompactInfo{Mode: mode, Now: TimestampOf(s.db.opts.Clock.Now())}
+	s.manMu.Lock()
+	m := s.manifest
+	s.manMu.Unlock()
+	if !m.HasSnapshot {
+		return info, errorf(CodeConstraintViolation, "Compact", "there is no snapshot yet: run Checkpoint first, WAL-only compaction only removes what a snapshot covers")
+	}
+	info.SnapshotWatermark = Txn(m.SnapshotWatermark)
+	l, err := wal.List(s.fs, s.walDir())
+	if err != nil {
+		return info, dberr.Wrap(dberr.Internal, "Compact", err, "listing the WAL")
+	}
+	active := m.ActiveSegment
+	last := s.segLast
+	if s.wal != nil {
+		active = s.wal.Segment()
+		last = map[uint64]uint64{}
+		for k, v := range s.segLast {
+			last[k] = v
+		}
+		for k, v := range s.wal.SegmentLast() {
+			last[k] = v
+		}
+	}
+	var doomed []string
+	for _, seg := range l.Segments {
+		if err := ctx.Err(); err != nil {
+			return info, ctxError("Compact", err)
+		}
+		v, known := last[seg.Number]
+		// Never the active segment; only segments whose newest record is
+		// covered by the durable snapshot.
+		if seg.Number >= active || !known || v > m.SnapshotWatermark {
+			continue
+		}
+		doomed = append(doomed, seg.Path)
+		info.SegmentsRemoved++
+	}
+	freed, err := s.removeFiles(s.walDir(), doomed)
+	info.ReclaimedBytes += freed
+	if err != nil {
+		return info, err
+	}
+	for _, seg := range l.Segments {
+		if slices.Contains(doomed, seg.Path) {
+			delete(s.segLast, seg.Number)
+		}
+	}
+	if err := s.removeStaleSnapshots(); err != nil {
+		return info, err
+	}
+	s.db.opts.Logger.Info("compacted", "mode", mode.String(), "segments", info.SegmentsRemoved, "bytes", info.ReclaimedBytes)
+	return info, nil
+}
+
+// Export writes a checkpoint and copies it into dst, a new directory that
+// then opens as a database holding everything up to the checkpoint (with its
+// own lock; it shares the database UUID, being a copy). dst must not be
+// inside the live directory and must not exist or be empty. The copy is
+// verified before Export returns.
+func (db *DB) Export(ctx context.Context, dst string) (CheckpointInfo, error) {
+	db.life.RLock()
+	defer db.life.RUnlock()
+	if err := db.checkOpen("Export"); err != nil {
+		return CheckpointInfo{}, err
+	}
+	if db.store == nil {
+		return CheckpointInfo{}, errorf(CodeInvalidArgument, "Export", "a database without a directory cannot be exported")
+	}
+	if db.opts.ReadOnly {
+		return CheckpointInfo{}, errorf(CodeInvalidArgument, "Export", "the database is open read-only")
+	}
+	s := db.store
+	if err := checkDestination(s.fs, s.dir, dst); err != nil {
+		return CheckpointInfo{}, err
+	}
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
+	info, err := s.checkpoint(ctx, nil)
+	if err != nil {
+		return CheckpointInfo{}, err
+	}
+	s.manMu.Lock()
+	m := s.manifest
+	s.manMu.Unlock()
+	src := filepath.Join(s.snapDir(), snapshot.FileName(m.SnapshotID))
+	if err := writeExport(s.fs, src, dst, m); err != nil {
+		return CheckpointInfo{}, err
+	}
+	if _, err := snapshot.Read(snapshot.ReadOptions{
+		FS: s.fs, Path: filepath.Join(dst, snapDirName, snapshot.FileName(m.SnapshotID)), UUID: m.UUID, Codec: db.opts.Codec,
+		ID: m.SnapshotID, Watermark: m.SnapshotWatermark,
+	}, func(*format.SnapshotEntity) error { return nil }); err != nil {
+		return CheckpointInfo{}, err
+	}
+	return info, nil
+}
+
+// checkDestination refuses an export or import target inside the source
+// directory, or one that already holds anything.
+func checkDestination(fsys vfs.FS, src, dst string) error {
+	absSrc, err1 := filepath.Abs(src)
+	absDst, err2 := filepath.Abs(dst)
+	if err1 != nil || err2 != nil {
+		return errorf(CodeInvalidArgument, "Export", "cannot resolve %s or %s", src, dst)
+	}
+	if rel, err := filepath.Rel(absSrc, absDst); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+		return errorf(CodeInvalidArgument, "Export", "destination %s is inside the database directory %s", dst, src)
+	}
+	names, err := fsys.List(dst)
+	if err == nil && len(names) > 0 {
+		if _, err := fsys.Stat(filepath.Join(dst, manifestName)); err == nil {
+			return errorf(CodeAlreadyExists, "Export", "destination %s already holds a database", dst)
+		}
+		return errorf(CodeInvalidArgument, "Export", "destination %s is not empty", dst)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return dberr.Wrap(dberr.InvalidArgument, "Export", err, "cannot list %s", dst)
+	}
+	return nil
+}
+
+// writeExport lays out a database directory at dst holding the snapshot src
+// and a MANIFEST that names it. The MANIFEST is written last: until it
+// exists the directory is an interrupted creation, not a database.
+func writeExport(fsys vfs.FS, src, dst string, m format.Manifest) error {
+	fail := func(err error) error { return dberr.Wrap(dberr.Internal, "Export", err, "writing %s", dst) }
+	if err := mkdirAllDurable(fsys, dst); err != nil {
+		return fail(err)
+	}
+	for _, sub := range []string{walDirName, snapDirName, dataDirName} {
+		if err := fsys.MkdirAll(filepath.Join(dst, sub)); err != nil {
+			return fail(err)
+		}
+	}
+	if err := fsys.SyncDir(dst); err != nil {
+		return fail(err)
+	}
+	if err := copyFileDurable(fsys, src, filepath.Join(dst, snapDirName, filepath.Base(src))); err != nil {
+		return fail(err)
+	}
+	m.ActiveSegment = 0
+	if err := manifest.Write(fsys, dst, m); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// copyFileDurable copies src to dst through a temporary name: write, fsync,
+// rename, fsync the directory.
+func copyFileDurable(fsys vfs.FS, src, dst string) error {
+	in, err := fsys.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := dst + tempExtension
+	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	out, err := fsys.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	if err := fsys.Rename(tmp, dst); err != nil {
+		return err
+	}
+	return fsys.SyncDir(filepath.Dir(dst))
+}
+
+// Import verifies the database directory src (an export, or a cleanly
+// closed or checkpointed database) by opening it read-only, then copies it
+// into dst, a new directory, and verifies the copy by opening it. src must
+// not be open elsewhere (its lock is taken while reading).
+func Import(ctx context.Context, src, dst string, opts *Options) error {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.fill()
+	if err := checkDestination(o.FS, src, dst); err != nil {
+		return err
+	}
+	ro := o
+	ro.ReadOnly, ro.Durability = true, InMemory
+	sdb, err := Open(src, &ro)
+	if err != nil {
+		return err
+	}
+	err = copyDatabase(ctx, o.FS, src, dst)
+	if cerr := sdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	vo := ro
+	ddb, err := Open(dst, &vo)
+	if err != nil {
+		return err
+	}
+	return ddb.Close()
+}
+
+// copyDatabase copies the MANIFEST, the snapshot it names and every WAL
+// segment of src into dst (MANIFEST last).
+func copyDatabase(ctx context.Context, fsys vfs.FS, src, dst string) error {
+	fail := func(err error) error { return dberr.Wrap(dberr.Internal, "Import", err, "copying %s to %s", src, dst) }
+	m, err := manifest.Read(fsys, src)
+	if err != nil {
+		return err
+	}
+	if err := mkdirAllDurable(fsys, dst); err != nil {
+		return fail(err)
+	}
+	for _, sub := range []string{walDirName, snapDirName, dataDirName} {
+		if err := fsys.MkdirAll(filepath.Join(dst, sub)); err != nil {
+			return fail(err)
+		}
+	}
+	if err := fsys.SyncDir(dst); err != nil {
+		return fail(err)
+	}
+	if m.HasSnapshot {
+		name := snapshot.FileName(m.SnapshotID)
+		if err := copyFileDurable(fsys, filepath.Join(src, snapDirName, name), filepath.Join(dst, snapDirName, name)); err != nil {
+			return fail(err)
+		}
+	}
+	l, err := wal.List(fsys, filepath.Join(src, walDirName))
+	if err != nil {
+		return fail(err)
+	}
+	for _, seg := range l.Segments {
+		if err := ctx.Err(); err != nil {
+			return ctxError("Import", err)
+		}
+		if err := copyFileDurable(fsys, seg.Path, filepath.Join(dst, walDirName, seg.Name)); err != nil {
+			return fail(err)
+		}
+	}
+	if err := manifest.Write(fsys, dst, m); err != nil {
+		return fail(err)
+	}
+	return nil
+}

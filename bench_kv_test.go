@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/inmemdb/inmem"
@@ -142,48 +141,44 @@ func BenchmarkTxOneOp(b *testing.B) {
 	}
 }
 
-// BenchmarkKVPutParallel runs writers on disjoint keys, one per goroutine;
-// run it with -cpu 1,2 to compare one and two goroutines.
+// BenchmarkKVPutDisjoint runs 1 and 2 goroutines writing disjoint keys.
 func BenchmarkKVPutDisjoint(b *testing.B) {
-	db := openMem(b)
-	run := inmem.NewRunID()
-	var id atomic.Int64
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		prefix := fmt.Sprintf("w%d/", id.Add(1))
-		kv := db.KV()
-		i := 0
-		for pb.Next() {
-			if _, err := kv.Put(ctx, run, prefix+benchKey(i%100_000), benchValue); err != nil {
-				b.Fatal(err)
+	for _, writers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+			db := openMem(b)
+			run := inmem.NewRunID()
+			keys := make([][]string, writers)
+			for w := range keys {
+				for i := range 100_000 {
+					keys[w] = append(keys[w], fmt.Sprintf("w%d/%s", w, benchKey(i)))
+				}
 			}
-			i++
-		}
-	})
+			b.ReportAllocs()
+			runWriters(b, writers, func(w, i int) error {
+				_, err := db.KV().Put(ctx, run, keys[w][i%len(keys[w])], benchValue)
+				return err
+			})
+		})
+	}
 }
 
-// BenchmarkKVContended has every goroutine increment one counter through
+// BenchmarkKVContended has two goroutines increment one counter through
 // Update (read-modify-write, retried on conflict).
 func BenchmarkKVContended(b *testing.B) {
 	db := openMem(b)
 	run := inmem.NewRunID()
 	mustPut(b, db, run, "counter", inmem.Int(0))
 	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			err := db.Update(ctx, run, func(tx *inmem.Tx) error {
-				v, err := tx.KV().Get("counter")
-				if err != nil {
-					return err
-				}
-				n, _ := v.Value.AsInt()
-				_, err = tx.KV().Put("counter", inmem.Int(n+1))
-				return err
-			})
+	runWriters(b, 2, func(_, _ int) error {
+		return db.Update(ctx, run, func(tx *inmem.Tx) error {
+			v, err := tx.KV().Get("counter")
 			if err != nil {
-				b.Fatal(err)
+				return err
 			}
-		}
+			n, _ := v.Value.AsInt()
+			_, err = tx.KV().Put("counter", inmem.Int(n+1))
+			return err
+		})
 	})
 }
 

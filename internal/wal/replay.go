@@ -268,3 +268,50 @@ func writeSideFile(fsys vfs.FS, dir, path string, b []byte) error {
 	}
 	return fsys.SyncDir(dir)
 }
+
+// DumpRecord is one record read by Dump.
+type DumpRecord struct {
+	Segment uint64
+	Offset  int64
+	Size    int
+	Commit  *core.Commit
+}
+
+// Dump reads every record of every segment in order, without the
+// continuity checks of Replay, for inspection tools. It stops reading a
+// segment at its first undecodable record and reports it through bad.
+func Dump(fsys vfs.FS, dir string, cd codec.Codec, fn func(r DumpRecord) error, bad func(seg SegmentFile, off int64, err error)) error {
+	l, err := List(fsys, dir)
+	if err != nil {
+		return err
+	}
+	var scratch []byte
+	for _, seg := range l.Segments {
+		data, err := vfs.ReadFile(fsys, seg.Path)
+		if err != nil {
+			return err
+		}
+		if _, err := format.DecodeSegmentHeader(data); err != nil {
+			bad(seg, 0, err)
+			continue
+		}
+		for off := format.SegmentHeaderSize; off < len(data); {
+			frame, _, err := format.ParseRecordFrame(data[off:])
+			if err != nil {
+				bad(seg, int64(off), err)
+				break
+			}
+			var c *core.Commit
+			c, scratch, err = format.DecodeRecord(frame, cd, value.MaxDecodeDepth, scratch)
+			if err != nil {
+				bad(seg, int64(off), err)
+				break
+			}
+			if err := fn(DumpRecord{Segment: seg.Number, Offset: int64(off), Size: frame.Size, Commit: c}); err != nil {
+				return err
+			}
+			off += frame.Size
+		}
+	}
+	return nil
+}

@@ -213,9 +213,11 @@ func (s *storage) compactWAL(ctx context.Context, mode CompactMode) (CompactInfo
 		}
 		v, known := last[seg.Number]
 		// Never the active segment; only segments whose newest record is
-		// covered by the durable snapshot.
+		// covered by the durable snapshot; and only the oldest ones, up to
+		// the first segment that must stay, so that the segments left are
+		// contiguous.
 		if seg.Number >= active || !known || v > m.SnapshotWatermark {
-			continue
+			break
 		}
 		doomed = append(doomed, seg.Path)
 		info.SegmentsRemoved++

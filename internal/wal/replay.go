@@ -51,8 +51,10 @@ type ReplayResult struct {
 	Skipped     int    // records at or below the watermark
 	LastVersion uint64 // newest version seen (Watermark if none)
 	Torn        *TornTail
-	// Covered lists the segments whose every record is at or below the
-	// watermark (they may be deleted once a snapshot covers them).
+	// Covered lists the oldest segments whose every record is at or below
+	// the watermark, up to the first one that is not (they may be deleted
+	// once a snapshot covers them; deleting only a prefix keeps the
+	// remaining segment numbers contiguous).
 	Covered []SegmentFile
 	// SegmentRecords maps segment number to its newest record version (0
 	// for a segment without records).
@@ -176,7 +178,9 @@ func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, er
 			off += frame.Size
 		}
 		res.SegmentLast[seg.Number] = segLast
-		if segLast <= o.Watermark && !isLast {
+		// Only a prefix of the log may be covered: an empty segment after
+		// one holding newer records must stay, or the numbering would gap.
+		if segLast <= o.Watermark && !isLast && len(res.Covered) == i {
 			res.Covered = append(res.Covered, seg)
 		}
 	}
@@ -184,6 +188,11 @@ func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, er
 	if res.Torn != nil && o.Repair {
 		if err := repairTorn(o, res.Torn); err != nil {
 			return res, err
+		}
+		if res.Torn.Header {
+			// The removed segment's number is free again: reusing it keeps
+			// segment numbers contiguous.
+			res.NextSegment = res.Torn.Segment
 		}
 	}
 	return res, nil

@@ -123,25 +123,29 @@ func (r ChainReport) String() string {
 	return fmt.Sprintf("chain broken at sequence %d: %s", r.BrokenAt, r.Reason)
 }
 
-// Key layout of a run's Event space. Every key starts with a one-byte tag;
-// integers are big-endian and fixed-width, so event keys sort in sequence
-// order, and the one variable-length field inside a key (the type, in the
-// index) is length-prefixed:
+// Key layout of a run's Event space. Every key starts with a one-byte tag
+// that tells the three kinds of entry apart; integers are big-endian and
+// fixed-width, so event keys sort in sequence order:
 //
-//	"m"                                    head: Bytes(48) = length u64 ‖ last timestamp i64 ‖ head hash [32]
-//	"e" ‖ seq u64                          event: Array[String type, payload, Int timestamp, Bytes prev_hash, Bytes hash]
-//	"t" ‖ uvarint len(type) ‖ type ‖ seq u64  type index entry: Null
-//	"y" ‖ type                             type registry: Int(sequence of the first event of the type)
+//	"m"            head: Bytes(48) = length u64 ‖ last timestamp i64 ‖ head hash [32]
+//	"e" ‖ seq u64  event: Array[String type, payload, Bytes(80) header]
+//	               header = timestamp i64 ‖ type link u64 ‖ prev_hash [32] ‖ hash [32]
+//	"y" ‖ type     type head: Int(sequence of the newest event of the type)
 //
-// The registry key holds the type as its whole remainder, so it needs no
-// length; its keys sort by type, which is what Types returns.
+// The type is the whole remainder of a type-head key, so it needs no length
+// prefix or terminator; type-head keys sort by type, which is what Types
+// returns. The type index is a linked list per type: the type head names
+// the newest event of the type, and each event's type link names the
+// previous event of its type (as sequence+1; 0 ends the list). An append
+// therefore creates one new key (the event) and rewrites two existing ones
+// (the head and the type head). The type link is not part of the hash; it is
+// derived data that VerifyChain checks as well.
 const (
-	evHeadKey    = "m"
-	evEventTag   = 'e'
-	evIndexTag   = 't'
-	evTypeTag    = 'y'
-	evHeadLen    = 8 + 8 + 32
-	evEventArity = 5
+	evHeadKey   = "m"
+	evEventTag  = 'e'
+	evTypeTag   = 'y'
+	evHeadLen   = 8 + 8 + 32
+	evHeaderLen = 8 + 8 + 32 + 32
 )
 
 func eventKey(seq uint64) string {
@@ -154,24 +158,7 @@ func eventKey(seq uint64) string {
 // eventKeyEnd bounds every event key (the tag after evEventTag).
 const eventKeyEnd = string(rune(evEventTag + 1))
 
-// eventTypePrefix is the common prefix of the index keys of one type.
-func eventTypePrefix(typ string) string {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(typ)+8)
-	b = append(b, evIndexTag)
-	b = binary.AppendUvarint(b, uint64(len(typ)))
-	b = append(b, typ...)
-	return string(b)
-}
-
-func eventIndexKey(typ string, seq uint64) string {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(typ)+8)
-	b = append(b, evIndexTag)
-	b = binary.AppendUvarint(b, uint64(len(typ)))
-	b = append(b, typ...)
-	b = binary.BigEndian.AppendUint64(b, seq)
-	return string(b)
-}
-
+// eventTypeKey is the key of a type's type head.
 func eventTypeKey(typ string) string { return string(rune(evTypeTag)) + typ }
 
 // eventHead is the decoded head entry of a run's log.
@@ -201,42 +188,47 @@ func decodeEventHead(v Value) (eventHead, bool) {
 	return h, true
 }
 
-func (e *Event) encode() Value {
-	return value.Array(
-		value.String(e.Type),
-		e.Payload,
-		value.Int(int64(e.Timestamp)),
-		value.BytesFromString(string(e.PrevHash[:])),
-		value.BytesFromString(string(e.Hash[:])),
-	)
+// storedEvent is an event as stored: the public fields plus its type link.
+type storedEvent struct {
+	Event
+	// typeLink is the sequence+1 of the previous event of the same type, or
+	// 0 for the first event of its type.
+	typeLink uint64
+}
+
+func (e *storedEvent) encode() Value {
+	var h [evHeaderLen]byte
+	binary.BigEndian.PutUint64(h[0:], uint64(e.Timestamp))
+	binary.BigEndian.PutUint64(h[8:], e.typeLink)
+	copy(h[16:], e.PrevHash[:])
+	copy(h[48:], e.Hash[:])
+	return value.Array(value.String(e.Type), e.Payload, value.BytesFromString(string(h[:])))
 }
 
 // decodeEvent decodes the stored entry of the event at seq; it reports what
 // is wrong with an entry that does not have the expected shape.
-func decodeEvent(seq uint64, v Value) (Event, error) {
-	if v.Kind() != KindArray || v.Len() != evEventArity {
-		return Event{}, fmt.Errorf("entry is a %s of %d elements, want an array of %d", v.Kind(), v.Len(), evEventArity)
+func decodeEvent(seq uint64, v Value) (storedEvent, error) {
+	if v.Kind() != KindArray || v.Len() != 3 {
+		return storedEvent{}, fmt.Errorf("entry is a %s of %d elements, want an array of 3", v.Kind(), v.Len())
 	}
-	ev := Event{Sequence: seq}
+	ev := storedEvent{Event: Event{Sequence: seq}}
 	f, _ := v.Index(0)
 	var ok bool
 	if ev.Type, ok = f.AsString(); !ok {
-		return Event{}, fmt.Errorf("type is a %s, want a string", f.Kind())
+		return storedEvent{}, fmt.Errorf("type is a %s, want a string", f.Kind())
 	}
 	ev.Payload, _ = v.Index(1)
 	f, _ = v.Index(2)
-	ts, ok := f.AsInt()
-	if !ok {
-		return Event{}, fmt.Errorf("timestamp is a %s, want an int", f.Kind())
+	h, ok := f.BytesString()
+	if !ok || len(h) != evHeaderLen {
+		return storedEvent{}, fmt.Errorf("header is not %d bytes", evHeaderLen)
 	}
-	ev.Timestamp = Timestamp(ts)
-	for i, dst := range []*[32]byte{&ev.PrevHash, &ev.Hash} {
-		f, _ = v.Index(3 + i)
-		s, ok := f.BytesString()
-		if !ok || len(s) != 32 {
-			return Event{}, fmt.Errorf("hash field %d is not 32 bytes", 3+i)
-		}
-		copy(dst[:], s)
+	ev.Timestamp = Timestamp(binary.BigEndian.Uint64([]byte(h[0:8])))
+	ev.typeLink = binary.BigEndian.Uint64([]byte(h[8:16]))
+	copy(ev.PrevHash[:], h[16:48])
+	copy(ev.Hash[:], h[48:80])
+	if ev.typeLink > seq {
+		return storedEvent{}, fmt.Errorf("type link %d does not point backwards", ev.typeLink)
 	}
 	return ev, nil
 }
@@ -307,7 +299,7 @@ func (l EventLog) Read(ctx context.Context, run RunID, seq uint64) (Versioned[Ev
 	if err != nil {
 		return Versioned[Event]{}, eventCorrupt(op, eventRef(run, seq), "%v", err)
 	}
-	return versionedEvent(ev), nil
+	return versionedEvent(ev.Event), nil
 }
 
 // Range returns the events with sequences in [from, to), in order, at one
@@ -380,9 +372,13 @@ func (l EventLog) Types(ctx context.Context, run RunID) ([]string, error) {
 // sequences are contiguous from 0, each event's PrevHash equals its
 // predecessor's Hash (32 zero bytes for the genesis event), each Hash equals
 // ComputeHash of the event's content, and the log's head agrees with its
-// last event. It reports the first broken link; a broken chain is a report
-// with OK false, not an error. The error is for the call itself failing
-// (closed database, cancelled ctx).
+// last event. It also checks the type index that ReadByType and Types use
+// (each event's link to the previous event of its type, and each type's
+// pointer to its newest event). It reports the broken link with the lowest
+// sequence; a broken chain is a report with OK false, not an error. The
+// error is for the call itself failing (closed database, cancelled ctx). It
+// reads the whole log: O(Len) time, constant memory apart from one entry
+// per event type.
 func (l EventLog) VerifyChain(ctx context.Context, run RunID) (ChainReport, error) {
 	var out ChainReport
 	err := l.db.View(ctx, run, func(tx *Tx) error {
@@ -439,36 +435,44 @@ func (l EventLogTx) Append(typ string, payload Value) (Version, error) {
 	if h.length == math.MaxUint64 {
 		return Version{}, errorf(CodeConstraintViolation, op, "the event log is full").WithRef(eventLogRef(tx.run))
 	}
-	ev := Event{
-		Sequence:  h.length,
-		Type:      typ,
-		Payload:   payload,
-		Timestamp: Timestamp(max(db.nowMicros(), h.lastTime)),
-		PrevHash:  h.hash,
+	run := tx.run
+	tk := eventTypeKey(typ)
+	var link uint64
+	if e, ok := tx.txn.Get(run, core.Event, tk); ok {
+		last, ok := e.Value.AsInt()
+		if !ok || uint64(last) >= h.length {
+			return Version{}, eventCorrupt(op, eventLogRef(run), "the type head of %q does not name an event", typ)
+		}
+		link = uint64(last) + 1
+	}
+	ev := storedEvent{
+		Event: Event{
+			Sequence:  h.length,
+			Type:      typ,
+			Payload:   payload,
+			Timestamp: Timestamp(max(db.nowMicros(), h.lastTime)),
+			PrevHash:  h.hash,
+		},
+		typeLink: link,
 	}
 	ev.Hash = ev.ComputeHash()
-	run := tx.run
 	tx.txn.Append(run, core.Event, eventKey(ev.Sequence), ev.encode())
-	tx.txn.Append(run, core.Event, eventIndexKey(typ, ev.Sequence), value.Null())
-	tk := eventTypeKey(typ)
-	if _, ok := tx.txn.Get(run, core.Event, tk); !ok {
-		tx.txn.Put(run, core.Event, tk, value.Int(int64(ev.Sequence)))
-	}
+	tx.txn.Put(run, core.Event, tk, value.Int(int64(ev.Sequence)))
 	h = eventHead{length: ev.Sequence + 1, lastTime: int64(ev.Timestamp), hash: ev.Hash}
 	tx.txn.Put(run, core.Event, evHeadKey, h.encode())
 	return core.Sequence(ev.Sequence), nil
 }
 
 // read returns the event at seq as the transaction sees it.
-func (l EventLogTx) read(op string, seq uint64) (Event, bool, error) {
+func (l EventLogTx) read(op string, seq uint64) (storedEvent, bool, error) {
 	tx := l.tx
 	e, ok := tx.txn.Get(tx.run, core.Event, eventKey(seq))
 	if !ok {
-		return Event{}, false, nil
+		return storedEvent{}, false, nil
 	}
 	ev, err := decodeEvent(seq, e.Value)
 	if err != nil {
-		return Event{}, false, eventCorrupt(op, eventRef(tx.run, seq), "%v", err)
+		return storedEvent{}, false, eventCorrupt(op, eventRef(tx.run, seq), "%v", err)
 	}
 	return ev, true, nil
 }
@@ -486,7 +490,7 @@ func (l EventLogTx) Read(seq uint64) (Versioned[Event], error) {
 	if !ok {
 		return Versioned[Event]{}, notFound(op, eventRef(l.tx.run, seq))
 	}
-	return versionedEvent(ev), nil
+	return versionedEvent(ev.Event), nil
 }
 
 // Range returns the events with sequences in [from, to), in order; a range
@@ -510,28 +514,37 @@ func (l EventLogTx) Range(from, to uint64) ([]Event, error) {
 		return []Event{}, nil
 	}
 	out := make([]Event, 0, to-from)
-	err = l.scanEvents(op, from, to, func(ev Event) bool {
-		out = append(out, ev)
+	err = l.scanEvents(op, from, to, func(ev *storedEvent) bool {
+		out = append(out, ev.Event)
 		return true
 	})
 	return out, err
 }
 
 // scanEvents calls fn for each stored event with a sequence in [from, to),
-// in order. Event entries never change, so the scan does not add them to the
-// read set (callers read the head, which does). A stored entry that cannot
-// be decoded is a Corruption error.
-func (l EventLogTx) scanEvents(op string, from, to uint64, fn func(Event) bool) error {
+// in order; to == math.MaxUint64 means no upper bound. Event entries never
+// change, so the scan does not add them to the read set (callers read the
+// head, which does). A stored entry that cannot be decoded is a Corruption
+// error.
+func (l EventLogTx) scanEvents(op string, from, to uint64, fn func(*storedEvent) bool) error {
 	tx := l.tx
+	end := eventKeyEnd
+	if to != math.MaxUint64 {
+		end = eventKey(to)
+	}
 	var err error
-	tx.txn.Scan(tx.run, core.Event, eventKey(from), eventKey(to), false, func(key string, e engine.Entry) bool {
+	tx.txn.Scan(tx.run, core.Event, eventKey(from), end, false, func(key string, e engine.Entry) bool {
+		if len(key) != 9 {
+			err = eventCorrupt(op, eventLogRef(tx.run), "stray key %q among the events", key)
+			return false
+		}
 		seq := binary.BigEndian.Uint64([]byte(key[1:]))
 		ev, derr := decodeEvent(seq, e.Value)
 		if derr != nil {
 			err = eventCorrupt(op, eventRef(tx.run, seq), "%v", derr)
 			return false
 		}
-		return fn(ev)
+		return fn(&ev)
 	})
 	return err
 }
@@ -558,7 +571,7 @@ func (l EventLogTx) Head() (Versioned[Event], error) {
 	if !ok {
 		return Versioned[Event]{}, eventCorrupt(op, eventRef(tx.run, h.length-1), "the head names a missing event")
 	}
-	return versionedEvent(ev), nil
+	return versionedEvent(ev.Event), nil
 }
 
 // Len returns the number of events in the log (the next sequence).
@@ -570,7 +583,9 @@ func (l EventLogTx) Len() (uint64, error) {
 	return h.length, err
 }
 
-// ReadByType returns the events of type typ, in sequence order.
+// ReadByType returns the events of type typ, in sequence order. It follows
+// the type's links from its newest event back, so it costs one lookup per
+// event of the type, whatever the length of the log.
 func (l EventLogTx) ReadByType(typ string) ([]Event, error) {
 	const op = "events.ReadByType"
 	tx := l.tx
@@ -580,28 +595,33 @@ func (l EventLogTx) ReadByType(typ string) ([]Event, error) {
 	if err := tx.db.checkEventType(op, typ); err != nil {
 		return nil, err
 	}
-	if _, err := l.head(op); err != nil {
+	h, err := l.head(op)
+	if err != nil {
 		return nil, err
 	}
-	prefix := eventTypePrefix(typ)
-	var seqs []uint64
-	tx.txn.Scan(tx.run, core.Event, prefix, engine.PrefixEnd(prefix), false, func(key string, _ engine.Entry) bool {
-		if len(key) == len(prefix)+8 {
-			seqs = append(seqs, binary.BigEndian.Uint64([]byte(key[len(prefix):])))
-		}
-		return true
-	})
-	out := make([]Event, 0, len(seqs))
-	for _, seq := range seqs {
+	out := []Event{}
+	e, ok := tx.txn.Get(tx.run, core.Event, eventTypeKey(typ))
+	if !ok {
+		return out, nil
+	}
+	last, ok := e.Value.AsInt()
+	if !ok || uint64(last) >= h.length {
+		return nil, eventCorrupt(op, eventLogRef(tx.run), "the type head of %q does not name an event", typ)
+	}
+	// Links strictly decrease (decodeEvent checks), so the walk ends.
+	for link := uint64(last) + 1; link != 0; {
+		seq := link - 1
 		ev, ok, err := l.read(op, seq)
 		if err != nil {
 			return nil, err
 		}
 		if !ok || ev.Type != typ {
-			return nil, eventCorrupt(op, eventRef(tx.run, seq), "the type index names an event that is missing or of another type")
+			return nil, eventCorrupt(op, eventRef(tx.run, seq), "the type index of %q names an event that is missing or of another type", typ)
 		}
-		out = append(out, ev)
+		out = append(out, ev.Event)
+		link = ev.typeLink
 	}
+	slices.Reverse(out)
 	return out, nil
 }
 
@@ -615,10 +635,9 @@ func (l EventLogTx) Types() ([]string, error) {
 	if _, err := l.head(op); err != nil {
 		return nil, err
 	}
-	prefix := string(rune(evTypeTag))
 	out := []string{}
-	tx.txn.Scan(tx.run, core.Event, prefix, engine.PrefixEnd(prefix), false, func(key string, _ engine.Entry) bool {
-		out = append(out, key[1:])
+	l.scanTypeHeads(func(typ string, _ engine.Entry) bool {
+		out = append(out, typ)
 		return true
 	})
 	// Keys sort bytewise, which is Go's string order; sort anyway so the
@@ -627,6 +646,16 @@ func (l EventLogTx) Types() ([]string, error) {
 		slices.Sort(out)
 	}
 	return out, nil
+}
+
+// scanTypeHeads calls fn for every type head, in type order, without adding
+// them to the read set.
+func (l EventLogTx) scanTypeHeads(fn func(typ string, e engine.Entry) bool) {
+	tx := l.tx
+	prefix := string(rune(evTypeTag))
+	tx.txn.Scan(tx.run, core.Event, prefix, engine.PrefixEnd(prefix), false, func(key string, e engine.Entry) bool {
+		return fn(key[1:], e)
+	})
 }
 
 // VerifyChain checks the log as the transaction sees it; see
@@ -639,10 +668,11 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 		return ChainReport{}, err
 	}
 	var (
-		rep  ChainReport
-		next uint64   // the sequence the next event must have
-		prev [32]byte // the hash it must link to
-		err  error
+		rep    ChainReport
+		next   uint64                // the sequence the next event must have
+		prev   [32]byte              // the hash it must link to
+		lastOf = map[string]uint64{} // type → sequence+1 of its newest event so far
+		err    error
 	)
 	broken := func(seq uint64, format string, args ...any) bool {
 		rep.BrokenAt, rep.Reason = seq, fmt.Sprintf(format, args...)
@@ -676,6 +706,10 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 		if ev.ComputeHash() != ev.Hash {
 			return broken(seq, "hash does not match the event's content")
 		}
+		if ev.typeLink != lastOf[ev.Type] {
+			return broken(seq, "type link does not name the previous %q event", ev.Type)
+		}
+		lastOf[ev.Type] = seq + 1
 		prev = ev.Hash
 		next++
 		return true
@@ -691,12 +725,41 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 	switch {
 	case herr != nil:
 		rep.BrokenAt, rep.Reason = next, "the log's head entry cannot be decoded"
+		return rep, nil
 	case h.length != next:
 		rep.BrokenAt, rep.Reason = min(next, h.length), fmt.Sprintf("the log's head records %d events but %d are stored", h.length, next)
+		return rep, nil
 	case h.hash != prev:
 		rep.BrokenAt, rep.Reason = max(next, 1)-1, "the log's head hash does not match the last event"
-	default:
-		rep.OK = true
+		return rep, nil
+	}
+	// Every type head names the newest event of its type, and every type
+	// has one. Report the problem at the lowest sequence.
+	rep.BrokenAt = math.MaxUint64
+	note := func(seq uint64, format string, args ...any) {
+		if seq < rep.BrokenAt {
+			rep.BrokenAt, rep.Reason = seq, fmt.Sprintf(format, args...)
+		}
+	}
+	l.scanTypeHeads(func(typ string, e engine.Entry) bool {
+		want, known := lastOf[typ]
+		delete(lastOf, typ)
+		last, ok := e.Value.AsInt()
+		switch {
+		case !ok:
+			note(max(want, 1)-1, "the type head of %q is not a sequence", typ)
+		case !known:
+			note(uint64(last), "the type head of %q names event %d, but no event has that type", typ, last)
+		case uint64(last)+1 != want:
+			note(min(uint64(last), want-1), "the type head of %q names event %d, but its newest event is %d", typ, last, want-1)
+		}
+		return true
+	})
+	for typ, want := range lastOf {
+		note(want-1, "event type %q has no type head", typ)
+	}
+	if rep.Reason == "" {
+		rep.OK, rep.BrokenAt = true, 0
 	}
 	return rep, nil
 }

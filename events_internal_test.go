@@ -34,19 +34,29 @@ func engineWrite(t *testing.T, db *DB, run RunID, fn func(put func(space core.Pr
 	}
 }
 
-func appendEvents(t *testing.T, db *DB, run RunID, n int) []Event {
+// appendEvents appends n events of types "even" and "odd" and returns them
+// as stored.
+func appendEvents(t *testing.T, db *DB, run RunID, n int) []storedEvent {
 	t.Helper()
 	ctx := context.Background()
 	for i := range n {
-		if _, err := db.Events().Append(ctx, run, "step", Int(int64(i))); err != nil {
+		if _, err := db.Events().Append(ctx, run, []string{"even", "odd"}[i%2], Int(int64(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	evs, err := db.Events().Range(ctx, run, 0, uint64(n))
-	if err != nil {
-		t.Fatal(err)
+	out := make([]storedEvent, n)
+	for i := range out {
+		e, ok := db.eng.Get(run, core.Event, eventKey(uint64(i)), db.eng.Visible())
+		if !ok {
+			t.Fatalf("event %d is not stored", i)
+		}
+		ev, err := decodeEvent(uint64(i), e.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = ev
 	}
-	return evs
+	return out
 }
 
 func TestEvents_VerifyChainDetectsTampering(t *testing.T) {
@@ -54,13 +64,13 @@ func TestEvents_VerifyChainDetectsTampering(t *testing.T) {
 	const n = 6
 	for _, c := range []struct {
 		name     string
-		tamper   func(t *testing.T, db *DB, run RunID, evs []Event)
+		tamper   func(t *testing.T, db *DB, run RunID, evs []storedEvent)
 		brokenAt uint64
 		reason   string
 	}{
 		{
 			name: "payload changed, hash kept",
-			tamper: func(t *testing.T, db *DB, run RunID, evs []Event) {
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
 				ev := evs[2]
 				ev.Payload = String("forged")
 				engineWrite(t, db, run, func(put func(core.PrimitiveType, string, Value), _ func(core.PrimitiveType, string)) {
@@ -71,7 +81,7 @@ func TestEvents_VerifyChainDetectsTampering(t *testing.T) {
 		},
 		{
 			name: "payload changed, hash recomputed",
-			tamper: func(t *testing.T, db *DB, run RunID, evs []Event) {
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
 				ev := evs[2]
 				ev.Payload = String("forged")
 				ev.Hash = ev.ComputeHash()
@@ -83,9 +93,9 @@ func TestEvents_VerifyChainDetectsTampering(t *testing.T) {
 		},
 		{
 			name: "last event rewritten with a fresh hash",
-			tamper: func(t *testing.T, db *DB, run RunID, evs []Event) {
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
 				ev := evs[n-1]
-				ev.Type = "other"
+				ev.Payload = String("other")
 				ev.Hash = ev.ComputeHash()
 				engineWrite(t, db, run, func(put func(core.PrimitiveType, string, Value), _ func(core.PrimitiveType, string)) {
 					put(core.Event, eventKey(n-1), ev.encode())
@@ -95,7 +105,7 @@ func TestEvents_VerifyChainDetectsTampering(t *testing.T) {
 		},
 		{
 			name: "genesis prev_hash not zero",
-			tamper: func(t *testing.T, db *DB, run RunID, evs []Event) {
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
 				ev := evs[0]
 				ev.PrevHash[0] = 1
 				ev.Hash = ev.ComputeHash()
@@ -107,7 +117,7 @@ func TestEvents_VerifyChainDetectsTampering(t *testing.T) {
 		},
 		{
 			name: "event removed",
-			tamper: func(t *testing.T, db *DB, run RunID, evs []Event) {
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
 				engineWrite(t, db, run, func(_ func(core.PrimitiveType, string, Value), del func(core.PrimitiveType, string)) {
 					del(core.Event, eventKey(3))
 				})
@@ -116,7 +126,7 @@ func TestEvents_VerifyChainDetectsTampering(t *testing.T) {
 		},
 		{
 			name: "entry not an event",
-			tamper: func(t *testing.T, db *DB, run RunID, evs []Event) {
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
 				engineWrite(t, db, run, func(put func(core.PrimitiveType, string, Value), _ func(core.PrimitiveType, string)) {
 					put(core.Event, eventKey(4), String("junk"))
 				})
@@ -125,13 +135,51 @@ func TestEvents_VerifyChainDetectsTampering(t *testing.T) {
 		},
 		{
 			name: "head length behind the stored events",
-			tamper: func(t *testing.T, db *DB, run RunID, evs []Event) {
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
 				h := eventHead{length: n - 1, lastTime: int64(evs[n-2].Timestamp), hash: evs[n-2].Hash}
 				engineWrite(t, db, run, func(put func(core.PrimitiveType, string, Value), _ func(core.PrimitiveType, string)) {
 					put(core.Event, evHeadKey, h.encode())
 				})
 			},
 			brokenAt: n - 1, reason: "head records 5 events but 6 are stored",
+		},
+		{
+			name: "type link skips an event",
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
+				ev := evs[4] // even: links to 2+1
+				ev.typeLink = 1
+				engineWrite(t, db, run, func(put func(core.PrimitiveType, string, Value), _ func(core.PrimitiveType, string)) {
+					put(core.Event, eventKey(4), ev.encode())
+				})
+			},
+			brokenAt: 4, reason: "type link",
+		},
+		{
+			name: "type head points at an older event",
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
+				engineWrite(t, db, run, func(put func(core.PrimitiveType, string, Value), _ func(core.PrimitiveType, string)) {
+					put(core.Event, eventTypeKey("odd"), Int(3))
+				})
+			},
+			brokenAt: 3, reason: `type head of "odd" names event 3, but its newest event is 5`,
+		},
+		{
+			name: "type head missing",
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
+				engineWrite(t, db, run, func(_ func(core.PrimitiveType, string, Value), del func(core.PrimitiveType, string)) {
+					del(core.Event, eventTypeKey("even"))
+				})
+			},
+			brokenAt: 4, reason: `"even" has no type head`,
+		},
+		{
+			name: "type head for a type without events",
+			tamper: func(t *testing.T, db *DB, run RunID, evs []storedEvent) {
+				engineWrite(t, db, run, func(put func(core.PrimitiveType, string, Value), _ func(core.PrimitiveType, string)) {
+					put(core.Event, eventTypeKey("ghost"), Int(1))
+				})
+			},
+			brokenAt: 1, reason: "no event has that type",
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -191,22 +239,49 @@ func TestEvents_KeyLayout(t *testing.T) {
 	if eventKey(1<<64-1) >= eventKeyEnd {
 		t.Error("eventKeyEnd does not bound every event key")
 	}
-	// No type's index prefix is a prefix of another type's index keys.
-	types := []string{"a", "ab", "a\x00", "b", strings.Repeat("a", 200), strings.Repeat("a", 201)}
-	for _, x := range types {
-		for _, y := range types {
-			if x != y && strings.HasPrefix(eventIndexKey(y, 7), eventTypePrefix(x)) {
-				t.Errorf("index key of %q falls under the prefix of %q", y, x)
-			}
-		}
-	}
-	// The four entry kinds never collide.
+	// The three entry kinds never collide, whatever the type.
 	tags := map[byte]bool{}
-	for _, k := range []string{evHeadKey, eventKey(0), eventIndexKey("a", 0), eventTypeKey("a")} {
+	for _, k := range []string{evHeadKey, eventKey(0), eventTypeKey("m")} {
 		if tags[k[0]] {
 			t.Errorf("tag %q used twice", k[0])
 		}
 		tags[k[0]] = true
+	}
+	// Stored events round-trip, type link included.
+	ev := storedEvent{Event: Event{Sequence: 9, Type: "t", Payload: String("p"), Timestamp: -5, PrevHash: [32]byte{1}, Hash: [32]byte{2}}, typeLink: 4}
+	got, err := decodeEvent(9, ev.encode())
+	if err != nil || got.Type != ev.Type || !got.Payload.Equal(ev.Payload) || got.Timestamp != ev.Timestamp ||
+		got.PrevHash != ev.PrevHash || got.Hash != ev.Hash || got.typeLink != ev.typeLink {
+		t.Fatalf("decodeEvent(encode(%+v)) = %+v, %v", ev, got, err)
+	}
+	// A link that does not point backwards is refused (it could loop).
+	ev.typeLink = 10
+	if _, err := decodeEvent(9, ev.encode()); err == nil {
+		t.Fatal("a forward type link decodes")
+	}
+}
+
+func TestEvents_ReadByTypeRefusesBrokenIndex(t *testing.T) {
+	ctx := context.Background()
+	db := openPrimTestDB(t)
+	run := NewRunID()
+	evs := appendEvents(t, db, run, 6)
+	ev := evs[4]
+	ev.typeLink = 4 // points at event 3, which is "odd"
+	engineWrite(t, db, run, func(put func(core.PrimitiveType, string, Value), _ func(core.PrimitiveType, string)) {
+		put(core.Event, eventKey(4), ev.encode())
+	})
+	if _, err := db.Events().ReadByType(ctx, run, "even"); !errors.Is(err, ErrCorruption) {
+		t.Fatalf("ReadByType over a broken link = %v, want Corruption", err)
+	}
+	engineWrite(t, db, run, func(put func(core.PrimitiveType, string, Value), _ func(core.PrimitiveType, string)) {
+		put(core.Event, eventTypeKey("odd"), Int(99))
+	})
+	if _, err := db.Events().ReadByType(ctx, run, "odd"); !errors.Is(err, ErrCorruption) {
+		t.Fatalf("ReadByType over a type head past the end = %v, want Corruption", err)
+	}
+	if _, err := db.Events().Append(ctx, run, "odd", Null()); !errors.Is(err, ErrCorruption) {
+		t.Fatalf("Append over a type head past the end = %v, want Corruption", err)
 	}
 }
 

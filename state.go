@@ -20,6 +20,9 @@ import (
 // Transition, and Init or Set after a Delete) takes the next one. Counters
 // stay monotonic across Delete: Init → 1, Set → 2, Delete, Init → 3, so a
 // counter seen once never names a different value later (no ABA).
+// Counters are monotonic, not necessarily contiguous in history: when one
+// transaction writes a cell twice, only its last write is committed, so the
+// counter of the earlier one never appears in History.
 //
 // CAS is the building block for coordination: of N concurrent CAS calls
 // expecting the same counter, exactly one succeeds and the others fail with
@@ -178,9 +181,10 @@ func (s StateCells) List(ctx context.Context, run RunID, prefix string) ([]strin
 // counter. When another writer changes the cell in between, the whole
 // read-modify-write is retried on the new value, so fn may run several
 // times: it must be pure — depend only on its argument and have no side
-// effects — and must not retain or modify anything outside. An error from fn
-// aborts the transition and is returned as is; a missing cell is a NotFound
-// error (see TransitionOrInit).
+// effects — and must not retain or modify anything outside. After
+// Options.MaxConflictRetries retries it gives up with a Conflict error. An
+// error from fn aborts the transition and is returned as is; a missing cell
+// is a NotFound error (see TransitionOrInit).
 func (s StateCells) Transition(ctx context.Context, run RunID, name string, fn func(Value) (Value, error)) (Value, Version, error) {
 	return s.transition(ctx, run, func(st StateTx) (Value, Version, error) { return st.Transition(name, fn) })
 }

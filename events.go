@@ -79,15 +79,26 @@ type Event struct {
 //	len(type)     8 bytes, big-endian
 //	type          the UTF-8 bytes of Type
 //	len(payload)  8 bytes, big-endian
-//	payload       the canonical binary encoding of Payload (value.AppendBinary)
+//	payload       the canonical binary encoding of Payload
 //	timestamp     8 bytes, big-endian two's complement (µs since the Unix epoch)
 //	prev_hash     32 bytes
 //
+// The payload encoding is the one the write-ahead log and snapshots use: a
+// tag byte per value (0x00 null, 0x01 false, 0x02 true, 0x03 int, 0x04
+// float, 0x05 string, 0x06 bytes, 0x07 array, 0x08 object), then zigzag
+// uvarint integers, 8 little-endian bytes of IEEE-754 bits for floats,
+// uvarint lengths before string and byte contents, uvarint counts before
+// array elements and object entries, and object entries (uvarint key length,
+// key, value) in ascending byte order of keys — one encoding per value.
+//
 // Every variable-length field is length-prefixed, so no two different events
 // share an encoding. The Hash field itself is not part of the input.
-func (e *Event) ComputeHash() [32]byte {
+func (e Event) ComputeHash() [32]byte {
 	var stack [256]byte
 	b := stack[:0]
+	if n := 8*4 + 32 + len(e.Type) + e.Payload.EncodedSize(); n > len(stack) {
+		b = make([]byte, 0, n)
+	}
 	b = binary.BigEndian.AppendUint64(b, e.Sequence)
 	b = binary.BigEndian.AppendUint64(b, uint64(len(e.Type)))
 	b = append(b, e.Type...)

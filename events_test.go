@@ -103,6 +103,7 @@ func TestEvents_HashChainLinkage(t *testing.T) {
 		inmem.Null(), inmem.String("hello"), inmem.Float(math.NaN()), inmem.Float(math.Copysign(0, -1)),
 		inmem.MustValue(map[string]any{"tool": "search", "args": []any{1, "two", 3.5}}),
 		inmem.Bytes([]byte{0, 1, 2}),
+		inmem.String(strings.Repeat("long payload ", 100)), // past any small buffer
 	}
 	for i, p := range payloads {
 		mustAppend(t, db, run, []string{"a", "b"}[i%2], p)

@@ -257,85 +257,90 @@ func (s StateCells) transition(ctx context.Context, run RunID, fn func(StateTx) 
 
 // --- Tx-level facade -------------------------------------------------------
 
-// cell reads the cell (joining the read set): its counter and value, and
-// whether it exists.
-func (c StateTx) cell(op, name string) (uint64, Value, bool, error) {
+// cellState is what a write needs to know about a cell.
+type cellState struct {
+	key     string // the cell's key
+	counter uint64 // its counter if live, else its high-water mark
+	val     Value  // its value if live
+	live    bool
+}
+
+// cell reads the cell (joining the read set).
+func (c StateTx) cell(op, name string) (cellState, error) {
 	tx := c.tx
-	e, ok := tx.txn.Get(tx.run, core.State, stateCellKey(name))
+	st := cellState{key: stateCellKey(name)}
+	e, ok := tx.txn.Get(tx.run, core.State, st.key)
 	if !ok {
-		return 0, Value{}, false, nil
+		return st, nil
 	}
 	n, v, ok := decodeCell(e.Value)
 	if !ok {
-		return 0, Value{}, false, stateCorrupt(op, tx.run, name, "cell entry is not [counter, value]")
+		return st, stateCorrupt(op, tx.run, name, "cell entry is not [counter, value]")
 	}
-	return n, v, true, nil
+	st.counter, st.val, st.live = n, v, true
+	return st, nil
 }
 
-// highWater returns the counter a deleted cell last had (0 if it was never
-// deleted).
-func (c StateTx) highWater(op, name string) (uint64, error) {
+// current reads the cell and, when it does not exist, its high-water mark:
+// the counter it had when it was last deleted (0 if it never was). Both
+// join the read set.
+func (c StateTx) current(op, name string) (cellState, error) {
+	st, err := c.cell(op, name)
+	if err != nil || st.live {
+		return st, err
+	}
 	tx := c.tx
 	e, ok := tx.txn.Get(tx.run, core.State, stateHighKey(name))
 	if !ok {
-		return 0, nil
+		return st, nil
 	}
 	n, ok := e.Value.AsInt()
 	if !ok || n < 0 {
-		return 0, stateCorrupt(op, tx.run, name, "high-water entry is not a counter")
+		return st, stateCorrupt(op, tx.run, name, "high-water entry is not a counter")
 	}
-	return uint64(n), nil
+	st.counter = uint64(n)
+	return st, nil
 }
 
-// prepareWrite validates a write of v to name and reads the cell: it returns
-// the current counter (or the high-water mark when the cell does not
-// exist), the current value and whether the cell exists.
-func (c StateTx) prepareWrite(op, name string, v Value) (uint64, Value, bool, error) {
+// prepareWrite validates a write of v to name and reads the cell's current
+// state.
+func (c StateTx) prepareWrite(op, name string, v Value) (cellState, error) {
 	tx := c.tx
 	if err := tx.db.checkKey(op, "cell name", name); err != nil {
-		return 0, Value{}, false, err
+		return cellState{}, err
 	}
 	if err := tx.db.checkValue(op, v); err != nil {
-		return 0, Value{}, false, err
+		return cellState{}, err
 	}
 	if err := tx.checkWrite(op, tx.run); err != nil {
-		return 0, Value{}, false, err
+		return cellState{}, err
 	}
 	return c.current(op, name)
 }
 
-// current reads the cell and, when it does not exist, its high-water mark.
-func (c StateTx) current(op, name string) (uint64, Value, bool, error) {
-	n, cur, ok, err := c.cell(op, name)
-	if err != nil || ok {
-		return n, cur, ok, err
-	}
-	n, err = c.highWater(op, name)
-	return n, Value{}, false, err
-}
-
-// put buffers v as the cell's value with the counter after last.
-func (c StateTx) put(op, name string, last uint64, v Value) (Version, error) {
+// put buffers v as the cell's value with the counter after st's.
+func (c StateTx) put(op, name string, st cellState, v Value) (Version, error) {
 	tx := c.tx
-	if last >= math.MaxInt64 {
+	if st.counter >= math.MaxInt64 {
 		return Version{}, errorf(CodeConstraintViolation, op, "the cell's counter is exhausted").WithRef(stateRef(tx.run, name))
 	}
-	tx.txn.Put(tx.run, core.State, stateCellKey(name), encodeCell(last+1, v))
-	return core.Counter(last + 1), nil
+	n := st.counter + 1
+	tx.txn.Put(tx.run, core.State, st.key, encodeCell(n, v))
+	return core.Counter(n), nil
 }
 
 // Init buffers the creation of the cell and returns its counter;
 // AlreadyExists if the cell exists.
 func (c StateTx) Init(name string, v Value) (Version, error) {
 	const op = "state.Init"
-	n, _, ok, err := c.prepareWrite(op, name, v)
+	st, err := c.prepareWrite(op, name, v)
 	if err != nil {
 		return Version{}, err
 	}
-	if ok {
-		return Version{}, (&Error{Code: CodeAlreadyExists, Op: op, Msg: fmt.Sprintf("cell exists with counter %d", n), Offset: -1}).WithRef(stateRef(c.tx.run, name))
+	if st.live {
+		return Version{}, (&Error{Code: CodeAlreadyExists, Op: op, Msg: fmt.Sprintf("cell exists with counter %d", st.counter), Offset: -1}).WithRef(stateRef(c.tx.run, name))
 	}
-	return c.put(op, name, n, v)
+	return c.put(op, name, st, v)
 }
 
 // Read returns the cell's value and counter, or a NotFound error. A value
@@ -366,30 +371,30 @@ func (c StateTx) CAS(name string, expected Version, v Value) (Version, error) {
 	if expected.Kind != 0 && expected.Kind != core.CounterVersion || expected.Kind == 0 && expected.N != 0 {
 		return Version{}, errorf(CodeInvalidArgument, op, "expected version must be a Counter version, got %s", expected)
 	}
-	n, _, ok, err := c.prepareWrite(op, name, v)
+	st, err := c.prepareWrite(op, name, v)
 	if err != nil {
 		return Version{}, err
 	}
-	ref := stateRef(c.tx.run, name)
 	switch {
-	case !ok && expected.N != 0:
-		return Version{}, (&Error{Code: CodeNotFound, Op: op, Msg: fmt.Sprintf("cell does not exist (expected counter %d)", expected.N), Offset: -1}).WithRef(ref)
-	case ok && n != expected.N:
-		exp, act := core.Counter(expected.N), core.Counter(n)
+	case !st.live && expected.N != 0:
+		return Version{}, (&Error{Code: CodeNotFound, Op: op, Msg: fmt.Sprintf("cell does not exist (expected counter %d)", expected.N), Offset: -1}).WithRef(stateRef(c.tx.run, name))
+	case st.live && st.counter != expected.N:
+		ref := stateRef(c.tx.run, name)
+		exp, act := core.Counter(expected.N), core.Counter(st.counter)
 		return Version{}, &Error{Code: CodeConflict, Op: op, Ref: &ref, Msg: "counter mismatch", Expected: &exp, Actual: &act, Offset: -1}
 	}
-	return c.put(op, name, n, v)
+	return c.put(op, name, st, v)
 }
 
 // Set buffers v as the cell's value, creating the cell if needed, and
 // returns the new counter.
 func (c StateTx) Set(name string, v Value) (Version, error) {
 	const op = "state.Set"
-	n, _, _, err := c.prepareWrite(op, name, v)
+	st, err := c.prepareWrite(op, name, v)
 	if err != nil {
 		return Version{}, err
 	}
-	return c.put(op, name, n, v)
+	return c.put(op, name, st, v)
 }
 
 // Delete buffers the deletion of the cell; NotFound if it does not exist.
@@ -402,15 +407,15 @@ func (c StateTx) Delete(name string) error {
 	if err := tx.checkWrite(op, tx.run); err != nil {
 		return err
 	}
-	n, _, ok, err := c.cell(op, name)
+	st, err := c.cell(op, name)
 	if err != nil {
 		return err
 	}
-	if !ok {
+	if !st.live {
 		return notFound(op, stateRef(tx.run, name))
 	}
-	tx.txn.Delete(tx.run, core.State, stateCellKey(name))
-	tx.txn.Put(tx.run, core.State, stateHighKey(name), value.Int(int64(n)))
+	tx.txn.Delete(tx.run, core.State, st.key)
+	tx.txn.Put(tx.run, core.State, stateHighKey(name), value.Int(int64(st.counter)))
 	return nil
 }
 
@@ -474,11 +479,12 @@ func (c StateTx) transition(op, name string, init *Value, fn func(Value) (Value,
 	if err := tx.checkWrite(op, tx.run); err != nil {
 		return Value{}, Version{}, err
 	}
-	n, cur, ok, err := c.current(op, name)
+	st, err := c.current(op, name)
 	if err != nil {
 		return Value{}, Version{}, err
 	}
-	if !ok {
+	cur := st.val
+	if !st.live {
 		if init == nil {
 			return Value{}, Version{}, notFound(op, stateRef(tx.run, name))
 		}
@@ -491,7 +497,7 @@ func (c StateTx) transition(op, name string, init *Value, fn func(Value) (Value,
 	if err := tx.db.checkValue(op, next); err != nil {
 		return Value{}, Version{}, err
 	}
-	ver, err := c.put(op, name, n, next)
+	ver, err := c.put(op, name, st, next)
 	if err != nil {
 		return Value{}, Version{}, err
 	}

@@ -475,26 +475,26 @@ func TestEvents_HeadAndLenOfEmptyLog(t *testing.T) {
 	}
 }
 
-// stepClock is a Clock tests move by hand.
-type stepClock struct {
+// manualClock is a Clock tests move by hand.
+type manualClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *stepClock) Now() time.Time {
+func (c *manualClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *stepClock) set(t time.Time) {
+func (c *manualClock) set(t time.Time) {
 	c.mu.Lock()
 	c.t = t
 	c.mu.Unlock()
 }
 
 func TestEvents_TimestampsFromTheClockAndNonDecreasing(t *testing.T) {
-	clk := &stepClock{t: time.UnixMicro(1_000_000)}
+	clk := &manualClock{t: time.UnixMicro(1_000_000)}
 	db, err := inmem.Open("", &inmem.Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,11 @@
 package inmem
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,6 +222,22 @@ func (db *DB) begin(ctx context.Context, run RunID, writable bool) (*Tx, error) 
 	tx := &Tx{db: db, run: run, ctx: ctx}
 	db.eng.BeginInto(&tx.txn, run, writable)
 	return tx, nil
+}
+
+// RunIDs returns every run that holds or has held data in this database —
+// registered in the run index or not — sorted, the global run included if it
+// holds anything.
+func (db *DB) RunIDs() ([]RunID, error) {
+	if err := db.checkOpen("RunIDs"); err != nil {
+		return nil, err
+	}
+	var ids []RunID
+	db.eng.Runs(func(id core.RunID) bool {
+		ids = append(ids, id)
+		return true
+	})
+	slices.SortFunc(ids, func(a, b RunID) int { return bytes.Compare(a[:], b[:]) })
+	return ids, nil
 }
 
 // Stats is a plain snapshot of the database's counters.

@@ -97,6 +97,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.compactCommand(),
 		a.exportCommand(),
 		a.importCommand(),
+		a.checkCommand(),
 	)
 	return root
 }

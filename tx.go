@@ -127,7 +127,7 @@ func (tx *Tx) checkWrite(op string, run RunID) error {
 			return nil
 		}
 	}
-	if e, ok := tx.txn.Get(GlobalRun, core.Run, runKey(run)); ok {
+	if e, ok := tx.txn.GetRunRecord(run); ok {
 		if st, _ := e.Value.Get(runFieldStatus); st.Kind() == KindString {
 			s, _ := st.AsString()
 			if RunStatus(s).Closed() {
@@ -158,7 +158,7 @@ func yieldToStarving(db *DB) {
 // runKey is the key of a run's record in the run index (space Run of the
 // global run): "r" followed by the 16 bytes of the RunID. Other keys of that
 // space start with other bytes.
-func runKey(run RunID) string { return "r" + string(run[:]) }
+func runKey(run RunID) string { return engine.RunRecordKey(run) }
 
 // checkKey enforces the key rules at the API boundary: non-empty, at most
 // Limits.MaxKeyBytes, no NUL byte, and not in the reserved _system/

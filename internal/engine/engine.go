@@ -210,6 +210,26 @@ type space struct {
 type runIndex struct {
 	mu     sync.RWMutex
 	spaces [spaceCount]*space
+	// record is the chain of this run's record in the run index (see
+	// RunRecordKey), once it exists: every write into a run reads it, and
+	// keeping it here saves a lookup in the global run's index, which all
+	// writers share.
+	record    atomic.Pointer[chain]
+	recordKey string
+}
+
+// RunRecordKey is the key of a run's record in the run index: space
+// core.Run of the global run, "r" followed by the 16 bytes of the id.
+func RunRecordKey(run core.RunID) string { return "r" + string(run[:]) }
+
+// runRecordOf returns the run whose record key is key, if key is one.
+func runRecordOf(run core.RunID, space core.PrimitiveType, key string) (core.RunID, bool) {
+	var id core.RunID
+	if space != core.Run || !run.IsGlobal() || len(key) != 17 || key[0] != 'r' {
+		return id, false
+	}
+	copy(id[:], key[1:])
+	return id, true
 }
 
 func (e *Engine) runFor(run core.RunID, create bool) *runIndex {
@@ -219,7 +239,7 @@ func (e *Engine) runFor(run core.RunID, create bool) *runIndex {
 	if !create {
 		return nil
 	}
-	ri, _ := e.runs.LoadOrStore(run, &runIndex{})
+	ri, _ := e.runs.LoadOrStore(run, &runIndex{recordKey: RunRecordKey(run)})
 	return ri.(*runIndex)
 }
 
@@ -272,6 +292,9 @@ func (e *Engine) chainForInstall(run core.RunID, sp core.PrimitiveType, key stri
 	s.index[key] = c
 	s.tree.Set(item{key: key, c: c})
 	ri.mu.Unlock()
+	if id, ok := runRecordOf(run, sp, key); ok {
+		e.runFor(id, true).record.Store(c)
+	}
 	return c
 }
 

@@ -30,9 +30,9 @@ type Txn struct {
 // the read set, the write set and the commit handed to the sink.
 type txnBuf struct {
 	commit core.Commit
-	writes [2]core.Mutation
-	wchain [2]*chain
-	reads  [4]readRec
+	writes [1]core.Mutation
+	wchain [1]*chain
+	reads  [2]readRec
 }
 
 type readRec struct {
@@ -119,6 +119,39 @@ func (t *Txn) Get(run core.RunID, space core.PrimitiveType, key string) (Entry, 
 	}
 	c := t.e.lookup(run, space, key)
 	t.track(run, space, key, c)
+	if c == nil {
+		return Entry{}, false
+	}
+	v := c.at(t.snap)
+	if v == nil || v.tomb {
+		return Entry{}, false
+	}
+	return entryOf(v), true
+}
+
+// GetRunRecord reads run's record in the run index (see RunRecordKey), like
+// Get(GlobalRun, core.Run, RunRecordKey(run)) but without searching the
+// global run's index.
+func (t *Txn) GetRunRecord(run core.RunID) (Entry, bool) {
+	var c *chain
+	var key string
+	if ri := t.e.runFor(run, false); ri != nil {
+		c, key = ri.record.Load(), ri.recordKey
+	} else {
+		key = RunRecordKey(run)
+	}
+	if len(t.writes) > 0 {
+		if i := t.findWrite(core.GlobalRun, core.Run, key); i >= 0 {
+			w := &t.writes[i]
+			if w.Op == core.OpDelete {
+				return Entry{Tombstone: true}, false
+			}
+			return Entry{Value: w.Value}, true
+		}
+	}
+	// A nil chain means the record did not exist when the run was last
+	// looked at; validation looks the key up again at commit.
+	t.track(core.GlobalRun, core.Run, key, c)
 	if c == nil {
 		return Entry{}, false
 	}

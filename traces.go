@@ -274,14 +274,29 @@ func traceIndexID(key string) TraceID {
 // counter excluded). Anything that removes a trace record (retention) must
 // remove these with it.
 func traceIndexKeys(t *Trace) []string {
-	at := int64(t.RecordedAt)
 	keys := make([]string, 0, 3+len(t.Tags))
+	buf := make([]byte, 0, 64)
+	// key builds prefix byte, optional length-prefixed text, optional
+	// 8-byte number, then (at, id), and converts it with one allocation.
+	key := func(pfx byte, text string, withText bool, num uint64, withNum bool) string {
+		b := append(buf[:0], pfx)
+		if withText {
+			b = appendLenPrefixed(b, text)
+		}
+		if withNum {
+			b = binary.BigEndian.AppendUint64(b, num)
+		}
+		b = binary.BigEndian.AppendUint64(b, orderedTime(int64(t.RecordedAt)))
+		b = binary.BigEndian.AppendUint64(b, uint64(t.ID))
+		buf = b
+		return string(b)
+	}
 	keys = append(keys,
-		traceIndexKey(string(tracePfxTime), at, t.ID),
-		traceIndexKey(traceTypePrefix(t.Type), at, t.ID),
-		traceIndexKey(traceParentPrefix(t.Parent), at, t.ID))
+		key(tracePfxTime, "", false, 0, false),
+		key(tracePfxType, string(t.Type), true, 0, false),
+		key(tracePfxParent, "", false, uint64(t.Parent), true))
 	for _, tag := range t.Tags {
-		keys = append(keys, traceIndexKey(traceTagPrefix(tag), at, t.ID))
+		keys = append(keys, key(tracePfxTag, tag, true, 0, false))
 	}
 	return keys
 }
@@ -366,6 +381,18 @@ func (db *DB) checkTraceType(op string, t TraceType) error {
 	return nil
 }
 
+// traceCommonFields is the number of fields every trace record has besides
+// its body's (see TraceTx.record).
+const traceCommonFields = 5
+
+// bodyFields copies a body's fields into a slice with room for the common
+// ones.
+func bodyFields(fs ...Field) []Field {
+	out := make([]Field, len(fs), len(fs)+traceCommonFields)
+	copy(out, fs)
+	return out
+}
+
 // fld is a keyed Field literal.
 func fld(key string, v Value) Field { return Field{Key: key, Value: v} }
 
@@ -411,9 +438,9 @@ func (db *DB) encodeTraceBody(op string, body TraceBody) (TraceType, []Field, er
 		if b.Duration < 0 {
 			return "", nil, errorf(CodeInvalidArgument, op, "tool call duration %v is negative", b.Duration)
 		}
-		return TraceTypeToolCall, []Field{
+		return TraceTypeToolCall, bodyFields(
 			fld(trTool, String(b.Tool)), fld(trInput, b.Input), fld(trOutput, b.Output), fld(trDuration, Int(int64(b.Duration))),
-		}, nil
+		), nil
 	case DecisionTrace:
 		if err := checkText(op, "decision choice", b.Choice, true); err != nil {
 			return "", nil, err
@@ -426,19 +453,19 @@ func (db *DB) encodeTraceBody(op string, body TraceBody) (TraceType, []Field, er
 		if err := checkText(op, "decision reasoning", b.Reasoning, false); err != nil {
 			return "", nil, err
 		}
-		return TraceTypeDecision, []Field{
+		return TraceTypeDecision, bodyFields(
 			fld(trChoice, String(b.Choice)), fld(trOptions, stringsValue(b.Options)), fld(trReasoning, String(b.Reasoning)),
-		}, nil
+		), nil
 	case QueryTrace:
 		if err := checkText(op, "query text", b.Query, true); err != nil {
 			return "", nil, err
 		}
-		return TraceTypeQuery, []Field{fld(trQuery, String(b.Query)), fld(trResults, b.Results)}, nil
+		return TraceTypeQuery, bodyFields(fld(trQuery, String(b.Query)), fld(trResults, b.Results)), nil
 	case ThoughtTrace:
 		if err := checkText(op, "thought content", b.Content, true); err != nil {
 			return "", nil, err
 		}
-		return TraceTypeThought, []Field{fld(trContent, String(b.Content))}, nil
+		return TraceTypeThought, bodyFields(fld(trContent, String(b.Content))), nil
 	case ErrorTrace:
 		if err := checkText(op, "error message", b.Message, true); err != nil {
 			return "", nil, err
@@ -446,7 +473,7 @@ func (db *DB) encodeTraceBody(op string, body TraceBody) (TraceType, []Field, er
 		if err := checkText(op, "error code", b.Code, false); err != nil {
 			return "", nil, err
 		}
-		return TraceTypeError, []Field{fld(trMessage, String(b.Message)), fld(trCode, String(b.Code))}, nil
+		return TraceTypeError, bodyFields(fld(trMessage, String(b.Message)), fld(trCode, String(b.Code))), nil
 	case CustomTrace:
 		if err := checkText(op, "custom trace name", b.Name, true); err != nil {
 			return "", nil, err
@@ -454,7 +481,7 @@ func (db *DB) encodeTraceBody(op string, body TraceBody) (TraceType, []Field, er
 		if len(b.Name) > db.opts.Limits.MaxKeyBytes {
 			return "", nil, errorf(CodeInvalidArgument, op, "custom trace name is %d bytes, the limit is %d", len(b.Name), db.opts.Limits.MaxKeyBytes)
 		}
-		return CustomTraceType(b.Name), []Field{fld(trData, b.Data)}, nil
+		return CustomTraceType(b.Name), bodyFields(fld(trData, b.Data)), nil
 	}
 	return "", nil, errorf(CodeInvalidArgument, op, "trace body is missing (want one of ToolCallTrace, DecisionTrace, QueryTrace, ThoughtTrace, ErrorTrace, CustomTrace)")
 }

@@ -261,7 +261,7 @@ func TestTraces_OrderedByTimestampThenID(t *testing.T) {
 // encoded lengths or are very long: each query must return exactly the
 // traces carrying that tag or type.
 func TestTraces_SeparatorLikeTagsAndTypes(t *testing.T) {
-	db := openMem(t)
+	db := openClock(t, &testClock{}) // one timestamp: order by id
 	run := inmem.NewRunID()
 	long := strings.Repeat("x", 1024)
 	names := []string{
@@ -355,7 +355,7 @@ func TestTraces_RecordChildParentMustExistInRun(t *testing.T) {
 }
 
 func TestTraces_Tree(t *testing.T) {
-	db := openMem(t)
+	db := openClock(t, &testClock{}) // one timestamp: order by id
 	run := inmem.NewRunID()
 	//   1
 	//   ├── 2

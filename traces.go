@@ -119,11 +119,22 @@ type CustomTrace struct {
 	Data Value
 }
 
+// TraceType returns TraceTypeToolCall.
 func (ToolCallTrace) TraceType() TraceType { return TraceTypeToolCall }
+
+// TraceType returns TraceTypeDecision.
 func (DecisionTrace) TraceType() TraceType { return TraceTypeDecision }
-func (QueryTrace) TraceType() TraceType    { return TraceTypeQuery }
-func (ThoughtTrace) TraceType() TraceType  { return TraceTypeThought }
-func (ErrorTrace) TraceType() TraceType    { return TraceTypeError }
+
+// TraceType returns TraceTypeQuery.
+func (QueryTrace) TraceType() TraceType { return TraceTypeQuery }
+
+// TraceType returns TraceTypeThought.
+func (ThoughtTrace) TraceType() TraceType { return TraceTypeThought }
+
+// TraceType returns TraceTypeError.
+func (ErrorTrace) TraceType() TraceType { return TraceTypeError }
+
+// TraceType returns CustomTraceType(c.Name).
 func (c CustomTrace) TraceType() TraceType { return CustomTraceType(c.Name) }
 
 func (ToolCallTrace) traceBody() {}

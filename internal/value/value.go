@@ -128,7 +128,9 @@ type Field struct {
 // pair wins.
 func ObjectOf(fields ...Field) Value {
 	fs := slices.Clone(fields)
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Key < fs[j].Key })
+	if !slices.IsSortedFunc(fs, compareFields) {
+		slices.SortStableFunc(fs, compareFields)
+	}
 	keys := make([]string, 0, len(fs))
 	vals := make([]Value, 0, len(fs))
 	for i, f := range fs {
@@ -140,6 +142,8 @@ func ObjectOf(fields ...Field) Value {
 	}
 	return Value{kind: KindObject, comp: &composite{vals: vals, keys: keys}}
 }
+
+func compareFields(a, b Field) int { return strings.Compare(a.Key, b.Key) }
 
 // Kind returns the kind of v.
 func (v Value) Kind() Kind { return v.kind }

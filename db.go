@@ -81,6 +81,7 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	db.vectors.close()
 	if db.store != nil {
 		return db.store.close()
 	}

@@ -33,3 +33,9 @@ func Visible(db *DB) uint64 { return db.eng.Visible() }
 // SetCompactingHook sets a function that runs while a compaction holds its
 // lock.
 func SetCompactingHook(f func()) { testHookCompacting = f }
+
+// VectorSearchPaths returns how many searches the index answered and how
+// many fell back to scanning chains.
+func VectorSearchPaths(db *DB) (indexed, scanned uint64) {
+	return db.vectors.indexed.Load(), db.vectors.scanned.Load()
+}

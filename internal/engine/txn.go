@@ -253,6 +253,17 @@ func (t *Txn) Delete(run core.RunID, space core.PrimitiveType, key string) {
 	t.write(core.OpDelete, run, space, key, value.Value{})
 }
 
+// OwnWrites calls fn for each buffered write of (run, space) with a key in
+// [start, end) (an empty end means no bound), in the order written.
+func (t *Txn) OwnWrites(run core.RunID, space core.PrimitiveType, start, end string, fn func(m *core.Mutation)) {
+	for i := range t.writes {
+		w := &t.writes[i]
+		if w.Run == run && w.Space == space && w.Key >= start && (end == "" || w.Key < end) {
+			fn(w)
+		}
+	}
+}
+
 // Rollback discards the transaction. It is idempotent.
 func (t *Txn) Rollback() {
 	t.done = true

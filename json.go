@@ -67,10 +67,16 @@ import (
 // different paths of one document all take effect and none is lost. Writes
 // into a closed run fail with RunClosed.
 //
-// # History
+// # History and storage
 //
 // GetAt reads a document as of a past version and History lists its
 // versions newest first, Destroy included as a deletion, like KVStore.
+// Each document is one engine entry in the JSON space of its run, keyed by
+// the document id, whose versions are whole documents (a tombstone for
+// Destroy); nothing else is kept, so the write-ahead log and snapshots hold
+// exactly those entries. Versions share the parts of a document a write did
+// not touch, so a small edit of a large document costs memory in proportion
+// to the containers on the edited path, not to the whole document.
 type JSONStore struct{ db *DB }
 
 // JSON returns the JSON document primitive.
@@ -86,11 +92,28 @@ type JSONTx struct{ tx *Tx }
 // JSON returns the JSON document primitive of the transaction.
 func (tx *Tx) JSON() JSONTx { return JSONTx{tx} }
 
-// PatchOp is one operation of an RFC 6902 JSON Patch: Op is "add",
-// "remove", "replace", "move", "copy" or "test"; Path (and From, for "move"
-// and "copy") takes either path syntax; Value is used by "add", "replace"
-// and "test" and ignored by the others.
-type PatchOp = jsonpath.Op
+// PatchOp is one operation of an RFC 6902 JSON Patch.
+type PatchOp struct {
+	// Op is "add", "remove", "replace", "move", "copy" or "test".
+	Op string
+	// Path is the target, in either path syntax.
+	Path string
+	// From is the source of "move" and "copy", in either path syntax.
+	From string
+	// Value is the value of "add", "replace" and "test"; the other
+	// operations ignore it.
+	Value Value
+}
+
+// patchOps converts a patch for package jsonpath (PatchOp has the fields of
+// jsonpath.Op, in the same order).
+func patchOps(ops []PatchOp) []jsonpath.Op {
+	out := make([]jsonpath.Op, len(ops))
+	for i, op := range ops {
+		out[i] = jsonpath.Op(op)
+	}
+	return out
+}
 
 // Limits of a JSON document (lowered by Options.Limits when those are
 // smaller).
@@ -128,7 +151,11 @@ func (db *DB) checkJSONValue(op string, ref EntityRef, what string, v Value) err
 	if err := db.checkValue(op, v); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			return &Error{Code: e.Code, Op: op, Ref: &ref, Msg: what + ": " + e.Msg, Offset: -1}
+			msg := e.Msg
+			if what != "value" {
+				msg = what + ": " + msg
+			}
+			return &Error{Code: e.Code, Op: op, Ref: &ref, Msg: msg, Offset: -1}
 		}
 		return err
 	}
@@ -202,7 +229,7 @@ func notJSONWalk(v Value, rev *[]string) (string, bool) {
 type jsonArgs struct {
 	id, path string
 	val      Value
-	ops      []PatchOp
+	ops      []jsonpath.Op
 }
 
 // Create stores doc as a new document id and returns its version. It fails
@@ -304,12 +331,19 @@ func (s JSONStore) Destroy(ctx context.Context, run RunID, id string) (Version, 
 // to the result of the previous one; if one fails, nothing is written and
 // the error (with the code of the failure: NotFound, WrongType,
 // InvalidPath, ConstraintViolation for a failed "test", InvalidArgument for
-// an unknown op) names the operation by its index. The document must exist.
+// an unknown op) names the operation by its index. The values of "add",
+// "replace" and "test" operations must be JSON values, like any document
+// content (InvalidArgument otherwise). The document must exist.
 // A successful patch always writes a new version, even one that leaves the
 // document as it was (a patch of only "test" operations, say).
 func (s JSONStore) Patch(ctx context.Context, run RunID, id string, ops []PatchOp) (Version, error) {
-	return s.write(ctx, run, jsonArgs{id: id, ops: ops}, func(tx *Tx, a jsonArgs) error {
-		_, err := tx.JSON().Patch(a.id, a.ops)
+	return s.patch(ctx, run, jsonArgs{id: id, path: "json.Patch", ops: patchOps(ops)})
+}
+
+// patch runs Patch or PatchJSON; a.path carries the operation name.
+func (s JSONStore) patch(ctx context.Context, run RunID, a jsonArgs) (Version, error) {
+	return s.write(ctx, run, a, func(tx *Tx, a jsonArgs) error {
+		_, err := tx.JSON().patch(a.path, a.id, a.ops)
 		return err
 	})
 }
@@ -322,7 +356,7 @@ func (s JSONStore) PatchJSON(ctx context.Context, run RunID, id string, patch []
 	if err != nil {
 		return Version{}, jsonErr("json.PatchJSON", jsonRef(run, id), err)
 	}
-	return s.Patch(ctx, run, id, ops)
+	return s.patch(ctx, run, jsonArgs{id: id, path: "json.PatchJSON", ops: ops})
 }
 
 // Merge applies an RFC 7396 JSON Merge Patch to document id and returns the
@@ -472,9 +506,7 @@ func (j JSONTx) Exists(id string) (bool, error) {
 // Set buffers the document id with v set at path (see JSONStore.Set).
 func (j JSONTx) Set(id, path string, v Value) (Version, error) {
 	const op = "json.Set"
-	return j.edit(op, id, path, true, v, func(doc Value, p jsonpath.Path, v Value) (Value, error) {
-		return jsonpath.Set(doc, p, v)
-	})
+	return j.edit(op, id, path, true, v, jsonpath.Set)
 }
 
 // Delete buffers the document id without the member or element at path
@@ -548,7 +580,10 @@ func (j JSONTx) Destroy(id string) error {
 // (see JSONStore.Patch). On error the transaction's view of the document is
 // unchanged.
 func (j JSONTx) Patch(id string, ops []PatchOp) (Version, error) {
-	const op = "json.Patch"
+	return j.patch("json.Patch", id, patchOps(ops))
+}
+
+func (j JSONTx) patch(op, id string, ops []jsonpath.Op) (Version, error) {
 	tx := j.tx
 	if err := tx.db.checkKey(op, "document id", id); err != nil {
 		return Version{}, err
@@ -583,7 +618,7 @@ func (j JSONTx) PatchJSON(id string, patch []byte) (Version, error) {
 	if err != nil {
 		return Version{}, jsonErr("json.PatchJSON", jsonRef(j.tx.run, id), err)
 	}
-	return j.Patch(id, ops)
+	return j.patch("json.PatchJSON", id, ops)
 }
 
 // Merge buffers document id with an RFC 7396 JSON Merge Patch applied,

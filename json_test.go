@@ -587,6 +587,7 @@ func TestJSON_ConcurrentSetsToOneDocument(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d conflicts retried", db.Stats().Conflicts)
 	h, _ := js.History(ctx, run, "shared")
 	if len(h) != writers*each+each+1 {
 		t.Fatalf("history has %d versions, want %d", len(h), writers*each+each+1)

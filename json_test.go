@@ -36,7 +36,7 @@ func jsonText(t testing.TB, v inmem.Value) string {
 	return string(b)
 }
 
-func mustCreate(t testing.TB, db *inmem.DB, run inmem.RunID, id, doc string) inmem.Version {
+func mustCreateDoc(t testing.TB, db *inmem.DB, run inmem.RunID, id, doc string) inmem.Version {
 	t.Helper()
 	ver, err := db.JSON().Create(ctx, run, id, jv(t, doc))
 	if err != nil {
@@ -74,7 +74,7 @@ func TestJSON_CRUD(t *testing.T) {
 	run := inmem.NewRunID()
 	js := db.JSON()
 
-	v1 := mustCreate(t, db, run, "agent/plan", `{"goal":"ship","steps":["a","b"],"meta":{"n":1}}`)
+	v1 := mustCreateDoc(t, db, run, "agent/plan", `{"goal":"ship","steps":["a","b"],"meta":{"n":1}}`)
 	if v1.Kind != inmem.TxnVersion || v1.N == 0 {
 		t.Fatalf("Create returned %v, want a Txn version", v1)
 	}
@@ -137,9 +137,9 @@ func TestJSON_CRUD(t *testing.T) {
 	}
 	wantDoc(t, db, run, "agent/plan", `"done"`)
 
-	mustCreate(t, db, run, "agent/notes", `[]`)
-	mustCreate(t, db, run, "other", `null`)
-	mustCreate(t, db, run, "agent/a", `1.5`)
+	mustCreateDoc(t, db, run, "agent/notes", `[]`)
+	mustCreateDoc(t, db, run, "other", `null`)
+	mustCreateDoc(t, db, run, "agent/a", `1.5`)
 	ids, err := js.List(ctx, run, "agent/")
 	if err != nil || !slices.Equal(ids, []string{"agent/a", "agent/notes", "agent/plan"}) {
 		t.Fatalf("List(agent/) = %v, %v", ids, err)
@@ -170,7 +170,7 @@ func TestJSON_CRUD(t *testing.T) {
 	wantCode(t, "Destroy of a destroyed document", err, inmem.ErrNotFound)
 	_, err = js.Get(ctx, run, "agent/plan", "")
 	wantCode(t, "Get of a destroyed document", err, inmem.ErrNotFound)
-	mustCreate(t, db, run, "agent/plan", `{"again":true}`)
+	mustCreateDoc(t, db, run, "agent/plan", `{"again":true}`)
 	wantDoc(t, db, run, "agent/plan", `{"again":true}`)
 	// A null document is a live document.
 	if got, err := js.Get(ctx, run, "other", ""); err != nil || !got.Value.IsNull() {
@@ -182,7 +182,7 @@ func TestJSON_PathSyntaxesAgree(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	mustCreate(t, db, run, "d", `{"a":{"b":[10,{"c":"x"}]},"a/b":1,"m~n":2,"with.dot":3,"":4,"sp ace":5}`)
+	mustCreateDoc(t, db, run, "d", `{"a":{"b":[10,{"c":"x"}]},"a/b":1,"m~n":2,"with.dot":3,"":4,"sp ace":5}`)
 	pairs := []struct{ pointer, dotted string }{
 		{"/a", "a"},
 		{"/a", "$.a"},
@@ -238,7 +238,7 @@ func TestJSON_SetCreatesAndAppends(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	mustCreate(t, db, run, "d", `{"list":[1,2]}`)
+	mustCreateDoc(t, db, run, "d", `{"list":[1,2]}`)
 	steps := []struct {
 		path string
 		val  inmem.Value
@@ -294,7 +294,7 @@ func TestJSON_DeletePaths(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	mustCreate(t, db, run, "d", `{"a":[1,2,3],"b":{"c":1,"d":2}}`)
+	mustCreateDoc(t, db, run, "d", `{"a":[1,2,3],"b":{"c":1,"d":2}}`)
 	for _, p := range []string{"/a/0", "$.b.c", "a[1]"} {
 		if _, err := js.Delete(ctx, run, "d", p); err != nil {
 			t.Fatalf("Delete(%q): %v", p, err)
@@ -314,7 +314,7 @@ func TestJSON_PatchAtomic(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	v0 := mustCreate(t, db, run, "d", `{"a":1,"list":[1,2],"o":{"k":"v"}}`)
+	v0 := mustCreateDoc(t, db, run, "d", `{"a":1,"list":[1,2],"o":{"k":"v"}}`)
 	before := wantDoc(t, db, run, "d", `{"a":1,"list":[1,2],"o":{"k":"v"}}`)
 	beforeText := jsonText(t, before.Value)
 
@@ -425,7 +425,7 @@ func TestJSON_Merge(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	mustCreate(t, db, run, "d", `{"title":"Goodbye!","author":{"givenName":"John","familyName":"Doe"},"tags":["example","sample"],"content":"This will be unchanged"}`)
+	mustCreateDoc(t, db, run, "d", `{"title":"Goodbye!","author":{"givenName":"John","familyName":"Doe"},"tags":["example","sample"],"content":"This will be unchanged"}`)
 	// The example of RFC 7396 section 3.
 	if _, err := js.Merge(ctx, run, "d", jv(t, `{"title":"Hello!","phoneNumber":"+01-123-456-7890","author":{"familyName":null},"tags":["example"]}`)); err != nil {
 		t.Fatal(err)
@@ -452,7 +452,7 @@ func TestJSON_Merge(t *testing.T) {
 	}
 	for i, c := range cases {
 		id := fmt.Sprint("case", i)
-		mustCreate(t, db, run, id, c.doc)
+		mustCreateDoc(t, db, run, id, c.doc)
 		if _, err := js.Merge(ctx, run, id, jv(t, c.patch)); err != nil {
 			t.Fatalf("Merge(%s, %s): %v", c.doc, c.patch, err)
 		}
@@ -478,7 +478,7 @@ func TestJSON_GetAtAndHistory(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	vc := mustCreate(t, db, run, "d", `{"a":1}`)
+	vc := mustCreateDoc(t, db, run, "d", `{"a":1}`)
 	vs, err := js.Set(ctx, run, "d", "/b", inmem.Int(2))
 	if err != nil {
 		t.Fatal(err)
@@ -491,7 +491,7 @@ func TestJSON_GetAtAndHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vre := mustCreate(t, db, run, "d", `{"c":3}`)
+	vre := mustCreateDoc(t, db, run, "d", `{"c":3}`)
 	if !(vc.N < vs.N && vs.N < vdel.N && vdel.N < vdes.N && vdes.N < vre.N) {
 		t.Fatalf("versions not increasing: %v %v %v %v %v", vc, vs, vdel, vdes, vre)
 	}
@@ -544,7 +544,7 @@ func TestJSON_ConcurrentSetsToOneDocument(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	mustCreate(t, db, run, "shared", `{}`)
+	mustCreateDoc(t, db, run, "shared", `{}`)
 	const writers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
@@ -599,7 +599,7 @@ func TestJSON_ConcurrentSetsToOneDocument(t *testing.T) {
 func TestJSON_TransactionConflict(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
-	mustCreate(t, db, run, "d", `{}`)
+	mustCreateDoc(t, db, run, "d", `{}`)
 	t1, _ := db.Begin(ctx, run, true)
 	t2, _ := db.Begin(ctx, run, true)
 	defer t1.Rollback()
@@ -751,7 +751,7 @@ func TestJSON_Limits(t *testing.T) {
 	}
 	_, err := js.Create(ctx, run, "deeper", nest(101))
 	wantCode(t, "Create of a 101-deep document", err, inmem.ErrInvalidArgument)
-	mustCreate(t, db, run, "d", `{"a":{}}`)
+	mustCreateDoc(t, db, run, "d", `{"a":{}}`)
 	if _, err := js.Set(ctx, run, "d", "/a/b", nest(98)); err != nil {
 		t.Fatalf("Set making depth 100: %v", err)
 	}
@@ -807,7 +807,7 @@ func TestJSON_NonJSONValuesRefused(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	mustCreate(t, db, run, "d", `{"a":[1]}`)
+	mustCreateDoc(t, db, run, "d", `{"a":[1]}`)
 	bad := map[string]inmem.Value{
 		"bytes": inmem.Bytes([]byte("x")),
 		"nested": inmem.ObjectOf(inmem.Field{Key: "x/~", Value: inmem.Array(inmem.Int(1),
@@ -861,8 +861,8 @@ func TestJSON_RunsAreIsolated(t *testing.T) {
 	db := openMem(t)
 	a, b := inmem.NewRunID(), inmem.NewRunID()
 	js := db.JSON()
-	mustCreate(t, db, a, "d", `{"run":"a"}`)
-	mustCreate(t, db, b, "d", `{"run":"b"}`)
+	mustCreateDoc(t, db, a, "d", `{"run":"a"}`)
+	mustCreateDoc(t, db, b, "d", `{"run":"b"}`)
 	if _, err := js.Set(ctx, a, "d", "/x", inmem.Int(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -873,7 +873,7 @@ func TestJSON_RunsAreIsolated(t *testing.T) {
 	if ok, _ := js.Exists(ctx, b, "d"); ok {
 		t.Fatal("destroy in run b did not take")
 	}
-	mustCreate(t, db, b, "only-b", `1`)
+	mustCreateDoc(t, db, b, "only-b", `1`)
 	if ids, _ := js.List(ctx, a, ""); !slices.Equal(ids, []string{"d"}) {
 		t.Fatalf("run a lists %v", ids)
 	}
@@ -891,7 +891,7 @@ func TestJSON_RunsAreIsolated(t *testing.T) {
 func TestJSON_KeyLayout(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
-	mustCreate(t, db, run, "doc", `{"a":1}`)
+	mustCreateDoc(t, db, run, "doc", `{"a":1}`)
 	if _, err := db.JSON().Set(ctx, run, "doc", "/b", inmem.Int(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -915,11 +915,11 @@ func TestJSON_SurvivesReopen(t *testing.T) {
 	db := mustOpenFS(t, fsys, inmem.Strict, 1<<20)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	mustCreate(t, db, run, "a", `{"list":[1],"f":-0.0}`)
+	mustCreateDoc(t, db, run, "a", `{"list":[1],"f":-0.0}`)
 	if _, err := js.Patch(ctx, run, "a", []inmem.PatchOp{{Op: "add", Path: "/list/-", Value: inmem.Int(2)}}); err != nil {
 		t.Fatal(err)
 	}
-	mustCreate(t, db, run, "b", `"gone"`)
+	mustCreateDoc(t, db, run, "b", `"gone"`)
 	if _, err := js.Destroy(ctx, run, "b"); err != nil {
 		t.Fatal(err)
 	}
@@ -957,7 +957,7 @@ func TestJSON_BadInput(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	js := db.JSON()
-	mustCreate(t, db, run, "d", `{"a":1}`)
+	mustCreateDoc(t, db, run, "d", `{"a":1}`)
 	long := strings.Repeat("x", 1025)
 	ops := []inmem.PatchOp{{Op: "test", Path: "/a", Value: inmem.Int(1)}}
 	for _, id := range []string{"", long, "a\x00b", "_system/doc"} {

@@ -88,9 +88,11 @@ func TestPendingCommitInvisibleButValidated(t *testing.T) {
 	e, s := newGated()
 	seed := e.Begin(run, true)
 	seed.Put(run, core.KV, "k", value.Int(1))
-	go s.release(-1, nil)
-	s.waitPending(t, 0)
-	if _, err := seed.Commit(); err != nil {
+	seeded := make(chan error, 1)
+	go func() { _, err := seed.Commit(); seeded <- err }()
+	s.waitPending(t, 1)
+	s.release(-1, nil)
+	if err := <-seeded; err != nil {
 		t.Fatal(err)
 	}
 

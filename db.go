@@ -22,8 +22,10 @@ type DB struct {
 	dir  string
 	eng  *engine.Engine
 
-	// life guards Close against in-flight commits: committers hold it for
-	// reading, Close takes it for writing.
+	// life guards Close against maintenance in progress (checkpoints,
+	// compactions, exports hold it for reading). Commits do not take it:
+	// the engine refuses them once closed and Close waits for those in
+	// flight.
 	life   sync.RWMutex
 	closed atomic.Bool
 
@@ -82,6 +84,7 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.vectors.close()
+	db.eng.Close()
 	if db.store != nil {
 		return db.store.close()
 	}
@@ -271,10 +274,10 @@ func (db *DB) Stats() Stats {
 	s := Stats{
 		Durability:        db.opts.Durability.String(),
 		CommitVersion:     db.eng.Visible(),
-		Commits:           es.Commits.Load(),
-		ReadOnlyCommits:   es.ReadOnly.Load(),
-		Conflicts:         es.Conflicts.Load(),
-		VersionsInstalled: es.Versions.Load(),
+		Commits:           es.Commits,
+		ReadOnlyCommits:   es.ReadOnly,
+		Conflicts:         es.Conflicts,
+		VersionsInstalled: es.Versions,
 	}
 	db.eng.Runs(func(core.RunID) bool { s.Runs++; return true })
 	if db.store != nil {

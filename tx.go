@@ -74,8 +74,6 @@ func (tx *Tx) commit() (uint64, error) {
 	if !tx.starving && db.starving.Load() > 0 {
 		yieldToStarving(db)
 	}
-	db.life.RLock()
-	defer db.life.RUnlock()
 	if err := db.checkOpen("Commit"); err != nil {
 		tx.txn.Rollback()
 		return 0, err

@@ -86,6 +86,11 @@ type Engine struct {
 
 	visible atomic.Uint64 // published watermark: snapshots read at this version
 	broken  atomic.Pointer[dberr.Error]
+	closed  bool // under commitMu: no commit is accepted any more
+	// inflight counts commits between submission to the sink and the
+	// sink's acknowledgement (under commitMu); Close waits for zero.
+	inflight     int
+	inflightDone sync.Cond
 
 	sink Sink
 	now  func() int64
@@ -96,7 +101,8 @@ type Engine struct {
 	// them to follow committed state.
 	observers [spaceCount]func(m *core.Mutation)
 
-	stats Stats
+	stats    Stats // under commitMu, except readOnly
+	readOnly atomic.Uint64
 }
 
 // Observe registers fn to be called for every mutation of space as it is
@@ -109,10 +115,10 @@ func (e *Engine) Observe(space core.PrimitiveType, fn func(m *core.Mutation)) {
 
 // Stats are cumulative counters.
 type Stats struct {
-	Commits   atomic.Uint64 // committed transactions with writes
-	ReadOnly  atomic.Uint64 // committed read-only transactions
-	Conflicts atomic.Uint64 // commits aborted by validation
-	Versions  atomic.Uint64 // versions installed (including recovered ones)
+	Commits   uint64 // committed transactions with writes
+	ReadOnly  uint64 // committed read-only transactions
+	Conflicts uint64 // commits aborted by validation
+	Versions  uint64 // versions installed (including recovered ones)
 }
 
 // New returns an empty engine.
@@ -121,6 +127,7 @@ func New(opts Options) *Engine {
 	if e.now == nil {
 		panic("engine: Options.Now is required")
 	}
+	e.inflightDone.L = &e.commitMu
 	return e
 }
 
@@ -129,7 +136,24 @@ func New(opts Options) *Engine {
 func (e *Engine) SetSink(s Sink) { e.sink = s }
 
 // Stats returns the engine's counters.
-func (e *Engine) Stats() *Stats { return &e.stats }
+func (e *Engine) Stats() Stats {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	st := e.stats
+	st.ReadOnly = e.readOnly.Load()
+	return st
+}
+
+// Close refuses every later commit and waits until the commits already
+// handed to the sink are acknowledged, so the sink can then be closed.
+func (e *Engine) Close() {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	e.closed = true
+	for e.inflight > 0 {
+		e.inflightDone.Wait()
+	}
+}
 
 // Visible returns the published watermark: the newest version a new snapshot
 // sees.
@@ -196,20 +220,24 @@ func itemLess(a, b item) bool { return a.key < b.key }
 // spaceCount bounds the space tags (core.PrimitiveType values).
 const spaceCount = int(core.System) + 1
 
-// space is one primitive's keys in one run: a hash index for point lookups
-// (one or two cache misses, where a tree search of a million keys would
-// chase a pointer to the key bytes at every comparison) and an ordered tree
-// for scans. Both are mutated only by installers holding the engine's commit
-// lock and the run's mu; readers hold mu for reading.
+// space is one primitive's keys in one run: a concurrent hash index for
+// point lookups and an ordered tree for scans.
+//
+// The index is a sync.Map: lookups take no lock, so readers and writers on
+// different cores never contend on a lock word (a reader-writer mutex's
+// reader count alone bounces between cores on every read). A tree search
+// would also chase a pointer to the key bytes at every comparison, which is
+// slow for a million keys. Chains are only ever added, by installers
+// holding the engine's commit lock; treeMu orders tree inserts against scans.
 type space struct {
-	index map[string]*chain
-	tree  *btree.BTreeG[item]
+	index  sync.Map // string -> *chain
+	treeMu sync.RWMutex
+	tree   *btree.BTreeG[item]
 }
 
 // runIndex holds one run's spaces.
 type runIndex struct {
-	mu     sync.RWMutex
-	spaces [spaceCount]*space
+	spaces [spaceCount]atomic.Pointer[space]
 	// record is the chain of this run's record in the run index (see
 	// RunRecordKey), once it exists: every write into a run reads it, and
 	// keeping it here saves a lookup in the global run's index, which all
@@ -243,55 +271,46 @@ func (e *Engine) runFor(run core.RunID, create bool) *runIndex {
 	return ri.(*runIndex)
 }
 
-// lookup finds the chain of (run, sp, key), taking the run's read lock.
+// lookup finds the chain of (run, sp, key) without taking any lock.
 func (e *Engine) lookup(run core.RunID, sp core.PrimitiveType, key string) *chain {
 	ri := e.runFor(run, false)
 	if ri == nil {
 		return nil
 	}
-	ri.mu.RLock()
-	var c *chain
-	if s := ri.spaces[sp]; s != nil {
-		c = s.index[key]
-	}
-	ri.mu.RUnlock()
-	return c
-}
-
-// lookupLocked is lookup for callers holding the commit lock: no other
-// goroutine mutates an index then, and readers do not, so no run lock is
-// needed.
-func (e *Engine) lookupLocked(run core.RunID, sp core.PrimitiveType, key string) *chain {
-	ri := e.runFor(run, false)
-	if ri == nil {
+	s := ri.spaces[sp].Load()
+	if s == nil {
 		return nil
 	}
-	if s := ri.spaces[sp]; s != nil {
-		return s.index[key]
+	if c, ok := s.index.Load(key); ok {
+		return c.(*chain)
 	}
 	return nil
 }
 
+// lookupLocked is lookup for callers holding the commit lock.
+func (e *Engine) lookupLocked(run core.RunID, sp core.PrimitiveType, key string) *chain {
+	return e.lookup(run, sp, key)
+}
+
 // chainForInstall returns the chain of (run, sp, key), creating it. The
-// caller holds the commit lock.
+// caller holds the commit lock, so no other goroutine creates chains.
 func (e *Engine) chainForInstall(run core.RunID, sp core.PrimitiveType, key string) *chain {
 	if c := e.lookupLocked(run, sp, key); c != nil {
 		return c
 	}
 	ri := e.runFor(run, true)
-	c := e.newChain()
-	ri.mu.Lock()
-	s := ri.spaces[sp]
+	s := ri.spaces[sp].Load()
 	if s == nil {
-		s = &space{
-			index: make(map[string]*chain),
-			tree:  btree.NewBTreeGOptions(itemLess, btree.Options{NoLocks: true, Degree: 32}),
-		}
-		ri.spaces[sp] = s
+		s = &space{tree: btree.NewBTreeGOptions(itemLess, btree.Options{NoLocks: true, Degree: 32})}
+		ri.spaces[sp].Store(s)
 	}
-	s.index[key] = c
+	c := e.newChain()
+	// The tree first: a scan that finds the key in the tree must also be
+	// able to find it in the index.
+	s.treeMu.Lock()
 	s.tree.Set(item{key: key, c: c})
-	ri.mu.Unlock()
+	s.treeMu.Unlock()
+	s.index.Store(key, c)
 	if id, ok := runRecordOf(run, sp, key); ok {
 		e.runFor(id, true).record.Store(c)
 	}
@@ -337,7 +356,7 @@ func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
 		v.val = m.Value
 	}
 	c.head.Store(v)
-	e.stats.Versions.Add(1)
+	e.stats.Versions++
 	if obs := e.observers[m.Space]; obs != nil {
 		obs(m)
 	}
@@ -365,7 +384,7 @@ func (e *Engine) Apply(c *core.Commit) error {
 		e.lastTime = c.Time
 	}
 	e.visible.Store(c.Version)
-	e.stats.Commits.Add(1)
+	e.stats.Commits++
 	return nil
 }
 

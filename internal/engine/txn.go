@@ -223,9 +223,17 @@ func (t *Txn) write(op core.Op, run core.RunID, space core.PrimitiveType, key st
 		return
 	}
 	t.writes = append(t.writes, core.Mutation{Op: op, Run: run, Space: space, Key: key, Value: v})
-	// Finding the chain now, outside the commit lock, keeps the lock's
-	// critical section short. A key without a chain yet gets one at install.
-	t.wchain = append(t.wchain, t.e.lookup(run, space, key))
+	// A key the transaction read already has its chain in the read set;
+	// others are found at install, under the commit lock, where the lookup
+	// needs no lock of its own.
+	var c *chain
+	for i := len(t.reads) - 1; i >= 0 && i >= len(t.reads)-8; i-- {
+		if r := &t.reads[i]; r.key == key && r.space == space && r.run == run {
+			c = r.c
+			break
+		}
+	}
+	t.wchain = append(t.wchain, c)
 	switch {
 	case t.windex != nil:
 		t.windex[wkey{run, space, key}] = int32(len(t.writes) - 1)
@@ -270,6 +278,9 @@ func (t *Txn) Rollback() {
 	t.reads, t.writes, t.wchain, t.windex, t.buf = nil, nil, nil, nil, nil
 }
 
+// ErrClosed is returned by Commit once the engine is closed.
+var ErrClosed = dberr.New(dberr.Closed, "commit", "database is closed")
+
 // Commit validates and commits the transaction and returns its commit
 // version (0 for a transaction without writes, which always commits).
 func (t *Txn) Commit() (uint64, error) {
@@ -279,24 +290,28 @@ func (t *Txn) Commit() (uint64, error) {
 	t.done = true
 	e := t.e
 	if len(t.writes) == 0 {
-		e.stats.ReadOnly.Add(1)
+		e.readOnly.Add(1)
 		return 0, nil
 	}
 	if err := e.broken.Load(); err != nil {
 		return 0, err
 	}
+	ts := e.now() // read the clock outside the lock
 	e.commitMu.Lock()
+	if e.closed {
+		e.commitMu.Unlock()
+		return 0, ErrClosed
+	}
 	if err := e.broken.Load(); err != nil {
 		e.commitMu.Unlock()
 		return 0, err
 	}
 	if err := t.validate(); err != nil {
+		e.stats.Conflicts++
 		e.commitMu.Unlock()
-		e.stats.Conflicts.Add(1)
 		return 0, err
 	}
 	v := e.last + 1
-	ts := e.now()
 	if ts < e.lastTime {
 		ts = e.lastTime // commit timestamps never go backwards
 	}
@@ -305,7 +320,7 @@ func (t *Txn) Commit() (uint64, error) {
 		e.install(&t.writes[i], t.wchain[i], ts)
 	}
 	e.last, e.lastTime = v, ts
-	e.stats.Commits.Add(1)
+	e.stats.Commits++
 	c := &t.buf.commit
 	*c = core.Commit{Version: v, Run: t.run, Time: ts, Mutations: t.writes}
 	t.reads, t.wchain, t.windex, t.writes, t.buf = nil, nil, nil, nil, nil
@@ -315,8 +330,15 @@ func (t *Txn) Commit() (uint64, error) {
 		return v, nil
 	}
 	tk := e.sink.Submit(c)
+	e.inflight++
 	e.commitMu.Unlock()
-	if err := tk.Wait(); err != nil {
+	err := tk.Wait()
+	e.commitMu.Lock()
+	if e.inflight--; e.inflight == 0 && e.closed {
+		e.inflightDone.Broadcast()
+	}
+	e.commitMu.Unlock()
+	if err != nil {
 		return 0, err
 	}
 	return v, nil
@@ -418,24 +440,26 @@ func (e *Engine) scan(run core.RunID, space core.PrimitiveType, start, end strin
 	if ri == nil {
 		return
 	}
+	s := ri.spaces[space].Load()
+	if s == nil {
+		return
+	}
 	buf := make([]item, 0, scanChunk)
 	cursor, inclusive := start, true
 	for {
 		buf = buf[:0]
-		ri.mu.RLock()
-		if s := ri.spaces[space]; s != nil {
-			s.tree.Ascend(item{key: cursor}, func(it item) bool {
-				if !inclusive && it.key == cursor {
-					return true
-				}
-				if end != "" && it.key >= end {
-					return false
-				}
-				buf = append(buf, it)
-				return len(buf) < scanChunk
-			})
-		}
-		ri.mu.RUnlock()
+		s.treeMu.RLock()
+		s.tree.Ascend(item{key: cursor}, func(it item) bool {
+			if !inclusive && it.key == cursor {
+				return true
+			}
+			if end != "" && it.key >= end {
+				return false
+			}
+			buf = append(buf, it)
+			return len(buf) < scanChunk
+		})
+		s.treeMu.RUnlock()
 		for _, it := range buf {
 			if !fn(it.key, it.c) {
 				return

@@ -1,0 +1,124 @@
+/*
+Package inmem is an embedded, transactional state database for AI agents.
+
+An agent framework links it in-process, opens a directory, and keeps every
+agent run's working memory, event history, coordination cells, reasoning
+traces, run metadata, JSON documents and embeddings in one place, with one
+transaction model and one durability story. The working set lives in
+memory; a write-ahead log and snapshots bring it back after a restart.
+
+# Opening
+
+	db, err := inmem.Open("./state", nil) // Strict durability, the defaults
+	defer db.Close()
+
+	mem, err := inmem.Open("", nil) // purely in memory: no files at all
+
+Open recovers the directory before it returns: it loads the newest snapshot,
+replays the WAL after it and starts a fresh WAL segment. A second Open of the
+same directory — in this process or another — fails at once with ErrLocked.
+Open refuses a non-empty directory that is not an in-mem database.
+Options (nil means DefaultOptions) set the durability mode, WAL segment
+size, flush interval of Buffered mode, a Codec for persisted payloads, a
+Logger, a Clock, the file-system seam (FS), conflict retries and Limits;
+Options.Validate reports bad settings.
+
+# Runs and the seven primitives
+
+Every piece of data belongs to a run, identified by a RunID (a UUID; the
+zero RunID is the reserved global run). Runs need not be registered: any
+RunID is usable as an implicitly active run. The seven primitives are
+stateless facades over one engine; each call names its run:
+
+  - KV (db.KV): working memory — Get, Put, Delete, Exists, GetMany, CAS,
+    prefix Scan (an iter.Seq2 over one snapshot), GetAt, History.
+  - EventLog (db.Events): an append-only, hash-chained log per run —
+    Append, Read, Range, Head, Len, ReadByType, Types, VerifyChain.
+    Sequences start at 0 and are contiguous; each event carries the SHA-256
+    of its predecessor.
+  - StateCells (db.State): coordination cells with a monotonic counter —
+    Init, Read, CAS, Set, Delete, Transition (retried; fn must be pure).
+  - TraceStore (db.Traces): reasoning traces (tool calls, decisions,
+    queries, thoughts, errors, custom) with parents, tags and time queries.
+  - RunIndex (db.Runs): run metadata and the status lifecycle
+    (Active → Completed/Failed/Cancelled/Paused/Archived …). Writes into a
+    closed run fail with ErrRunClosed; Delete removes every primitive's data
+    of a run in one atomic commit.
+  - JSONStore (db.JSON): JSON documents addressed by JSON Pointer
+    ("/a/b/0") or dotted paths ("a.b[0]"), with RFC 6902 Patch and RFC 7396
+    Merge.
+  - VectorStore (db.Vectors): collections of embeddings with metadata and
+    exact k-nearest-neighbour Search (cosine, Euclidean, dot product) with
+    metadata filters.
+
+Reads return Versioned values: the value, the Version that wrote it and its
+commit Timestamp. Versions are tagged: Txn (the global commit version) for
+most primitives, Sequence for events, Counter for state cells; versions of
+different kinds do not compare. KV, State, JSON and Vector keep history:
+GetAt reads as of a version, History lists versions newest first,
+deletions included.
+
+# Values
+
+Value is one immutable type of exactly eight kinds: Null, Bool, Int, Float,
+String, Bytes, Array and Object. Equality is structural and never coerces
+(Int(1) != Float(1), NaN != NaN). Because Values are immutable, nothing a
+caller does to a slice or map it passed in or got back changes what is
+stored, and reads hand out stored values without copying. Build values with
+the constructors (Int, String, Object …), ValueOf for plain Go data, or
+ValueFromJSON.
+
+# Transactions
+
+Transactions are optimistic and snapshot-isolated. One transaction is bound
+to one run and reaches every primitive (tx.KV(), tx.Events(), tx.State(),
+tx.Traces(), tx.JSON(), tx.Vectors(), tx.Runs()); its writes commit or
+abort as a unit:
+
+	err := db.Update(ctx, run, func(tx *inmem.Tx) error {
+		if _, err := tx.Events().Append("tool_result", result); err != nil {
+			return err
+		}
+		_, err := tx.State().CAS("phase", inmem.Counter(3), inmem.String("observing"))
+		return err
+	})
+
+A transaction reads the snapshot taken when it began plus its own writes.
+At commit it fails with ErrConflict if a key it read — including a key it
+found absent — or a CAS target changed since its snapshot; nothing is
+written then. Update retries the closure on Conflict (so the closure must
+be safe to re-run); View runs a read-only transaction; Begin, Commit and
+Rollback serve long-lived work. Blind writes never conflict (the last writer
+wins) and read-only transactions always commit. Ranges a transaction scans
+are not protected against keys inserted into them, so write skew through
+such predicates is possible under snapshot isolation.
+
+# Durability
+
+The mode decides when a commit returns:
+
+  - Strict (default): after an fsync covering its WAL record. Concurrent
+    committers share fsyncs (group commit). No reader sees a commit before
+    it is durable; every acknowledged commit survives a power cut.
+  - Buffered: once the record is written to the WAL file; a background
+    flusher fsyncs every BufferedFlushInterval. A process kill loses
+    nothing acknowledged; a power cut loses at most the unsynced suffix of
+    the commit order, never a hole or half a transaction. Flush forces a
+    sync.
+  - InMemory: nothing is written.
+
+Any WAL write or fsync failure poisons the database: the failing commit
+returns an error, later writes return ErrPoisoned, reads keep working, and
+reopening recovers. Checkpoint writes a snapshot while writers continue;
+Compact(ctx, WALOnly) then deletes the WAL segments it covers; Export
+writes a verified copy elsewhere. See docs/DURABILITY.md and docs/FORMAT.md.
+
+# Errors
+
+Every error is an *Error with a stable Code and context (the entity, the
+versions involved, or the file and offset of corruption). Test codes with
+errors.Is and the sentinels (ErrNotFound, ErrConflict, ErrCorruption …) and
+reach the context with errors.As. Only Conflict is retryable. Bad input is
+always a typed error, never a panic and never a partial write.
+*/
+package inmem

@@ -117,6 +117,20 @@ func segmentFiles(t testing.TB, fsys vfs.FS) []string {
 	return out
 }
 
+// usedBytes returns the part of a segment that holds its header and records:
+// an open segment is preallocated, and its unused tail is zeros.
+func usedBytes(data []byte) []byte {
+	off := format.SegmentHeaderSize
+	for off < len(data) {
+		f, problem, _ := format.ParseRecordFrame(data[off:])
+		if problem != format.RecordOK {
+			break
+		}
+		off += f.Size
+	}
+	return data[:min(off, len(data))]
+}
+
 func readAll(t testing.TB, fsys vfs.FS, name string) []byte {
 	t.Helper()
 	b, err := vfs.ReadFile(fsys, name)
@@ -138,7 +152,7 @@ func TestStorageInvariant_S1_AppendOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, seg := range segmentFiles(t, fsys) {
-			cur := readAll(t, fsys, seg)
+			cur := usedBytes(readAll(t, fsys, seg))
 			if old, ok := prev[seg]; ok && !bytes.HasPrefix(cur, old) {
 				t.Fatalf("after step %d, %s changed before its end", i, seg)
 			}
@@ -199,7 +213,7 @@ func TestStorageInvariant_S3_RecordsSelfDelimiting(t *testing.T) {
 	db.Close()
 	records := 0
 	for _, seg := range segmentFiles(t, fsys) {
-		data := readAll(t, fsys, seg)
+		data := usedBytes(readAll(t, fsys, seg))
 		for off := format.SegmentHeaderSize; off < len(data); {
 			n := int(uint32(data[off]) | uint32(data[off+1])<<8 | uint32(data[off+2])<<16 | uint32(data[off+3])<<24)
 			isolated := bytes.Clone(data[off : off+4+n])
@@ -572,6 +586,9 @@ func TestRecoveryInvariant_R5_TornTail(t *testing.T) {
 	segs := segmentFiles(t, base)
 	last := segs[len(segs)-1]
 	data := readAll(t, base, last)
+	if len(usedBytes(data)) != len(data) {
+		t.Fatal("a cleanly closed segment still has its preallocated tail")
+	}
 	// Record boundaries, to know how many steps survive each cut.
 	var ends []int
 	for off := format.SegmentHeaderSize; off < len(data); {
@@ -829,4 +846,23 @@ func TestRecovery_EmptySegmentAfterWatermarkKept(t *testing.T) {
 		checkPrefix(t, db, 4)
 		db.Close()
 	}
+}
+
+// TestRecovery_EmptyFirstSegmentWithoutSnapshotKept: without a snapshot no
+// segment is covered, not even an empty one, so a database opened and
+// closed without writes reopens forever.
+func TestRecovery_EmptyFirstSegmentWithoutSnapshotKept(t *testing.T) {
+	fsys := vfs.NewMem()
+	db := mustOpenFS(t, fsys, inmem.Strict, 1<<20)
+	db.Close() // segment 1 stays empty
+	for i := range 4 {
+		db := mustOpenFS(t, fsys, inmem.Strict, 1<<20)
+		if err := commitStep(db, i+1); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	db = mustOpenFS(t, fsys, inmem.Strict, 1<<20)
+	checkPrefix(t, db, 4)
+	db.Close()
 }

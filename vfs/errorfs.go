@@ -54,7 +54,7 @@ const (
 	OpCreate   OpKind = 1 << iota // FS.Create
 	OpWrite                       // File.Write
 	OpSync                        // File.Sync and File.SyncData
-	OpTruncate                    // File.Truncate
+	OpTruncate                    // File.Truncate and File.Preallocate
 	OpRename                      // FS.Rename
 	OpRemove                      // FS.Remove
 	OpMkdir                       // FS.MkdirAll
@@ -382,6 +382,14 @@ func (f *errorFile) Truncate(size int64) error {
 		return err
 	}
 	return f.f.Truncate(size)
+}
+
+// Preallocate counts as a truncate.
+func (f *errorFile) Preallocate(size int64) error {
+	if _, err := f.fs.check(OpTruncate, "fallocate", f.name); err != nil {
+		return err
+	}
+	return f.f.Preallocate(size)
 }
 
 func (f *errorFile) Stat() (fs.FileInfo, error) {

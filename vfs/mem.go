@@ -731,6 +731,26 @@ func (f *memFile) Truncate(size int64) error {
 	return nil
 }
 
+// Preallocate extends the file with zeros like Truncate (MemFS has no disk
+// space to reserve); it never shrinks it.
+func (f *memFile) Preallocate(size int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.start("fallocate", true); err != nil {
+		return err
+	}
+	if !f.writable || size < 0 {
+		return memErr("fallocate", f.name, syscall.EINVAL)
+	}
+	n := f.node
+	if s, old := int(size), len(n.data); s > old {
+		n.data = slices.Grow(n.data, s-old)[:s]
+		clear(n.data[old:])
+		n.markDirty(old, s)
+	}
+	return nil
+}
+
 func (f *memFile) Stat() (fs.FileInfo, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()

@@ -46,6 +46,9 @@ type osFile struct {
 // (fdatasync where available).
 func (f osFile) SyncData() error { return syncData(f.File) }
 
+// Preallocate reserves and zero-extends the file (fallocate on Linux).
+func (f osFile) Preallocate(size int64) error { return preallocate(f.File, size) }
+
 func (osFS) Create(name string) (File, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {

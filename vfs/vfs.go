@@ -47,6 +47,12 @@ type File interface {
 	// Truncate changes the size of the file. The change is durable only
 	// after a later Sync.
 	Truncate(size int64) error
+	// Preallocate extends the file to at least size bytes of zeros,
+	// reserving the disk space where the file system can (fallocate), and
+	// leaves the file offset where it is. Writes into the reserved region
+	// then change no file size, which makes their fdatasync cheaper. The new
+	// size is durable only after a later Sync.
+	Preallocate(size int64) error
 	// Stat describes the file.
 	Stat() (fs.FileInfo, error)
 }

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -180,7 +181,7 @@ func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, er
 		res.SegmentLast[seg.Number] = segLast
 		// Only a prefix of the log may be covered: an empty segment after
 		// one holding newer records must stay, or the numbering would gap.
-		if segLast <= o.Watermark && !isLast && len(res.Covered) == i {
+		if o.HasSnapshot && segLast <= o.Watermark && !isLast && len(res.Covered) == i {
 			res.Covered = append(res.Covered, seg)
 		}
 	}
@@ -202,8 +203,15 @@ func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, er
 // anywhere at or after from — if so, damage before it is not a torn tail.
 func validRecordAfter(data []byte, from int, last uint64) bool {
 	for p := from; p+format.MinRecordSize <= len(data); p++ {
-		// Cheap filter before the checksum: version byte and flags.
-		if data[p+4] != format.RecordVersion || data[p+5] != 0 {
+		// Jump to the next position whose record-version byte fits: the
+		// unused, zero-filled tail of a preallocated segment is skipped at
+		// memory speed.
+		i := bytes.IndexByte(data[p+4:len(data)-format.MinRecordSize+5], format.RecordVersion)
+		if i < 0 {
+			return false
+		}
+		p += i
+		if data[p+5] != 0 {
 			continue
 		}
 		if f, problem, _ := format.ParseRecordFrame(data[p:]); problem == format.RecordOK && f.Version > last {
@@ -222,8 +230,10 @@ func repairTorn(o ReplayOptions, t *TornTail) error {
 		return dberr.Wrap(dberr.Internal, "recovery", err, "rereading %s", t.Path)
 	}
 	cut := data[t.Offset:]
-	t.SideFile = filepath.Join(o.Dir, fmt.Sprintf("%s.torn-%d", SegmentName(t.Segment), t.Offset))
-	if len(cut) > 0 {
+	// A tail of zeros is the unused part of a preallocated segment (or
+	// blocks a power cut zeroed): there is nothing in it to keep.
+	if len(cut) > 0 && !allZero(cut) {
+		t.SideFile = filepath.Join(o.Dir, fmt.Sprintf("%s.torn-%d", SegmentName(t.Segment), t.Offset))
 		if err := writeSideFile(o.FS, o.Dir, t.SideFile, cut); err != nil {
 			return dberr.Wrap(dberr.Internal, "recovery", err, "saving the torn tail of %s", t.Path)
 		}
@@ -255,6 +265,21 @@ func repairTorn(o ReplayOptions, t *TornTail) error {
 		o.Logger.Warn("WAL torn tail truncated", "segment", t.Path, "offset", t.Offset, "bytes", t.Bytes, "kept_in", t.SideFile, "header", t.Header)
 	}
 	return nil
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func writeSideFile(fsys vfs.FS, dir, path string, b []byte) error {

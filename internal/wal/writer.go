@@ -324,12 +324,13 @@ func (w *Writer) syncLocked() error {
 	return nil
 }
 
-// rotate closes the current segment and starts the next. Protocol: fsync
-// the old segment; create the new one, write and fsync its header, fsync
-// the directory, record it (MANIFEST); only then write into it. The old
-// segment is never touched again. The caller holds fileMu.
+// rotate closes the current segment and starts the next. Protocol: cut the
+// old segment's unused preallocated tail and fsync it; create the new one,
+// write and fsync its header, fsync the directory, record it (MANIFEST);
+// only then write into it. The old segment is never touched again. The
+// caller holds fileMu.
 func (w *Writer) rotate() error {
-	if err := w.syncLocked(); err != nil {
+	if err := w.seal(); err != nil {
 		return err
 	}
 	old := w.f
@@ -343,11 +344,32 @@ func (w *Writer) rotate() error {
 	return nil
 }
 
-// newSegment creates segment n and makes it current.
+// seal cuts the current segment to the bytes written (dropping the unused
+// preallocated zeros) and fsyncs it, data and size: a closed segment ends
+// with its last record. The caller holds fileMu.
+func (w *Writer) seal() error {
+	if err := w.f.Truncate(w.size); err != nil {
+		return w.fail("truncating "+w.segPath, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return w.fail("syncing "+w.segPath, err)
+	}
+	w.unsynced = 0
+	w.stats.Fsyncs.Add(1)
+	return nil
+}
+
+// newSegment creates segment n and makes it current. The file is
+// preallocated to the segment size, so appends do not change its size and
+// each fdatasync has no size to record; seal cuts the unused rest.
 func (w *Writer) newSegment(n uint64) error {
 	path := filepath.Join(w.opts.Dir, SegmentName(n))
 	f, err := w.opts.FS.Create(path)
 	if err != nil {
+		return err
+	}
+	if err := f.Preallocate(w.opts.SegmentSize); err != nil {
+		f.Close()
 		return err
 	}
 	hdr := format.AppendSegmentHeader(nil, format.SegmentHeader{Number: n, UUID: w.opts.UUID})
@@ -424,7 +446,7 @@ func (w *Writer) Close() error {
 	defer w.fileMu.Unlock()
 	var err error
 	if w.poisoned() == nil {
-		err = w.syncLocked()
+		err = w.seal()
 	}
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = cerr

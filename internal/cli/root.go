@@ -101,6 +101,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.importCommand(),
 		a.checkCommand(),
 
+		a.demoCommand(),
 		a.kvCommand(),
 		a.eventsCommand(),
 		a.runsCommand(),

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/inmemdb/inmem"
 	"github.com/spf13/cobra"
@@ -49,13 +50,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(stderr, "inmem:", err)
+	fmt.Fprintln(stderr, "inmem:", strings.TrimPrefix(err.Error(), "inmem: "))
 	var ue usageError
 	var ie integrityError
 	switch {
 	case errors.As(err, &ie), errors.Is(err, inmem.ErrCorruption):
 		return ExitIntegrity
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "):
+		// cobra reports an unknown command at the top level itself.
 		return ExitUsage
 	}
 	return ExitError
@@ -98,8 +100,36 @@ func (a *app) rootCommand() *cobra.Command {
 		a.exportCommand(),
 		a.importCommand(),
 		a.checkCommand(),
+
+		a.demoCommand(),
+		a.kvCommand(),
+		a.eventsCommand(),
+		a.runsCommand(),
+		a.jsonCommand(),
+		a.vectorsCommand(),
 	)
+	a.strictGroups(root)
 	return root
+}
+
+// strictGroups makes every command that only holds subcommands refuse to
+// run without one (cobra would print help and succeed): a missing or
+// unknown subcommand is a usage error.
+func (a *app) strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		a.strictGroups(sub)
+	}
+	if c.HasParent() && c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+			}
+			return nil
+		}
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			return usageError{fmt.Errorf("%s needs a subcommand (see %s --help)", cmd.CommandPath(), cmd.CommandPath())}
+		}
+	}
 }
 
 // args wraps a cobra argument validator so that its errors are usage errors.

@@ -386,10 +386,17 @@ func (s *storage) flush() error {
 
 func (s *storage) stats() WALStats {
 	var ws WALStats
+	var active uint64
+	var activeSize int64
+	if s.wal != nil {
+		active, activeSize = s.wal.SegmentSize()
+	}
 	if l, err := wal.List(s.fs, s.walDir()); err == nil {
 		ws.Segments = len(l.Segments)
 		for _, seg := range l.Segments {
-			if st, err := s.fs.Stat(seg.Path); err == nil {
+			if seg.Number == active {
+				ws.Bytes += activeSize // its file holds preallocated zeros beyond
+			} else if st, err := s.fs.Stat(seg.Path); err == nil {
 				ws.Bytes += st.Size()
 			}
 		}

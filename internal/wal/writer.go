@@ -81,6 +81,7 @@ type Writer struct {
 	seg      uint64
 	segPath  string
 	size     int64 // bytes in the current segment, header included
+	alloc    int64 // bytes of the current segment preallocated
 	unsynced int64 // bytes written since the last sync
 	buf      []byte
 	scratch  []byte
@@ -159,6 +160,14 @@ func (w *Writer) Segment() uint64 {
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
 	return w.seg
+}
+
+// SegmentSize returns the bytes written into the current segment (its
+// file may be longer: preallocated zeros).
+func (w *Writer) SegmentSize() (seg uint64, size int64) {
+	w.fileMu.Lock()
+	defer w.fileMu.Unlock()
+	return w.seg, w.size
 }
 
 // Stats returns the writer's counters.
@@ -291,10 +300,22 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 	return nil
 }
 
+// preallocChunk is how far ahead of the writes a segment is preallocated:
+// far enough that the file size rarely changes under an fdatasync, near
+// enough that a small database does not reserve a whole segment per open.
+const preallocChunk = 4 << 20
+
 // write appends b to the current segment. The caller holds fileMu.
 func (w *Writer) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
+	}
+	if end := w.size + int64(len(b)); end > w.alloc {
+		target := min(max(w.alloc+preallocChunk, end), max(w.opts.SegmentSize, end))
+		if err := w.f.Preallocate(target); err != nil {
+			return w.fail("preallocating "+w.segPath, err)
+		}
+		w.alloc = target
 	}
 	n, err := w.f.Write(b)
 	w.size += int64(n)
@@ -360,15 +381,17 @@ func (w *Writer) seal() error {
 }
 
 // newSegment creates segment n and makes it current. The file is
-// preallocated to the segment size, so appends do not change its size and
-// each fdatasync has no size to record; seal cuts the unused rest.
+// preallocated ahead of the writes (see preallocChunk), so appends rarely
+// change its size and most fdatasyncs have no size to record; seal cuts the
+// unused rest.
 func (w *Writer) newSegment(n uint64) error {
 	path := filepath.Join(w.opts.Dir, SegmentName(n))
 	f, err := w.opts.FS.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := f.Preallocate(w.opts.SegmentSize); err != nil {
+	alloc := min(w.opts.SegmentSize, preallocChunk)
+	if err := f.Preallocate(alloc); err != nil {
 		f.Close()
 		return err
 	}
@@ -391,7 +414,7 @@ func (w *Writer) newSegment(n uint64) error {
 			return err
 		}
 	}
-	w.f, w.seg, w.segPath, w.size, w.unsynced = f, n, path, int64(len(hdr)), 0
+	w.f, w.seg, w.segPath, w.size, w.alloc, w.unsynced = f, n, path, int64(len(hdr)), alloc, 0
 	w.segMu.Lock()
 	w.segLast[n] = 0
 	w.segMu.Unlock()

@@ -8,11 +8,16 @@ package inmem_test
 //	go test -run 'TestConformance/strict'           the Strict modes only
 //	go test -run 'TestConformance/.*/Transactional' one property in every mode
 //
+// Modes: inmemory (no directory), inmemory-dir (InMemory on a MemFS
+// directory), buffered and strict (MemFS, small WAL segments), strict-osdir
+// (Strict on a real temporary directory).
+//
 // Layout: TestConformance/<mode>/<property>/<primitive>. The cross-mode
 // comparison (rule 1) renders a scripted workload through the public API in
 // each mode and compares the text with the rendering of the same workload
 // in a reference in-memory database; Reopen does the same across Close and
-// Open, with and without a checkpoint in between.
+// Open, with and without a checkpoint in between (for inmemory-dir: only
+// what a checkpoint wrote survives).
 
 import (
 	"context"
@@ -47,6 +52,10 @@ const confSegSize = 4 << 10
 var confModes = []confMode{
 	{name: "inmemory", newEnv: func(t testing.TB, clock inmem.Clock) *confEnv {
 		return openConfEnv(t, "", inmem.Options{Clock: clock})
+	}},
+	// InMemory with a directory writes nothing unless asked (Checkpoint).
+	{name: "inmemory-dir", newEnv: func(t testing.TB, clock inmem.Clock) *confEnv {
+		return openConfEnv(t, "/db", inmem.Options{Clock: clock, FS: vfs.NewMem(), Durability: inmem.InMemory})
 	}},
 	{name: "buffered", durable: true, newEnv: func(t testing.TB, clock inmem.Clock) *confEnv {
 		return openConfEnv(t, "/db", inmem.Options{Clock: clock, FS: vfs.NewMem(), Durability: inmem.Buffered, WALSegmentSize: confSegSize})
@@ -653,7 +662,8 @@ func TestConformance(t *testing.T) {
 			t.Run("IdenticalAcrossModes", func(t *testing.T) { confIdentical(t, m, ref) })
 			t.Run("Reopen", func(t *testing.T) {
 				if !m.durable {
-					t.Skipf("%s keeps nothing across Close", m.name)
+					confReopenVolatile(t, m, ref)
+					return
 				}
 				confReopen(t, m, ref)
 			})
@@ -1798,6 +1808,13 @@ func confList2[T any](r *confRenderer, what string, items []T, err error, render
 
 func confRender(t testing.TB, db *inmem.DB, s *confScript) string {
 	t.Helper()
+	return s.log.String() + confRenderState(t, db, s)
+}
+
+// confRenderState renders the database's state through the API (without
+// the script's log).
+func confRenderState(t testing.TB, db *inmem.DB, s *confScript) string {
+	t.Helper()
 	r := &confRenderer{t: t, db: db, sym: map[inmem.RunID]string{confRunA: "A", confRunB: "B", inmem.GlobalRun: "global"}}
 	for name, id := range s.runs {
 		r.sym[id] = "reg:" + name
@@ -1809,7 +1826,6 @@ func confRender(t testing.TB, db *inmem.DB, s *confScript) string {
 	for _, ri := range runs {
 		r.sym[ri.Value.ID] = "reg:" + ri.Value.Name
 	}
-	r.b.WriteString(s.log.String())
 	r.line("== database")
 	r.line("visible %d commit version %d", inmem.Visible(db), db.Stats().CommitVersion)
 	ids, err := db.RunIDs()
@@ -2159,4 +2175,42 @@ func confReopen(t *testing.T, m confMode, ref confRendering) {
 	check("checkpoint and phase 2", ref.phase2)
 	// Recovery is idempotent: once more, without writes in between.
 	check("second reopen", ref.phase2)
+}
+
+// confReopenVolatile: InMemory with a directory keeps nothing across Close
+// except what an explicit Checkpoint wrote.
+func confReopenVolatile(t *testing.T, m confMode, ref confRendering) {
+	env := m.newEnv(t, new(confClock))
+	if env.dir == "" {
+		t.Skipf("%s has no directory to reopen", m.name)
+	}
+	s := &confScript{t: t, db: env.db, runs: map[string]inmem.RunID{}}
+	s.phase1()
+	env.opts.Clock = new(confClock)
+	env.reopen()
+	if ids, err := env.db.RunIDs(); err != nil || len(ids) != 0 || inmem.Visible(env.db) != 0 {
+		t.Fatalf("after Close and Open without a checkpoint: runs %v, %v, visible %d", ids, err, inmem.Visible(env.db))
+	}
+	// The same workload on the fresh database, then a checkpoint.
+	clock := env.opts.Clock.(*confClock)
+	s = &confScript{t: t, db: env.db, runs: map[string]inmem.RunID{}}
+	s.phase1()
+	confSame(t, "phase 1 after reopen", confRender(t, env.db, s), ref.phase1)
+	var err error
+	clock.unobserved(func() { _, err = env.db.Checkpoint(ctx) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := inmem.Visible(env.db)
+	dump, state := inmem.DumpState(env.db, v), confRenderState(t, env.db, s)
+	s.phase2()
+	confSame(t, "phase 2 after checkpoint", confRender(t, env.db, s), ref.phase2)
+	// Reopening restores the checkpoint, not what came after it.
+	env.reopen()
+	s.db = env.db
+	if got := inmem.Visible(env.db); got != v {
+		t.Fatalf("visible version %d after reopen, the checkpoint was at %d", got, v)
+	}
+	confSame(t, "DumpState after reopen", inmem.DumpState(env.db, v), dump)
+	confSame(t, "state after reopen", confRenderState(t, env.db, s), state)
 }

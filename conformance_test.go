@@ -2121,9 +2121,14 @@ func confSame(t testing.TB, what, got, want string) {
 			wl = w[i]
 		}
 		if gl != wl {
+			col := 0
+			for col < min(len(gl), len(wl)) && gl[col] == wl[col] {
+				col++
+			}
+			cut := func(l string) string { return l[max(0, col-80):min(len(l), col+80)] }
 			from := max(0, i-3)
-			t.Fatalf("%s: differs at line %d:\n got: %q\nwant: %q\ncontext (want):\n%s", what, i+1, gl, wl,
-				strings.Join(w[from:min(len(w), i+1)], "\n"))
+			t.Fatalf("%s: differs at line %d, byte %d:\n got: …%q…\nwant: …%q…\nlines before (want):\n%s", what, i+1, col,
+				cut(gl), cut(wl), strings.Join(w[from:i], "\n"))
 		}
 	}
 }
@@ -2142,7 +2147,8 @@ func confIdentical(t *testing.T, m confMode, ref confRendering) {
 // ---- 9. Reopen --------------------------------------------------------------
 
 // confReopen: Close and Open restore every primitive's state exactly,
-// history included, also after a checkpoint followed by more writes.
+// history included, also after a checkpoint and a WAL compaction followed
+// by more writes.
 func confReopen(t *testing.T, m confMode, ref confRendering) {
 	clock := new(confClock)
 	env := m.newEnv(t, clock)
@@ -2171,6 +2177,16 @@ func confReopen(t *testing.T, m confMode, ref confRendering) {
 	if info.Watermark != inmem.Txn(inmem.Visible(env.db)) {
 		t.Fatalf("checkpoint watermark %v, visible %d", info.Watermark, inmem.Visible(env.db))
 	}
+	// Compaction is logically invisible too (rule 4).
+	var ci inmem.CompactInfo
+	clock.unobserved(func() { ci, err = env.db.Compact(ctx, inmem.WALOnly) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.opts.WALSegmentSize == confSegSize && ci.SegmentsRemoved == 0 {
+		t.Fatalf("compaction after a checkpoint removed no segment: %+v", ci)
+	}
+	confSame(t, "after checkpoint and compaction", confRender(t, env.db, s), ref.phase1)
 	s.phase2()
 	check("checkpoint and phase 2", ref.phase2)
 	// Recovery is idempotent: once more, without writes in between.

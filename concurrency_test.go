@@ -25,7 +25,6 @@ func confConcurrentAppends(t *testing.T, env *confEnv) {
 	db := env.db
 	const workers, per = 8, 25
 	got := make([][]uint64, workers)
-	var extraRetries atomic.Int32
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for w := range workers {
@@ -33,14 +32,6 @@ func confConcurrentAppends(t *testing.T, env *confEnv) {
 			<-start
 			for i := range per {
 				seq, err := db.Events().Append(ctx, confRunA, "tick", inmem.MustValue([]any{w, i}))
-				// Workaround for the bug TestConformanceBug_StrictRetriesSpentDuringFsync
-				// pins: in Strict mode on a real disk an append can run out
-				// of retries while the winner waits for its fsync. Remove
-				// once that test passes.
-				for try := 0; errors.Is(err, inmem.ErrConflict) && env.opts.Durability == inmem.Strict && try < 100; try++ {
-					extraRetries.Add(1)
-					seq, err = db.Events().Append(ctx, confRunA, "tick", inmem.MustValue([]any{w, i}))
-				}
 				if err != nil {
 					t.Errorf("worker %d append %d: %v", w, i, err)
 					return
@@ -54,9 +45,6 @@ func confConcurrentAppends(t *testing.T, env *confEnv) {
 	}
 	close(start)
 	wg.Wait()
-	if n := extraRetries.Load(); n > 0 {
-		t.Logf("%d appends failed with Conflict and were tried again by the test (known bug)", n)
-	}
 	if t.Failed() {
 		return
 	}
@@ -225,19 +213,13 @@ func (f confSlowFile) SyncData() error {
 	return f.File.SyncData()
 }
 
-// TestConformanceBug_StrictRetriesSpentDuringFsync: in Strict mode, an
-// Update (or a retrying single-operation call such as EventLog.Append) that
-// conflicts with a commit still waiting for its fsync spends its whole retry
-// budget while that fsync runs, and fails with Conflict. Each retry begins
-// at the published snapshot, which cannot include the conflicting commit
-// until it is durable, so every retry conflicts again; the 32 retries with
-// their backoff last about 40-90 ms. The same operations succeed in InMemory
-// and Buffered mode (rule 1), and EventLog.Append documents that
-// "concurrent appends to one run all succeed". On this machine's disk the
-// conformance test Concurrency/EventAppends hit it in about one run of 30 in
-// strict-osdir; here a slow fsync makes it certain.
-func TestConformanceBug_StrictRetriesSpentDuringFsync(t *testing.T) {
-	t.Skip("BUG: Strict-mode retries run out while a conflicting commit waits for its fsync")
+// TestUpdate_RetryWaitsForConflictingFsync: in Strict mode, an Update (or a
+// retrying single-operation call such as EventLog.Append) that conflicts
+// with a commit still waiting for its fsync must wait for that commit to be
+// published before it retries — every retry from an older snapshot would
+// conflict again and the retry budget would run out while the fsync runs.
+// A slow fsync makes the window certain.
+func TestUpdate_RetryWaitsForConflictingFsync(t *testing.T) {
 	for _, name := range []string{"KVReadModifyWrite", "EventAppend"} {
 		t.Run(name, func(t *testing.T) {
 			fsys := &confSlowFS{FS: vfs.NewMem()}
@@ -289,27 +271,19 @@ func TestConformanceBug_StrictRetriesSpentDuringFsync(t *testing.T) {
 	}
 }
 
-// TestConformanceBug_StateCASMismatchRetried: StateCells.CAS with a stale
-// counter is retried like an OCC abort (it goes through the Update retry
-// loop, and a mismatch has code Conflict), so the caller gets the Conflict
-// only after MaxConflictRetries attempts and their backoff: about 70 ms,
-// where KVStore.CAS answers in microseconds. Counters only grow, so a retry
-// can never turn a mismatch into a success. The same holds for any Conflict
-// a closure returns to Update itself (a KVTx.CAS or StateTx.CAS mismatch):
-// it re-runs the closure 32 times.
-func TestConformanceBug_StateCASMismatchRetried(t *testing.T) {
-	t.Skip("BUG: a CAS mismatch is retried MaxConflictRetries times before it is reported")
+// TestUpdate_ClosureErrorsNotRetried: an error the closure returns — a CAS
+// mismatch (code Conflict) included — is returned at once; Update retries
+// only conflicts found when committing. Re-running a closure with a stale
+// expected version could never succeed.
+func TestUpdate_ClosureErrorsNotRetried(t *testing.T) {
 	db := openMem(t)
 	if _, err := db.State().Init(ctx, confRunA, "c", inmem.Null()); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	_, err := db.State().CAS(ctx, confRunA, "c", inmem.Counter(7), inmem.Null())
-	if !errors.Is(err, inmem.ErrConflict) {
-		t.Fatalf("stale CAS = %v, want Conflict", err)
-	}
-	if d := time.Since(start); d > 5*time.Millisecond {
-		t.Fatalf("a stale CAS took %v to fail: it was retried", d)
+	var e *inmem.Error
+	if !errors.As(err, &e) || e.Code != inmem.CodeConflict || e.Expected == nil || e.Actual == nil {
+		t.Fatalf("stale CAS = %v, want Conflict with both counters", err)
 	}
 	runs := 0
 	err = db.Update(ctx, confRunA, func(tx *inmem.Tx) error {

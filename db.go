@@ -3,6 +3,7 @@ package inmem
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -144,13 +145,16 @@ func updateWith[A any](db *DB, ctx context.Context, run RunID, a A, fn func(tx *
 			tx.starving = true
 			db.starving.Add(1)
 		}
-		err = fn(tx, a)
-		var v uint64
-		if err == nil {
-			v, err = tx.commit()
-		} else {
+		if err := fn(tx, a); err != nil {
+			// The closure's own errors — a CAS mismatch included — are
+			// returned as they are: running it again cannot change them.
 			tx.Rollback()
+			if tx.starving {
+				db.starving.Add(-1)
+			}
+			return 0, err
 		}
+		v, err := tx.commit()
 		if tx.starving {
 			db.starving.Add(-1)
 		}
@@ -159,6 +163,12 @@ func updateWith[A any](db *DB, ctx context.Context, run RunID, a A, fn func(tx *
 		}
 		if !IsRetryable(err) || db.opts.MaxConflictRetries < 0 || attempt >= db.opts.MaxConflictRetries {
 			return 0, err
+		}
+		// The conflicting commit may still be waiting for its fsync: a
+		// retry before it is visible would conflict again.
+		var ce *Error
+		if errors.As(err, &ce) && ce.Actual != nil {
+			db.eng.WaitVisible(ce.Actual.N, ctx.Done())
 		}
 		if err := backoff(ctx, attempt); err != nil {
 			return 0, ctxError("Update", err)

@@ -41,6 +41,7 @@ package engine
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
@@ -85,8 +86,11 @@ type Engine struct {
 	chainSlab   []chain
 
 	visible atomic.Uint64 // published watermark: snapshots read at this version
-	broken  atomic.Pointer[dberr.Error]
-	closed  bool // under commitMu: no commit is accepted any more
+	// published is closed (and replaced) whenever the watermark advances
+	// through Publish, waking WaitVisible.
+	published atomic.Pointer[chan struct{}]
+	broken    atomic.Pointer[dberr.Error]
+	closed    bool // under commitMu: no commit is accepted any more
 	// inflight counts commits between submission to the sink and the
 	// sink's acknowledgement (under commitMu); Close waits for zero.
 	inflight     int
@@ -171,8 +175,42 @@ func (e *Engine) LastAssigned() uint64 {
 func (e *Engine) Publish(v uint64) {
 	for {
 		cur := e.visible.Load()
-		if v <= cur || e.visible.CompareAndSwap(cur, v) {
+		if v <= cur {
 			return
+		}
+		if e.visible.CompareAndSwap(cur, v) {
+			break
+		}
+	}
+	next := make(chan struct{})
+	if old := e.published.Swap(&next); old != nil {
+		close(*old)
+	}
+}
+
+// WaitVisible waits until version v is visible (published), the engine is
+// poisoned, or done is closed. A transaction that conflicted with a commit
+// still waiting for its fsync waits here before it retries: a retry from an
+// older snapshot would only conflict again.
+func (e *Engine) WaitVisible(v uint64, done <-chan struct{}) {
+	for e.visible.Load() < v && e.broken.Load() == nil {
+		ch := e.published.Load()
+		if ch == nil {
+			next := make(chan struct{})
+			if !e.published.CompareAndSwap(nil, &next) {
+				continue
+			}
+			ch = &next
+		}
+		if e.visible.Load() >= v {
+			return
+		}
+		select {
+		case <-*ch:
+		case <-done:
+			return
+		case <-time.After(100 * time.Millisecond):
+			// Poisoning does not publish; look again now and then.
 		}
 	}
 }

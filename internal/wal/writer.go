@@ -81,6 +81,10 @@ type Writer struct {
 	seg      uint64
 	segPath  string
 	size     int64 // bytes in the current segment, header included
+	// curSeg and curSize mirror seg and size for readers that must not wait
+	// for a write or fsync in progress (statistics, compaction).
+	curSeg  atomic.Uint64
+	curSize atomic.Int64
 	alloc    int64 // bytes of the current segment preallocated
 	unsynced int64 // bytes written since the last sync
 	buf      []byte
@@ -156,18 +160,14 @@ func Open(opts Options, first uint64) (*Writer, error) {
 }
 
 // Segment returns the number of the segment being appended to.
-func (w *Writer) Segment() uint64 {
-	w.fileMu.Lock()
-	defer w.fileMu.Unlock()
-	return w.seg
-}
+func (w *Writer) Segment() uint64 { return w.curSeg.Load() }
 
 // SegmentSize returns the bytes written into the current segment (its
-// file may be longer: preallocated zeros).
+// file may be longer: preallocated zeros), without waiting for a write or
+// fsync in progress. Across a rotation the two values may briefly belong to
+// different segments.
 func (w *Writer) SegmentSize() (seg uint64, size int64) {
-	w.fileMu.Lock()
-	defer w.fileMu.Unlock()
-	return w.seg, w.size
+	return w.curSeg.Load(), w.curSize.Load()
 }
 
 // Stats returns the writer's counters.
@@ -319,6 +319,7 @@ func (w *Writer) write(b []byte) error {
 	}
 	n, err := w.f.Write(b)
 	w.size += int64(n)
+	w.curSize.Store(w.size)
 	w.unsynced += int64(n)
 	w.stats.Bytes.Add(uint64(n))
 	if err != nil {
@@ -415,6 +416,8 @@ func (w *Writer) newSegment(n uint64) error {
 		}
 	}
 	w.f, w.seg, w.segPath, w.size, w.alloc, w.unsynced = f, n, path, int64(len(hdr)), alloc, 0
+	w.curSeg.Store(n)
+	w.curSize.Store(w.size)
 	w.segMu.Lock()
 	w.segLast[n] = 0
 	w.segMu.Unlock()

@@ -221,7 +221,7 @@ func TestStorageInvariant_S3_RecordsSelfDelimiting(t *testing.T) {
 			if problem != format.RecordOK || f.Size != len(isolated) {
 				t.Fatalf("%s@%d: %v", seg, off, err)
 			}
-			if _, _, err := format.DecodeRecord(f, codec.Identity{}, 0, nil); err != nil {
+			if _, err := format.DecodeRecord(f, codec.Identity{}, 0); err != nil {
 				t.Fatalf("%s@%d: %v", seg, off, err)
 			}
 			records++
@@ -250,7 +250,7 @@ func TestStorageInvariant_S9_WALVersionsEqualEngine(t *testing.T) {
 	db.Close()
 	var got []uint64
 	_, err := wal.Replay(wal.ReplayOptions{FS: fsys, Dir: filepath.Join(dbDir, "WAL"), UUID: dbUUID(t, fsys), Codec: codec.Identity{}},
-		func(c *inmemCommit) error {
+		wal.EachCommit(func(c *inmemCommit) error {
 			for _, m := range c.Mutations {
 				if m.Version != c.Version {
 					t.Fatalf("mutation version %d in commit %d", m.Version, c.Version)
@@ -258,7 +258,7 @@ func TestStorageInvariant_S9_WALVersionsEqualEngine(t *testing.T) {
 			}
 			got = append(got, c.Version)
 			return nil
-		})
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}

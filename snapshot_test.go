@@ -172,10 +172,10 @@ func TestStorageInvariant_S6_WatermarkBelowReplayedRecords(t *testing.T) {
 	w := info.Watermark.N
 	var applied []uint64
 	_, err = wal.Replay(wal.ReplayOptions{FS: fsys, Dir: filepath.Join(dbDir, "WAL"), UUID: dbUUID(t, fsys), Codec: codec.Identity{},
-		Watermark: w, HasSnapshot: true}, func(c *core.Commit) error {
+		Watermark: w, HasSnapshot: true}, wal.EachCommit(func(c *core.Commit) error {
 		applied = append(applied, c.Version)
 		return nil
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -246,7 +246,7 @@ func (s *storage) recover() error {
 		FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
 		Watermark: watermark, HasSnapshot: s.manifest.HasSnapshot,
 		ActiveSegment: s.manifest.ActiveSegment, Repair: writable && db.opts.Durability != InMemory, Logger: db.opts.Logger,
-	}, func(c *core.Commit) error { return db.eng.Apply(c) })
+	}, func(batch []*core.Commit) error { return db.eng.Apply(batch...) })
 	if err != nil {
 		return err
 	}

@@ -133,16 +133,14 @@ func (a *app) check(dir string) (*checkReport, error) {
 			Bytes     int64  `json:"bytes"`
 		}{m.SnapshotID, m.SnapshotWatermark, res.Footer.Entities, res.Footer.Versions, res.Bytes}
 	}
-	l, err := wal.List(fsys, filepath.Join(dir, "WAL"))
-	if err != nil {
-		return nil, err
-	}
-	pb := a.progress(int64(len(l.Segments)), "wal")
+	pb := a.progress(-1, "wal records")
+	records := int64(0)
 	res, err := wal.Replay(wal.ReplayOptions{
 		FS: fsys, Dir: filepath.Join(dir, "WAL"), UUID: m.UUID, Codec: codec.Identity{},
 		Watermark: m.SnapshotWatermark, HasSnapshot: m.HasSnapshot, ActiveSegment: m.ActiveSegment,
-	}, func(c *core.Commit) error {
-		pbSet(pb, int64(c.Version))
+	}, func(batch []*core.Commit) error {
+		records += int64(len(batch))
+		pbSet(pb, records)
 		return nil
 	})
 	pbDone(pb)

@@ -54,7 +54,7 @@ func readSegment(t *testing.T, dir string) (path string, data []byte, recs []wal
 		if err != nil {
 			t.Fatalf("%s at %d: %v", path, off, err)
 		}
-		c, _, err := format.DecodeRecord(f, codec.Identity{}, value.MaxDecodeDepth, nil)
+		c, err := format.DecodeRecord(f, codec.Identity{}, value.MaxDecodeDepth)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -400,29 +400,31 @@ func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
 	}
 }
 
-// Apply installs a commit read back from storage during recovery, with the
-// versions recorded in it, and publishes it. A commit at or below the last
-// applied version is ignored, so replaying a record twice equals once.
+// Apply installs commits read back from storage during recovery, with the
+// versions recorded in them, and publishes them. A commit at or below the
+// last applied version is ignored, so replaying a record twice equals once.
 // Commits must arrive in version order.
-func (e *Engine) Apply(c *core.Commit) error {
+func (e *Engine) Apply(commits ...*core.Commit) error {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
-	if c.Version <= e.last {
-		return nil
-	}
-	for i := range c.Mutations {
-		m := &c.Mutations[i]
-		if m.Version != c.Version {
-			return dberr.New(dberr.Internal, "engine.Apply", "mutation version %d differs from commit version %d", m.Version, c.Version)
+	for _, c := range commits {
+		if c.Version <= e.last {
+			continue
 		}
-		e.install(m, nil, c.Time)
+		for i := range c.Mutations {
+			m := &c.Mutations[i]
+			if m.Version != c.Version {
+				return dberr.New(dberr.Internal, "engine.Apply", "mutation version %d differs from commit version %d", m.Version, c.Version)
+			}
+			e.install(m, nil, c.Time)
+		}
+		e.last = c.Version
+		if c.Time > e.lastTime {
+			e.lastTime = c.Time
+		}
+		e.stats.Commits++
 	}
-	e.last = c.Version
-	if c.Time > e.lastTime {
-		e.lastTime = c.Time
-	}
-	e.visible.Store(c.Version)
-	e.stats.Commits++
+	e.visible.Store(e.last)
 	return nil
 }
 

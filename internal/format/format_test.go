@@ -46,7 +46,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil || problem != RecordOK || f.Size != len(rec) {
 		t.Fatalf("ParseRecordFrame = %+v, %v, %v", f, problem, err)
 	}
-	got, _, err := DecodeRecord(f, codec.Identity{}, 0, nil)
+	got, err := DecodeRecord(f, codec.Identity{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,12 +124,12 @@ func TestRecordBodyPassesThroughCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := DecodeRecord(f, xorCodec{}, 0, nil)
+	got, err := DecodeRecord(f, xorCodec{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	commitsEqual(t, got, c)
-	if _, _, err := DecodeRecord(f, codec.Identity{}, 0, nil); err == nil {
+	if _, err := DecodeRecord(f, codec.Identity{}, 0); err == nil {
 		t.Fatal("an encoded body decoded without its codec")
 	}
 }
@@ -194,7 +194,7 @@ func FuzzRecord(f *testing.F) {
 			}
 			return
 		}
-		c, _, err := DecodeRecord(fr, codec.Identity{}, 0, nil)
+		c, err := DecodeRecord(fr, codec.Identity{}, 0)
 		if err != nil {
 			return
 		}
@@ -207,7 +207,7 @@ func FuzzRecord(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c2, _, err := DecodeRecord(f2, codec.Identity{}, 0, nil)
+		c2, err := DecodeRecord(f2, codec.Identity{}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

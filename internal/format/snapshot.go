@@ -215,6 +215,8 @@ func VerifySection(hdr, body []byte, crc uint32) error {
 
 // DecodeEntities decodes an entities body (after the codec), calling fn for
 // each entity. It checks versions are strictly increasing and <= watermark.
+// Keys and values share memory with b: the caller must never modify b
+// afterwards.
 func DecodeEntities(b []byte, count uint32, watermark uint64, fn func(e *SnapshotEntity) error) error {
 	off := 0
 	var e SnapshotEntity
@@ -233,7 +235,7 @@ func DecodeEntities(b []byte, count uint32, watermark uint64, fn func(e *Snapsho
 			return corrupt("entity %d key length invalid", i)
 		}
 		off += n
-		e.Key = string(b[off : off+int(klen)])
+		e.Key = value.AliasString(b[off : off+int(klen)])
 		off += int(klen)
 		vcount, n := binary.Uvarint(b[off:])
 		// Each version takes at least 3 bytes.
@@ -266,7 +268,7 @@ func DecodeEntities(b []byte, count uint32, watermark uint64, fn func(e *Snapsho
 			case 1:
 				v.Tombstone = true
 			case 0:
-				val, n, err := value.Decode(b[off:], value.MaxDecodeDepth)
+				val, n, err := value.DecodeAliasing(b[off:], value.MaxDecodeDepth)
 				if err != nil {
 					return corrupt("entity %d version %d value: %v", i, j, err)
 				}

@@ -206,20 +206,25 @@ func ParseRecordFrame(b []byte) (RecordFrame, RecordProblem, error) {
 	return f, RecordOK, nil
 }
 
-// DecodeRecord decodes a framed record's body through cd into a commit.
-// scratch is reused for the decoded body.
-func DecodeRecord(f RecordFrame, cd codec.Codec, maxDepth int, scratch []byte) (*core.Commit, []byte, error) {
-	body, err := cd.Decode(scratch[:0], f.Body, maxWritesetBody)
-	if err != nil {
-		return nil, scratch, corrupt("codec %s: decode: %v", cd.ID(), err)
+// DecodeRecord decodes a framed record's body through cd into a commit. The
+// commit's keys and values share memory with the frame's body (or, for a
+// codec other than identity, with the freshly decoded body): the caller must
+// never modify the bytes the frame was parsed from afterwards.
+func DecodeRecord(f RecordFrame, cd codec.Codec, maxDepth int) (*core.Commit, error) {
+	body := f.Body
+	if cd.ID() != codec.IdentityID {
+		var err error
+		if body, err = cd.Decode(nil, f.Body, maxWritesetBody); err != nil {
+			return nil, corrupt("codec %s: decode: %v", cd.ID(), err)
+		}
 	}
 	c := &core.Commit{Version: f.Version, Run: f.Run, Time: f.Time}
 	muts, err := decodeWriteset(body, c, maxDepth)
 	if err != nil {
-		return nil, body, err
+		return nil, err
 	}
 	c.Mutations = muts
-	return c, body, nil
+	return c, nil
 }
 
 func decodeWriteset(b []byte, c *core.Commit, maxDepth int) ([]core.Mutation, error) {
@@ -264,7 +269,7 @@ func decodeWriteset(b []byte, c *core.Commit, maxDepth int) ([]core.Mutation, er
 			return nil, corrupt("writeset: mutation %d key length invalid", i)
 		}
 		off += n
-		m.Key = string(b[off : off+int(klen)])
+		m.Key = value.AliasString(b[off : off+int(klen)])
 		off += int(klen)
 		ver, n := binary.Uvarint(b[off:])
 		if n <= 0 {
@@ -276,7 +281,7 @@ func decodeWriteset(b []byte, c *core.Commit, maxDepth int) ([]core.Mutation, er
 		}
 		m.Version = ver
 		if m.Op != core.OpDelete {
-			v, n, err := value.Decode(b[off:], maxDepth)
+			v, n, err := value.DecodeAliasing(b[off:], maxDepth)
 			if err != nil {
 				return nil, corrupt("writeset: mutation %d value: %v", i, err)
 			}

@@ -291,7 +291,7 @@ func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, er
 		return res, bad(20, fmt.Errorf("snapshot watermark %d, the MANIFEST expects %d", hdr.Watermark, o.Watermark))
 	}
 	var got format.SnapshotFooter
-	var body, plain []byte
+	var body []byte
 	frame := make([]byte, format.SectionHeaderSize)
 	for {
 		off := cr.n
@@ -319,7 +319,8 @@ func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, er
 		if err := format.VerifySection(frame, body[:sf.BodyLen], crc); err != nil {
 			return res, bad(off, err)
 		}
-		plain, err = o.Codec.Decode(plain[:0], body[:sf.BodyLen], format.MaxSectionBody)
+		// A fresh buffer per section: the decoded values share its memory.
+		plain, err := o.Codec.Decode(nil, body[:sf.BodyLen], format.MaxSectionBody)
 		if err != nil {
 			return res, bad(off, fmt.Errorf("codec %s: %v", o.Codec.ID(), err))
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The binary encoding is canonical: one Value has exactly one encoding
@@ -117,10 +118,22 @@ func (v Value) EncodedSize() int {
 // maxDepth (capped at MaxDecodeDepth) is refused, strings must be valid UTF-8
 // and object keys strictly ascending. Errors wrap ErrMalformed.
 func Decode(b []byte, maxDepth int) (Value, int, error) {
+	return decode(b, maxDepth, false)
+}
+
+// DecodeAliasing is Decode whose strings and byte strings share memory with
+// b instead of copying it — for recovery, which decodes whole files it never
+// modifies and keeps (almost) every value it decodes. The caller must never
+// modify b afterwards: the decoded Values would change with it.
+func DecodeAliasing(b []byte, maxDepth int) (Value, int, error) {
+	return decode(b, maxDepth, true)
+}
+
+func decode(b []byte, maxDepth int, alias bool) (Value, int, error) {
 	if maxDepth <= 0 || maxDepth > MaxDecodeDepth {
 		maxDepth = MaxDecodeDepth
 	}
-	d := decoder{buf: b, maxDepth: maxDepth}
+	d := decoder{buf: b, maxDepth: maxDepth, alias: alias}
 	v, err := d.value(0)
 	if err != nil {
 		return Value{}, 0, err
@@ -144,6 +157,7 @@ type decoder struct {
 	buf      []byte
 	off      int
 	maxDepth int
+	alias    bool
 }
 
 func (d *decoder) fail(format string, args ...any) error {
@@ -178,7 +192,12 @@ func (d *decoder) str() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	s := string(d.buf[d.off : d.off+n])
+	var s string
+	if d.alias {
+		s = AliasString(d.buf[d.off : d.off+n])
+	} else {
+		s = string(d.buf[d.off : d.off+n])
+	}
 	d.off += n
 	return s, nil
 }
@@ -287,4 +306,13 @@ func (v Value) FloatBits() uint64 {
 		return 0
 	}
 	return v.bits
+}
+
+// AliasString returns a string sharing b's memory. b must never be modified
+// afterwards.
+func AliasString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

@@ -50,6 +50,10 @@ func TestBinaryRoundTrip(t *testing.T) {
 		if !got.Identical(v) {
 			t.Fatalf("round trip: got %v, want %v", got, v)
 		}
+		aliased, n, err := DecodeAliasing(enc, 0)
+		if err != nil || n != len(enc) || !aliased.Identical(v) {
+			t.Fatalf("aliasing decode: got %v (%d bytes, %v), want %v", aliased, n, err, v)
+		}
 		// Canonical: re-encoding gives the same bytes.
 		if !bytes.Equal(AppendBinary(nil, got), enc) {
 			t.Fatal("encoding is not canonical")

@@ -65,8 +65,9 @@ type ReplayResult struct {
 	Bytes       int64
 }
 
-// Replay reads every segment in order and calls apply for each record
-// newer than the watermark, with the versions stored in it. It verifies
+// Replay reads every segment in order and calls apply with the records
+// newer than the watermark, in order and in batches, with the versions
+// stored in them. It verifies
 // segment headers (number, database UUID), that segment numbers are
 // contiguous, that the MANIFEST's active segment exists, and that the
 // replayed versions continue the watermark without a gap.
@@ -76,7 +77,7 @@ type ReplayResult struct {
 // region left by a power cut — is truncated (with Repair) and reported. Any
 // other damage is a Corruption error naming file and offset; Replay then
 // modifies nothing.
-func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, error) {
+func Replay(o ReplayOptions, apply func(batch []*core.Commit) error) (ReplayResult, error) {
 	res := ReplayResult{LastVersion: o.Watermark, NextSegment: 1, SegmentLast: map[uint64]uint64{}}
 	l, err := List(o.FS, o.Dir)
 	if err != nil {
@@ -101,89 +102,37 @@ func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, er
 		res.NextSegment = o.ActiveSegment + 1
 	}
 
-	last := o.Watermark // newest version applied (or the watermark)
-	seen := uint64(0)   // newest version seen, applied or skipped
-	var scratch []byte
-	for i, seg := range segs {
-		isLast := i == len(segs)-1
-		// Segment numbers must be contiguous. The one exception: segments
-		// a snapshot covers may have been deleted by compaction in any
-		// order, so before the first record past the watermark a gap is
-		// harmless — and if it hid records past the watermark, the version
-		// continuity check below catches it.
-		if i > 0 && seg.Number != segs[i-1].Number+1 && (!o.HasSnapshot || last != o.Watermark) {
-			return res, dberr.NewCorruption(filepath.Join(o.Dir, SegmentName(segs[i-1].Number+1)), -1,
-				"WAL segment %d is missing (found %d and %d)", segs[i-1].Number+1, segs[i-1].Number, seg.Number)
-		}
-		if i == 0 && !o.HasSnapshot && seg.Number != 1 {
-			return res, dberr.NewCorruption(filepath.Join(o.Dir, SegmentName(1)), -1,
-				"WAL segments 1..%d are missing and no snapshot covers them", seg.Number-1)
-		}
-		data, err := vfs.ReadFile(o.FS, seg.Path)
-		if err != nil {
-			return res, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot read %s", seg.Path)
-		}
-		res.Bytes += int64(len(data))
-		hdr, herr := format.DecodeSegmentHeader(data)
-		if herr != nil {
-			// Rotation writes and fsyncs a header before anything else, so
-			// only the newest segment can have a torn one, and it then holds
-			// nothing acknowledged.
-			if isLast && o.ActiveSegment != seg.Number {
-				res.Torn = &TornTail{Segment: seg.Number, Path: seg.Path, Bytes: int64(len(data)), Header: true}
-				break
+	// A producer reads, verifies and decodes segments while the caller's
+	// goroutine applies what it decoded: recovery runs on two cores.
+	batches := make(chan []*core.Commit, 4)
+	stop := make(chan struct{})
+	var perr error
+	var last uint64
+	go func() {
+		defer close(batches)
+		last, perr = replaySegments(o, segs, &res, func(b []*core.Commit) bool {
+			select {
+			case batches <- b:
+				return true
+			case <-stop:
+				return false
 			}
-			return res, dberr.NewCorruption(seg.Path, 0, "segment header: %v", herr)
+		})
+	}()
+	var aerr error
+	for b := range batches {
+		if aerr != nil {
+			continue // drain: the producer stops at its next send
 		}
-		if hdr.Number != seg.Number {
-			return res, dberr.NewCorruption(seg.Path, 0, "segment header says number %d", hdr.Number)
+		if aerr = apply(b); aerr != nil {
+			close(stop)
 		}
-		if hdr.UUID != o.UUID {
-			return res, dberr.NewCorruption(seg.Path, 0, "segment belongs to database %s, not %s", hdr.UUID, o.UUID)
-		}
-		off := format.SegmentHeaderSize
-		segLast := uint64(0)
-		for off < len(data) {
-			frame, problem, ferr := format.ParseRecordFrame(data[off:])
-			if problem != format.RecordOK {
-				if isLast && !validRecordAfter(data, off+1, seen) {
-					res.Torn = &TornTail{Segment: seg.Number, Path: seg.Path, Offset: int64(off), Bytes: int64(len(data) - off)}
-					break
-				}
-				return res, dberr.NewCorruption(seg.Path, int64(off), "%v", ferr)
-			}
-			if frame.Version <= seen {
-				return res, dberr.NewCorruption(seg.Path, int64(off), "record version %d does not follow %d", frame.Version, seen)
-			}
-			seen = frame.Version
-			if frame.Version <= o.Watermark {
-				// Covered by the snapshot: skip without decoding.
-				res.Skipped++
-				segLast = frame.Version
-				off += frame.Size
-				continue
-			}
-			if frame.Version != last+1 {
-				return res, dberr.NewCorruption(seg.Path, int64(off), "record version %d does not follow %d: versions %d..%d are missing", frame.Version, last, last+1, frame.Version-1)
-			}
-			var c *core.Commit
-			c, scratch, err = format.DecodeRecord(frame, o.Codec, value.MaxDecodeDepth, scratch)
-			if err != nil {
-				return res, dberr.NewCorruption(seg.Path, int64(off), "%v", err)
-			}
-			if err := apply(c); err != nil {
-				return res, err
-			}
-			res.Records++
-			last, segLast = frame.Version, frame.Version
-			off += frame.Size
-		}
-		res.SegmentLast[seg.Number] = segLast
-		// Only a prefix of the log may be covered: an empty segment after
-		// one holding newer records must stay, or the numbering would gap.
-		if o.HasSnapshot && segLast <= o.Watermark && !isLast && len(res.Covered) == i {
-			res.Covered = append(res.Covered, seg)
-		}
+	}
+	if aerr != nil {
+		return res, aerr
+	}
+	if perr != nil {
+		return res, perr
 	}
 	res.LastVersion = last
 	if res.Torn != nil && o.Repair {
@@ -197,6 +146,126 @@ func Replay(o ReplayOptions, apply func(c *core.Commit) error) (ReplayResult, er
 		}
 	}
 	return res, nil
+}
+
+// replayBatch is how many decoded commits the producer hands over at once.
+const replayBatch = 256
+
+var errStopped = errors.New("replay stopped")
+
+// replaySegments is Replay's producer: it verifies and decodes the segments
+// in order, hands each decoded commit to send in batches, and fills res. It
+// returns the newest version decoded (or the watermark).
+func replaySegments(o ReplayOptions, segs []SegmentFile, res *ReplayResult, send func([]*core.Commit) bool) (last uint64, err error) {
+	batch := make([]*core.Commit, 0, replayBatch)
+	defer func() {
+		if err == nil && len(batch) > 0 && !send(batch) {
+			err = errStopped
+		}
+	}()
+	last = o.Watermark // newest version decoded (or the watermark)
+	seen := uint64(0)  // newest version seen, applied or skipped
+	for i, seg := range segs {
+		isLast := i == len(segs)-1
+		// Segment numbers must be contiguous. The one exception: segments
+		// a snapshot covers may have been deleted by compaction in any
+		// order, so before the first record past the watermark a gap is
+		// harmless — and if it hid records past the watermark, the version
+		// continuity check below catches it.
+		if i > 0 && seg.Number != segs[i-1].Number+1 && (!o.HasSnapshot || last != o.Watermark) {
+			return last, dberr.NewCorruption(filepath.Join(o.Dir, SegmentName(segs[i-1].Number+1)), -1,
+				"WAL segment %d is missing (found %d and %d)", segs[i-1].Number+1, segs[i-1].Number, seg.Number)
+		}
+		if i == 0 && !o.HasSnapshot && seg.Number != 1 {
+			return last, dberr.NewCorruption(filepath.Join(o.Dir, SegmentName(1)), -1,
+				"WAL segments 1..%d are missing and no snapshot covers them", seg.Number-1)
+		}
+		stream, err := openStream(o.FS, seg.Path)
+		if err != nil {
+			return last, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot read %s", seg.Path)
+		}
+		data, err := stream.upTo(format.SegmentHeaderSize)
+		if err != nil {
+			return last, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot read %s", seg.Path)
+		}
+		hdr, herr := format.DecodeSegmentHeader(data)
+		if herr != nil {
+			if data, err = stream.all(); err != nil {
+				return last, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot read %s", seg.Path)
+			}
+			res.Bytes += int64(len(data))
+			// Rotation writes and fsyncs a header before anything else, so
+			// only the newest segment can have a torn one, and it then holds
+			// nothing acknowledged.
+			if isLast && o.ActiveSegment != seg.Number {
+				res.Torn = &TornTail{Segment: seg.Number, Path: seg.Path, Bytes: int64(len(data)), Header: true}
+				break
+			}
+			return last, dberr.NewCorruption(seg.Path, 0, "segment header: %v", herr)
+		}
+		if hdr.Number != seg.Number {
+			return last, dberr.NewCorruption(seg.Path, 0, "segment header says number %d", hdr.Number)
+		}
+		if hdr.UUID != o.UUID {
+			return last, dberr.NewCorruption(seg.Path, 0, "segment belongs to database %s, not %s", hdr.UUID, o.UUID)
+		}
+		off := format.SegmentHeaderSize
+		segLast := uint64(0)
+		for {
+			if data, err = stream.record(off); err != nil {
+				return last, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot read %s", seg.Path)
+			}
+			if off >= len(data) {
+				break
+			}
+			frame, problem, ferr := format.ParseRecordFrame(data[off:])
+			if problem != format.RecordOK {
+				if data, err = stream.all(); err != nil {
+					return last, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot read %s", seg.Path)
+				}
+				if isLast && !validRecordAfter(data, off+1, seen) {
+					res.Torn = &TornTail{Segment: seg.Number, Path: seg.Path, Offset: int64(off), Bytes: int64(len(data) - off)}
+					break
+				}
+				return last, dberr.NewCorruption(seg.Path, int64(off), "%v", ferr)
+			}
+			if frame.Version <= seen {
+				return last, dberr.NewCorruption(seg.Path, int64(off), "record version %d does not follow %d", frame.Version, seen)
+			}
+			seen = frame.Version
+			if frame.Version <= o.Watermark {
+				// Covered by the snapshot: skip without decoding.
+				res.Skipped++
+				segLast = frame.Version
+				off += frame.Size
+				continue
+			}
+			if frame.Version != last+1 {
+				return last, dberr.NewCorruption(seg.Path, int64(off), "record version %d does not follow %d: versions %d..%d are missing", frame.Version, last, last+1, frame.Version-1)
+			}
+			c, err := format.DecodeRecord(frame, o.Codec, value.MaxDecodeDepth)
+			if err != nil {
+				return last, dberr.NewCorruption(seg.Path, int64(off), "%v", err)
+			}
+			if batch = append(batch, c); len(batch) == replayBatch {
+				if !send(batch) {
+					return last, errStopped
+				}
+				batch = make([]*core.Commit, 0, replayBatch)
+			}
+			res.Records++
+			last, segLast = frame.Version, frame.Version
+			off += frame.Size
+		}
+		res.Bytes += int64(len(data))
+		res.SegmentLast[seg.Number] = segLast
+		// Only a prefix of the log may be covered: an empty segment after
+		// one holding newer records must stay, or the numbering would gap.
+		if o.HasSnapshot && segLast <= o.Watermark && !isLast && len(res.Covered) == i {
+			res.Covered = append(res.Covered, seg)
+		}
+	}
+	return last, nil
 }
 
 // validRecordAfter reports whether a valid record newer than last starts
@@ -319,7 +388,6 @@ func Dump(fsys vfs.FS, dir string, cd codec.Codec, fn func(r DumpRecord) error, 
 	if err != nil {
 		return err
 	}
-	var scratch []byte
 	for _, seg := range l.Segments {
 		data, err := vfs.ReadFile(fsys, seg.Path)
 		if err != nil {
@@ -335,8 +403,7 @@ func Dump(fsys vfs.FS, dir string, cd codec.Codec, fn func(r DumpRecord) error, 
 				bad(seg, int64(off), err)
 				break
 			}
-			var c *core.Commit
-			c, scratch, err = format.DecodeRecord(frame, cd, value.MaxDecodeDepth, scratch)
+			c, err := format.DecodeRecord(frame, cd, value.MaxDecodeDepth)
 			if err != nil {
 				bad(seg, int64(off), err)
 				break
@@ -348,4 +415,16 @@ func Dump(fsys vfs.FS, dir string, cd codec.Codec, fn func(r DumpRecord) error, 
 		}
 	}
 	return nil
+}
+
+// EachCommit adapts a per-commit callback to Replay's batches.
+func EachCommit(fn func(c *core.Commit) error) func([]*core.Commit) error {
+	return func(batch []*core.Commit) error {
+		for _, c := range batch {
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }

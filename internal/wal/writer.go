@@ -76,15 +76,15 @@ type Writer struct {
 
 	// fileMu serializes file I/O: the leader's writes and rotations, and
 	// the flusher's syncs.
-	fileMu   sync.Mutex
-	f        vfs.File
-	seg      uint64
-	segPath  string
-	size     int64 // bytes in the current segment, header included
+	fileMu  sync.Mutex
+	f       vfs.File
+	seg     uint64
+	segPath string
+	size    int64 // bytes in the current segment, header included
 	// curSeg and curSize mirror seg and size for readers that must not wait
 	// for a write or fsync in progress (statistics, compaction).
-	curSeg  atomic.Uint64
-	curSize atomic.Int64
+	curSeg   atomic.Uint64
+	curSize  atomic.Int64
 	alloc    int64 // bytes of the current segment preallocated
 	unsynced int64 // bytes written since the last sync
 	buf      []byte

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"sync"
 	"testing"
 
 	"github.com/inmemdb/inmem"
@@ -47,25 +46,20 @@ func loadKeys(b testing.TB, db *inmem.DB, run inmem.RunID, n int) {
 	}
 }
 
-var (
-	millionOnce sync.Once
-	millionDB   *inmem.DB
-	millionRun  = inmem.NewRunID()
-)
-
-// million returns a shared database holding 1M keys (built once per
-// process: loading takes a few seconds).
+// million returns a database holding 1M keys of one version each in
+// millionRun. Each benchmark builds its own and closes it, so the big heap
+// does not slow the benchmarks that run after it in the same process.
 func million(b *testing.B) *inmem.DB {
-	millionOnce.Do(func() {
-		db, err := inmem.Open("", nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		loadKeys(b, db, millionRun, 1_000_000)
-		millionDB = db
-	})
-	return millionDB
+	db, err := inmem.Open("", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	loadKeys(b, db, millionRun, 1_000_000)
+	b.Cleanup(func() { db.Close() })
+	return db
 }
+
+var millionRun = inmem.NewRunID()
 
 func BenchmarkKVGetHot(b *testing.B) {
 	db := million(b)

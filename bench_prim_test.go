@@ -3,7 +3,9 @@ package inmem_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/inmemdb/inmem"
 )
@@ -56,12 +58,17 @@ func BenchmarkVectorSearch(b *testing.B) {
 		}{{"nofilter", nil}, {"filter", inmem.Filter{inmem.Eq("group", inmem.String("a"))}}} {
 			b.Run(fmt.Sprintf("n=%d/%s", n, f.name), func(b *testing.B) {
 				b.ReportAllocs()
+				var lat []time.Duration
 				for b.Loop() {
+					start := time.Now()
 					hits, err := db.Vectors().Search(ctx, run, "c", q, 10, f.filter)
 					if err != nil || len(hits) != 10 {
 						b.Fatal(err, len(hits))
 					}
+					lat = append(lat, time.Since(start))
 				}
+				slices.Sort(lat)
+				b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e6, "p50-ms")
 			})
 		}
 		db.Close()

@@ -83,7 +83,6 @@ type Engine struct {
 	last        uint64 // last assigned commit version (commitMu)
 	lastTime    int64  // timestamp of the last commit (commitMu)
 	versionSlab []version
-	chainSlab   []chain
 
 	visible atomic.Uint64 // published watermark: snapshots read at this version
 	// published is closed (and replaced) whenever the watermark advances
@@ -258,17 +257,17 @@ func itemLess(a, b item) bool { return a.key < b.key }
 // spaceCount bounds the space tags (core.PrimitiveType values).
 const spaceCount = int(core.System) + 1
 
-// space is one primitive's keys in one run: a concurrent hash index for
-// point lookups and an ordered tree for scans.
+// space is one primitive's keys in one run: a hash index for point lookups
+// and an ordered tree for scans.
 //
-// The index is a sync.Map: lookups take no lock, so readers and writers on
-// different cores never contend on a lock word (a reader-writer mutex's
-// reader count alone bounces between cores on every read). A tree search
+// The index takes no lock on lookups (see hashIndex), so readers on
+// different cores never contend on a lock word — a reader-writer mutex's
+// reader count alone bounces between cores on every read. A tree search
 // would also chase a pointer to the key bytes at every comparison, which is
 // slow for a million keys. Chains are only ever added, by installers
 // holding the engine's commit lock; treeMu orders tree inserts against scans.
 type space struct {
-	index  sync.Map // string -> *chain
+	index  hashIndex
 	treeMu sync.RWMutex
 	tree   *btree.BTreeG[item]
 }
@@ -319,10 +318,7 @@ func (e *Engine) lookup(run core.RunID, sp core.PrimitiveType, key string) *chai
 	if s == nil {
 		return nil
 	}
-	if c, ok := s.index.Load(key); ok {
-		return c.(*chain)
-	}
-	return nil
+	return s.index.get(key)
 }
 
 // lookupLocked is lookup for callers holding the commit lock.
@@ -342,24 +338,21 @@ func (e *Engine) chainForInstall(run core.RunID, sp core.PrimitiveType, key stri
 		s = &space{tree: btree.NewBTreeGOptions(itemLess, btree.Options{NoLocks: true, Degree: 32})}
 		ri.spaces[sp].Store(s)
 	}
-	c := e.newChain()
-	// The tree first: a scan that finds the key in the tree must also be
-	// able to find it in the index.
+	c := s.index.add(key)
 	s.treeMu.Lock()
 	s.tree.Set(item{key: key, c: c})
 	s.treeMu.Unlock()
-	s.index.Store(key, c)
 	if id, ok := runRecordOf(run, sp, key); ok {
 		e.runFor(id, true).record.Store(c)
 	}
 	return c
 }
 
-// Versions and chains are carved from slabs: one allocation serves many
-// installs, which is cheaper than one allocation each and wastes no size
-// class rounding. A slab lives as long as any version in it does; versions
-// are only ever dropped by compaction, so the cost is small. The slabs are
-// used under the commit lock.
+// Versions are carved from slabs: one allocation serves many installs,
+// which is cheaper than one allocation each and wastes no size class
+// rounding. A slab lives as long as any version in it does; versions are
+// only ever dropped by compaction, so the cost is small. Slabs are used
+// under the commit lock.
 const slabSize = 64
 
 func (e *Engine) newVersion() *version {
@@ -369,15 +362,6 @@ func (e *Engine) newVersion() *version {
 	v := &e.versionSlab[0]
 	e.versionSlab = e.versionSlab[1:]
 	return v
-}
-
-func (e *Engine) newChain() *chain {
-	if len(e.chainSlab) == 0 {
-		e.chainSlab = make([]chain, slabSize)
-	}
-	c := &e.chainSlab[0]
-	e.chainSlab = e.chainSlab[1:]
-	return c
 }
 
 // install prepends a version for m. c is the chain if the caller already

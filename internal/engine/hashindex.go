@@ -1,0 +1,94 @@
+package engine
+
+import (
+	"hash/maphash"
+	"sync/atomic"
+)
+
+// hashIndex maps keys to chains for point lookups. Lookups take no lock and
+// never write shared memory, so readers on several cores do not slow each
+// other down; inserts come from one writer at a time (the engine's commit
+// lock) and nothing is ever removed.
+//
+// It is an open-addressing table of pointers to immutable entries, kept at
+// most half full. Growing builds a new table holding the same entries and
+// publishes it with one atomic store; a reader still probing the old table
+// finds every key that was in it. A key inserted after a reader took its
+// snapshot only holds versions newer than that snapshot, so missing it is
+// harmless; a key inserted before is in whatever table the reader loads,
+// because the insert happens before the commit that created it is
+// published, and the reader loads the table after its snapshot.
+type hashIndex struct {
+	table atomic.Pointer[hashTable]
+	n     int // entries (writer only)
+}
+
+type hashTable struct {
+	slots []atomic.Pointer[hashEntry]
+	mask  uint64
+}
+
+// hashEntry holds the chain itself, so a lookup reaches the newest version
+// with one pointer less to follow.
+type hashEntry struct {
+	hash uint64
+	key  string
+	c    chain
+}
+
+var indexSeed = maphash.MakeSeed()
+
+func newHashTable(size int) *hashTable {
+	return &hashTable{slots: make([]atomic.Pointer[hashEntry], size), mask: uint64(size - 1)}
+}
+
+// get returns the chain of key, or nil.
+func (h *hashIndex) get(key string) *chain {
+	t := h.table.Load()
+	if t == nil {
+		return nil
+	}
+	hv := maphash.String(indexSeed, key)
+	for i := hv & t.mask; ; i = (i + 1) & t.mask {
+		e := t.slots[i].Load()
+		if e == nil {
+			return nil
+		}
+		if e.hash == hv && e.key == key {
+			return &e.c
+		}
+	}
+}
+
+// add inserts key (which must be absent) with an empty chain and returns
+// the chain. The caller is the only writer.
+func (h *hashIndex) add(key string) *chain {
+	t := h.table.Load()
+	if t == nil {
+		t = newHashTable(16)
+		h.table.Store(t)
+	}
+	if 2*(h.n+1) > len(t.slots) {
+		bigger := newHashTable(2 * len(t.slots))
+		for i := range t.slots {
+			if e := t.slots[i].Load(); e != nil {
+				bigger.insert(e)
+			}
+		}
+		h.table.Store(bigger)
+		t = bigger
+	}
+	e := &hashEntry{hash: maphash.String(indexSeed, key), key: key}
+	t.insert(e)
+	h.n++
+	return &e.c
+}
+
+func (t *hashTable) insert(e *hashEntry) {
+	for i := e.hash & t.mask; ; i = (i + 1) & t.mask {
+		if t.slots[i].Load() == nil {
+			t.slots[i].Store(e)
+			return
+		}
+	}
+}

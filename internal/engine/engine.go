@@ -77,35 +77,44 @@ type Options struct {
 
 // Engine is the multi-version store. It is safe for concurrent use.
 type Engine struct {
-	runs sync.Map // core.RunID -> *runIndex
-
-	commitMu    sync.Mutex
-	last        uint64 // last assigned commit version (commitMu)
-	lastTime    int64  // timestamp of the last commit (commitMu)
-	versionSlab []version
-
-	visible atomic.Uint64 // published watermark: snapshots read at this version
-	// published is closed (and replaced) whenever the watermark advances
-	// through Publish, waking WaitVisible.
-	published atomic.Pointer[chan struct{}]
+	// Read-mostly fields first: every reader and writer loads them.
+	runs      sync.Map // core.RunID -> *runIndex
+	sink      Sink
+	now       func() int64
 	broken    atomic.Pointer[dberr.Error]
-	closed    bool // under commitMu: no commit is accepted any more
-	// inflight counts commits between submission to the sink and the
-	// sink's acknowledgement (under commitMu); Close waits for zero.
-	inflight     int
-	inflightDone sync.Cond
-
-	sink Sink
-	now  func() int64
-
+	observers [spaceCount]func(m *core.Mutation)
+	// slabs hands out version slabs to transactions outside the commit
+	// lock, one per P at a time, so concurrent committers never share one.
+	slabs sync.Pool
 	// observers are called for every installed mutation of their space,
 	// under the commit lock, in version order — whether or not the commit
 	// is later published. Derived structures (the vector search index) use
 	// them to follow committed state.
-	observers [spaceCount]func(m *core.Mutation)
 
-	stats    Stats // under commitMu, except readOnly
-	readOnly atomic.Uint64
+	// The commit lock and what it guards share cache lines of their own, so
+	// handing the lock from one core to another moves as few lines as
+	// possible and never disturbs the read-mostly fields above.
+	_        [64]byte
+	commitMu sync.Mutex
+	last     uint64 // last assigned commit version
+	lastTime int64  // timestamp of the last commit
+	closed   bool   // no commit is accepted any more
+	// inflight counts commits between submission to the sink and the
+	// sink's acknowledgement; Close waits for zero.
+	inflight     int
+	inflightDone sync.Cond
+	stats        Stats // except ReadOnly
+	versionSlab  []version
+
+	// visible is the published watermark that snapshots read: written by
+	// every commit, loaded by every Begin, on a line of its own.
+	_       [64]byte
+	visible atomic.Uint64
+	_       [56]byte
+	// published is closed (and replaced) whenever the watermark advances
+	// through Publish, waking WaitVisible.
+	published atomic.Pointer[chan struct{}]
+	readOnly  atomic.Uint64
 }
 
 // Observe registers fn to be called for every mutation of space as it is
@@ -355,6 +364,22 @@ func (e *Engine) chainForInstall(run core.RunID, sp core.PrimitiveType, key stri
 // under the commit lock.
 const slabSize = 64
 
+// versionSlab is a chunk of version nodes handed out one at a time.
+type versionSlab struct{ vs []version }
+
+// allocVersion returns a version node for a transaction's write, outside
+// the commit lock.
+func (e *Engine) allocVersion() *version {
+	s, _ := e.slabs.Get().(*versionSlab)
+	if s == nil || len(s.vs) == 0 {
+		s = &versionSlab{vs: make([]version, slabSize)}
+	}
+	v := &s.vs[0]
+	s.vs = s.vs[1:]
+	e.slabs.Put(s)
+	return v
+}
+
 func (e *Engine) newVersion() *version {
 	if len(e.versionSlab) == 0 {
 		e.versionSlab = make([]version, slabSize)
@@ -367,10 +392,14 @@ func (e *Engine) newVersion() *version {
 // install prepends a version for m. c is the chain if the caller already
 // knows it. The caller holds the commit lock.
 func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
+	e.installInto(m, c, e.newVersion(), ts)
+}
+
+// installInto is install with the version node supplied by the caller.
+func (e *Engine) installInto(m *core.Mutation, c *chain, v *version, ts int64) {
 	if c == nil {
 		c = e.chainForInstall(m.Run, m.Space, m.Key)
 	}
-	v := e.newVersion()
 	v.n, v.ts, v.next = m.Version, ts, c.head.Load()
 	if m.Op == core.OpDelete {
 		v.tomb = true

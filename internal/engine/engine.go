@@ -83,9 +83,6 @@ type Engine struct {
 	now       func() int64
 	broken    atomic.Pointer[dberr.Error]
 	observers [spaceCount]func(m *core.Mutation)
-	// slabs hands out version slabs to transactions outside the commit
-	// lock, one per P at a time, so concurrent committers never share one.
-	slabs sync.Pool
 	// observers are called for every installed mutation of their space,
 	// under the commit lock, in version order — whether or not the commit
 	// is later published. Derived structures (the vector search index) use
@@ -364,22 +361,6 @@ func (e *Engine) chainForInstall(run core.RunID, sp core.PrimitiveType, key stri
 // under the commit lock.
 const slabSize = 64
 
-// versionSlab is a chunk of version nodes handed out one at a time.
-type versionSlab struct{ vs []version }
-
-// allocVersion returns a version node for a transaction's write, outside
-// the commit lock.
-func (e *Engine) allocVersion() *version {
-	s, _ := e.slabs.Get().(*versionSlab)
-	if s == nil || len(s.vs) == 0 {
-		s = &versionSlab{vs: make([]version, slabSize)}
-	}
-	v := &s.vs[0]
-	s.vs = s.vs[1:]
-	e.slabs.Put(s)
-	return v
-}
-
 func (e *Engine) newVersion() *version {
 	if len(e.versionSlab) == 0 {
 		e.versionSlab = make([]version, slabSize)
@@ -392,14 +373,10 @@ func (e *Engine) newVersion() *version {
 // install prepends a version for m. c is the chain if the caller already
 // knows it. The caller holds the commit lock.
 func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
-	e.installInto(m, c, e.newVersion(), ts)
-}
-
-// installInto is install with the version node supplied by the caller.
-func (e *Engine) installInto(m *core.Mutation, c *chain, v *version, ts int64) {
 	if c == nil {
 		c = e.chainForInstall(m.Run, m.Space, m.Key)
 	}
+	v := e.newVersion()
 	v.n, v.ts, v.next = m.Version, ts, c.head.Load()
 	if m.Op == core.OpDelete {
 		v.tomb = true

@@ -21,7 +21,6 @@ type Txn struct {
 	reads  []readRec
 	writes []core.Mutation
 	wchain []*chain       // chain of writes[i] if known (saves a lookup at install)
-	wver   []*version     // the version node writes[i] will install, allocated outside the commit lock
 	windex map[wkey]int32 // index into writes, built once there are many
 	buf    *txnBuf
 }
@@ -33,7 +32,6 @@ type txnBuf struct {
 	commit core.Commit
 	writes [1]core.Mutation
 	wchain [1]*chain
-	wver   [1]*version
 	reads  [2]readRec
 }
 
@@ -67,7 +65,7 @@ func (e *Engine) BeginInto(t *Txn, run core.RunID, writable bool) {
 	*t = Txn{e: e, run: run, snap: e.visible.Load(), writable: writable}
 	if writable {
 		b := new(txnBuf)
-		t.buf, t.writes, t.wchain, t.wver, t.reads = b, b.writes[:0], b.wchain[:0], b.wver[:0], b.reads[:0]
+		t.buf, t.writes, t.wchain, t.reads = b, b.writes[:0], b.wchain[:0], b.reads[:0]
 	}
 }
 
@@ -241,9 +239,6 @@ func (t *Txn) write(op core.Op, run core.RunID, space core.PrimitiveType, key st
 		c = t.e.lookup(run, space, key)
 	}
 	t.wchain = append(t.wchain, c)
-	// The version node too is taken here, from a per-P slab, so concurrent
-	// committers do not share a slab (and its cache lines) under the lock.
-	t.wver = append(t.wver, t.e.allocVersion())
 	switch {
 	case t.windex != nil:
 		t.windex[wkey{run, space, key}] = int32(len(t.writes) - 1)
@@ -285,7 +280,7 @@ func (t *Txn) OwnWrites(run core.RunID, space core.PrimitiveType, start, end str
 // Rollback discards the transaction. It is idempotent.
 func (t *Txn) Rollback() {
 	t.done = true
-	t.reads, t.writes, t.wchain, t.wver, t.windex, t.buf = nil, nil, nil, nil, nil, nil
+	t.reads, t.writes, t.wchain, t.windex, t.buf = nil, nil, nil, nil, nil
 }
 
 // ErrClosed is returned by Commit once the engine is closed.
@@ -327,13 +322,13 @@ func (t *Txn) Commit() (uint64, error) {
 	}
 	for i := range t.writes {
 		t.writes[i].Version = v
-		e.installInto(&t.writes[i], t.wchain[i], t.wver[i], ts)
+		e.install(&t.writes[i], t.wchain[i], ts)
 	}
 	e.last, e.lastTime = v, ts
 	e.stats.Commits++
 	c := &t.buf.commit
 	*c = core.Commit{Version: v, Run: t.run, Time: ts, Mutations: t.writes}
-	t.reads, t.wchain, t.wver, t.windex, t.writes, t.buf = nil, nil, nil, nil, nil, nil
+	t.reads, t.wchain, t.windex, t.writes, t.buf = nil, nil, nil, nil, nil
 	if e.sink == nil {
 		e.visible.Store(v)
 		e.commitMu.Unlock()

@@ -111,6 +111,7 @@ type Engine struct {
 	// published is closed (and replaced) whenever the watermark advances
 	// through Publish, waking WaitVisible.
 	published atomic.Pointer[chan struct{}]
+	waiters   atomic.Int32 // goroutines in WaitVisible
 	readOnly  atomic.Uint64
 }
 
@@ -187,6 +188,9 @@ func (e *Engine) Publish(v uint64) {
 			break
 		}
 	}
+	if e.waiters.Load() == 0 {
+		return // nobody to wake: no channel to replace
+	}
 	next := make(chan struct{})
 	if old := e.published.Swap(&next); old != nil {
 		close(*old)
@@ -198,6 +202,8 @@ func (e *Engine) Publish(v uint64) {
 // still waiting for its fsync waits here before it retries: a retry from an
 // older snapshot would only conflict again.
 func (e *Engine) WaitVisible(v uint64, done <-chan struct{}) {
+	e.waiters.Add(1)
+	defer e.waiters.Add(-1)
 	for e.visible.Load() < v && e.broken.Load() == nil {
 		ch := e.published.Load()
 		if ch == nil {

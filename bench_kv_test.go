@@ -204,3 +204,25 @@ func TestMemoryFootprint1M(t *testing.T) {
 	runtime.KeepAlive(db)
 	db.Close()
 }
+
+// BenchmarkKVGetReaders runs 1 and 2 goroutines reading 1000 keys of one
+// run (ns per read, all goroutines together): reads take no lock, so two
+// readers should take half the time per read.
+func BenchmarkKVGetReaders(b *testing.B) {
+	for _, readers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
+			db := openMem(b)
+			run := inmem.NewRunID()
+			keys := make([]string, 1000)
+			for i := range keys {
+				keys[i] = benchKey(i)
+				mustPut(b, db, run, keys[i], benchValue)
+			}
+			b.ReportAllocs()
+			runWriters(b, readers, func(_, i int) error {
+				_, err := db.KV().Get(ctx, run, keys[i%len(keys)])
+				return err
+			})
+		})
+	}
+}

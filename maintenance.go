@@ -43,19 +43,29 @@ type CheckpointInfo struct {
 func (db *DB) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	db.life.RLock()
 	defer db.life.RUnlock()
-	if err := db.checkOpen("Checkpoint"); err != nil {
+	s, err := db.maintainable("Checkpoint")
+	if err != nil {
 		return CheckpointInfo{}, err
 	}
-	if db.store == nil {
-		return CheckpointInfo{}, errorf(CodeInvalidArgument, "Checkpoint", "a database without a directory has nowhere to write a snapshot")
-	}
-	if db.opts.ReadOnly {
-		return CheckpointInfo{}, errorf(CodeInvalidArgument, "Checkpoint", "the database is open read-only")
-	}
-	s := db.store
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
 	return s.checkpoint(ctx, nil)
+}
+
+// maintainable returns the storage of a database that maintenance may
+// write to: open, with a directory, not read-only. The caller holds
+// db.life for reading.
+func (db *DB) maintainable(op string) (*storage, error) {
+	if err := db.checkOpen(op); err != nil {
+		return nil, err
+	}
+	if db.store == nil {
+		return nil, errorf(CodeInvalidArgument, op, "a database without a directory has no files to maintain")
+	}
+	if db.opts.ReadOnly {
+		return nil, errorf(CodeInvalidArgument, op, "the database is open read-only")
+	}
+	return db.store, nil
 }
 
 // checkpoint writes and publishes a snapshot. The caller holds snapMu.
@@ -153,19 +163,13 @@ var ErrCompactionRunning = &Error{Code: dberr.ConstraintViolation, Op: "Compact"
 func (db *DB) Compact(ctx context.Context, mode CompactMode) (CompactInfo, error) {
 	db.life.RLock()
 	defer db.life.RUnlock()
-	if err := db.checkOpen("Compact"); err != nil {
+	s, err := db.maintainable("Compact")
+	if err != nil {
 		return CompactInfo{}, err
 	}
 	if mode != WALOnly {
 		return CompactInfo{}, errorf(CodeInvalidArgument, "Compact", "unknown compaction mode %d", mode)
 	}
-	if db.store == nil {
-		return CompactInfo{}, errorf(CodeInvalidArgument, "Compact", "a database without a directory has no WAL to compact")
-	}
-	if db.opts.ReadOnly {
-		return CompactInfo{}, errorf(CodeInvalidArgument, "Compact", "the database is open read-only")
-	}
-	s := db.store
 	if !s.compMu.TryLock() {
 		return CompactInfo{}, ErrCompactionRunning
 	}
@@ -247,16 +251,10 @@ func (s *storage) compactWAL(ctx context.Context, mode CompactMode) (CompactInfo
 func (db *DB) Export(ctx context.Context, dst string) (CheckpointInfo, error) {
 	db.life.RLock()
 	defer db.life.RUnlock()
-	if err := db.checkOpen("Export"); err != nil {
+	s, err := db.maintainable("Export")
+	if err != nil {
 		return CheckpointInfo{}, err
 	}
-	if db.store == nil {
-		return CheckpointInfo{}, errorf(CodeInvalidArgument, "Export", "a database without a directory cannot be exported")
-	}
-	if db.opts.ReadOnly {
-		return CheckpointInfo{}, errorf(CodeInvalidArgument, "Export", "the database is open read-only")
-	}
-	s := db.store
 	if err := checkDestination(s.fs, s.dir, dst); err != nil {
 		return CheckpointInfo{}, err
 	}

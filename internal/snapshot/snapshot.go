@@ -23,8 +23,6 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/inmemdb/inmem/internal/codec"
 	"github.com/inmemdb/inmem/internal/core"
@@ -39,21 +37,7 @@ func FileName(id uint64) string { return fmt.Sprintf("snap-%010d.chk", id) }
 
 // ParseFileName returns the id of a snapshot file name.
 func ParseFileName(name string) (uint64, bool) {
-	digits, ok := strings.CutPrefix(name, "snap-")
-	if !ok {
-		return 0, false
-	}
-	digits, ok = strings.CutSuffix(digits, ".chk")
-	if !ok || digits == "" {
-		return 0, false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseUint(digits, 10, 64)
-	return n, err == nil && n > 0
+	return format.ParseNumberedName(name, "snap-", ".chk")
 }
 
 // WriteOptions configure Write.

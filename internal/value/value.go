@@ -294,7 +294,14 @@ func (v Value) Without(key string) Value {
 
 // Equal reports structural equality without coercion: Int(1) != Float(1),
 // String("a") != Bytes("a"), NaN != NaN, object key order is irrelevant.
-func (v Value) Equal(w Value) bool {
+func (v Value) Equal(w Value) bool { return v.equal(w, false) }
+
+// Identical is like Equal but compares floats by their bits, so NaN is
+// identical to the same NaN and -0.0 differs from +0.0. Tests of exact
+// round-trips through storage use it.
+func (v Value) Identical(w Value) bool { return v.equal(w, true) }
+
+func (v Value) equal(w Value, bitwise bool) bool {
 	if v.kind != w.kind {
 		return false
 	}
@@ -304,63 +311,29 @@ func (v Value) Equal(w Value) bool {
 	case KindBool, KindInt:
 		return v.bits == w.bits
 	case KindFloat:
+		if bitwise {
+			return v.bits == w.bits
+		}
 		return math.Float64frombits(v.bits) == math.Float64frombits(w.bits)
 	case KindString, KindBytes:
 		return v.str == w.str
-	case KindArray:
+	case KindArray, KindObject:
+		// Object keys are sorted and unique, so equal objects have equal key
+		// slices; arrays have none.
 		if len(v.comp.vals) != len(w.comp.vals) {
 			return false
 		}
 		for i := range v.comp.vals {
-			if !v.comp.vals[i].Equal(w.comp.vals[i]) {
+			if v.kind == KindObject && v.comp.keys[i] != w.comp.keys[i] {
 				return false
 			}
-		}
-		return true
-	case KindObject:
-		if len(v.comp.keys) != len(w.comp.keys) {
-			return false
-		}
-		for i := range v.comp.keys {
-			if v.comp.keys[i] != w.comp.keys[i] || !v.comp.vals[i].Equal(w.comp.vals[i]) {
+			if !v.comp.vals[i].equal(w.comp.vals[i], bitwise) {
 				return false
 			}
 		}
 		return true
 	}
 	return false
-}
-
-// Identical is like Equal but compares floats by their bits, so NaN is
-// identical to the same NaN and -0.0 differs from +0.0. Tests of exact
-// round-trips through storage use it.
-func (v Value) Identical(w Value) bool {
-	if v.kind != w.kind {
-		return false
-	}
-	switch v.kind {
-	case KindArray:
-		if len(v.comp.vals) != len(w.comp.vals) {
-			return false
-		}
-		for i := range v.comp.vals {
-			if !v.comp.vals[i].Identical(w.comp.vals[i]) {
-				return false
-			}
-		}
-		return true
-	case KindObject:
-		if len(v.comp.keys) != len(w.comp.keys) {
-			return false
-		}
-		for i := range v.comp.keys {
-			if v.comp.keys[i] != w.comp.keys[i] || !v.comp.vals[i].Identical(w.comp.vals[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return v.bits == w.bits && v.str == w.str
 }
 
 // Depth returns the nesting depth: 0 for scalars, 1 + the deepest child for

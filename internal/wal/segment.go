@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
+	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/vfs"
 )
 
@@ -17,24 +17,7 @@ func SegmentName(n uint64) string { return fmt.Sprintf("wal-%010d.seg", n) }
 // ParseSegmentName returns the segment number of a file name, and false if
 // the name is not a segment's.
 func ParseSegmentName(name string) (uint64, bool) {
-	digits, ok := strings.CutPrefix(name, "wal-")
-	if !ok {
-		return 0, false
-	}
-	digits, ok = strings.CutSuffix(digits, ".seg")
-	if !ok || digits == "" {
-		return 0, false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseUint(digits, 10, 64)
-	if err != nil || n == 0 {
-		return 0, false
-	}
-	return n, true
+	return format.ParseNumberedName(name, "wal-", ".seg")
 }
 
 // SegmentFile is one segment found in the WAL directory.

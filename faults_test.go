@@ -319,3 +319,44 @@ func TestBuffered_IdleDatabaseSynced(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// FuzzOpenCraftedDirectory opens a database directory whose newest WAL
+// segment (and, with a flag, its MANIFEST) holds arbitrary bytes: Open must
+// either recover or fail with a typed error — never panic, hang or allocate
+// without bound.
+func FuzzOpenCraftedDirectory(f *testing.F) {
+	base := vfs.NewMem()
+	db := mustOpenFS(f, base, inmem.Strict, 1<<20)
+	runSteps(db, 3)
+	db.Close()
+	segs := segmentFiles(f, base)
+	seg := readAll(f, base, segs[len(segs)-1])
+	man := readAll(f, base, filepath.Join(dbDir, "MANIFEST"))
+	f.Add(seg, false)
+	f.Add(seg[:len(seg)/2], false)
+	f.Add(man, true)
+	f.Add([]byte{0xff, 0xff, 0xff, 0x7f}, false)
+	f.Fuzz(func(t *testing.T, data []byte, manifestToo bool) {
+		fsys := base.Crash(vfs.CrashOptions{Mode: vfs.CrashKeepAll})
+		target := segs[len(segs)-1]
+		if manifestToo {
+			target = filepath.Join(dbDir, "MANIFEST")
+		}
+		fsys.Remove(target)
+		file, err := fsys.Create(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file.Write(data)
+		file.Close()
+		db, err := inmem.Open(dbDir, &inmem.Options{FS: fsys})
+		if err != nil {
+			var e *inmem.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("untyped error: %v", err)
+			}
+			return
+		}
+		db.Close()
+	})
+}

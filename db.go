@@ -33,6 +33,10 @@ type DB struct {
 	// starving counts Update attempts that have conflicted repeatedly.
 	starving atomic.Int32
 
+	// txPool recycles the transactions of single operations (never the
+	// ones handed to a user's closure or returned by Begin).
+	txPool sync.Pool
+
 	vectors *vectorIndexes
 	store   *storage // nil for a database without a directory
 }
@@ -120,26 +124,39 @@ func (db *DB) Flush() error {
 // therefore be safe to re-run. An error returned by fn rolls the transaction
 // back and is returned as is. Cancelling ctx stops the retries.
 func (db *DB) Update(ctx context.Context, run RunID, fn func(tx *Tx) error) error {
-	_, err := db.update(ctx, run, fn)
+	_, err := retryUpdate(db, ctx, run, fn, callTxFunc, false)
 	return err
 }
 
-// update is Update returning the commit version.
+func callTxFunc(tx *Tx, fn func(*Tx) error) error { return fn(tx) }
+
+// update is Update for the library's own closures, returning the commit
+// version. Its transactions come from a pool (see txPool).
 func (db *DB) update(ctx context.Context, run RunID, fn func(tx *Tx) error) (uint64, error) {
-	return updateWith(db, ctx, run, fn, func(tx *Tx, fn func(*Tx) error) error { return fn(tx) })
+	return retryUpdate(db, ctx, run, fn, callTxFunc, true)
 }
 
-// updateWith is the retry loop of Update. Single-operation calls pass their
+// updateWith is update for single-operation calls: they pass their
 // arguments in a and a function literal without captures as fn, so the hot
 // path allocates no closure.
 func updateWith[A any](db *DB, ctx context.Context, run RunID, a A, fn func(tx *Tx, a A) error) (uint64, error) {
+	return retryUpdate(db, ctx, run, a, fn, true)
+}
+
+// retryUpdate is the retry loop of Update. With pooled set, transactions
+// come from and go back to txPool: only for the library's own closures,
+// which never keep a transaction after they return.
+func retryUpdate[A any](db *DB, ctx context.Context, run RunID, a A, fn func(tx *Tx, a A) error, pooled bool) (uint64, error) {
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return 0, ctxError("Update", err)
 		}
-		tx, err := db.begin(ctx, run, true)
+		tx, err := db.beginTx(ctx, run, true, pooled)
 		if err != nil {
 			return 0, err
+		}
+		if pooled {
+			defer db.releaseTx(tx)
 		}
 		if attempt >= starvingAfter {
 			tx.starving = true
@@ -208,14 +225,27 @@ func ctxError(op string, err error) error {
 
 // View runs fn in a read-only transaction bound to run.
 func (db *DB) View(ctx context.Context, run RunID, fn func(tx *Tx) error) error {
+	return db.viewTx(ctx, run, fn, false)
+}
+
+// view is View for the library's own closures (pooled transactions).
+func (db *DB) view(ctx context.Context, run RunID, fn func(tx *Tx) error) error {
+	return db.viewTx(ctx, run, fn, true)
+}
+
+func (db *DB) viewTx(ctx context.Context, run RunID, fn func(tx *Tx) error, pooled bool) error {
 	if err := ctx.Err(); err != nil {
 		return ctxError("View", err)
 	}
-	tx, err := db.begin(ctx, run, false)
+	tx, err := db.beginTx(ctx, run, false, pooled)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	if pooled {
+		defer db.releaseTx(tx)
+	} else {
+		defer tx.Rollback()
+	}
 	return fn(tx)
 }
 
@@ -230,12 +260,37 @@ func (db *DB) Begin(ctx context.Context, run RunID, writable bool) (*Tx, error) 
 }
 
 func (db *DB) begin(ctx context.Context, run RunID, writable bool) (*Tx, error) {
+	return db.beginTx(ctx, run, writable, false)
+}
+
+// beginTx starts a transaction, taken from txPool if pooled. Reusing
+// transactions (and their read and write buffers) keeps single operations
+// from producing garbage on every call, which would otherwise make the
+// collector mark the whole database over and over.
+func (db *DB) beginTx(ctx context.Context, run RunID, writable, pooled bool) (*Tx, error) {
 	if err := db.checkOpen("Begin"); err != nil {
 		return nil, err
 	}
-	tx := &Tx{db: db, run: run, ctx: ctx}
+	var tx *Tx
+	if pooled {
+		tx, _ = db.txPool.Get().(*Tx)
+	}
+	if tx == nil {
+		tx = new(Tx)
+	}
+	runs := tx.writableRuns[:0]
+	txn := tx.txn
+	*tx = Tx{db: db, run: run, ctx: ctx, writableRuns: runs, txn: txn}
 	db.eng.BeginInto(&tx.txn, run, writable)
 	return tx, nil
+}
+
+// releaseTx finishes a pooled transaction and returns it to the pool.
+func (db *DB) releaseTx(tx *Tx) {
+	tx.Rollback()
+	tx.ctx = nil
+	clear(tx.writableRuns)
+	db.txPool.Put(tx)
 }
 
 // RunIDs returns every run that holds or has held data in this database —

@@ -319,7 +319,7 @@ func (l EventLog) Read(ctx context.Context, run RunID, seq uint64) (Versioned[Ev
 // is an InvalidArgument error.
 func (l EventLog) Range(ctx context.Context, run RunID, from, to uint64) ([]Event, error) {
 	var out []Event
-	err := l.db.View(ctx, run, func(tx *Tx) error {
+	err := l.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Events().Range(from, to)
 		return err
@@ -331,7 +331,7 @@ func (l EventLog) Range(ctx context.Context, run RunID, from, to uint64) ([]Even
 // is empty.
 func (l EventLog) Head(ctx context.Context, run RunID) (Versioned[Event], error) {
 	var out Versioned[Event]
-	err := l.db.View(ctx, run, func(tx *Tx) error {
+	err := l.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Events().Head()
 		return err
@@ -360,7 +360,7 @@ func (l EventLog) Len(ctx context.Context, run RunID) (uint64, error) {
 // ReadByType returns the events of type typ, in sequence order.
 func (l EventLog) ReadByType(ctx context.Context, run RunID, typ string) ([]Event, error) {
 	var out []Event
-	err := l.db.View(ctx, run, func(tx *Tx) error {
+	err := l.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Events().ReadByType(typ)
 		return err
@@ -371,7 +371,7 @@ func (l EventLog) ReadByType(ctx context.Context, run RunID, typ string) ([]Even
 // Types returns the distinct event types of run's log, sorted.
 func (l EventLog) Types(ctx context.Context, run RunID) ([]string, error) {
 	var out []string
-	err := l.db.View(ctx, run, func(tx *Tx) error {
+	err := l.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Events().Types()
 		return err
@@ -392,7 +392,7 @@ func (l EventLog) Types(ctx context.Context, run RunID) ([]string, error) {
 // per event type.
 func (l EventLog) VerifyChain(ctx context.Context, run RunID) (ChainReport, error) {
 	var out ChainReport
-	err := l.db.View(ctx, run, func(tx *Tx) error {
+	err := l.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Events().VerifyChain()
 		return err

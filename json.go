@@ -387,7 +387,7 @@ func (s JSONStore) write(ctx context.Context, run RunID, a jsonArgs, fn func(tx 
 // (not yet created, or destroyed).
 func (s JSONStore) GetAt(ctx context.Context, run RunID, id string, at Version) (Versioned[Value], error) {
 	var out Versioned[Value]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.JSON().GetAt(id, at)
 		return err
@@ -400,7 +400,7 @@ func (s JSONStore) GetAt(ctx context.Context, run RunID, id string, at Version) 
 // empty slice.
 func (s JSONStore) History(ctx context.Context, run RunID, id string) ([]Versioned[Value], error) {
 	var out []Versioned[Value]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.JSON().History(id)
 		return err

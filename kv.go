@@ -68,7 +68,7 @@ func (s KVStore) Exists(ctx context.Context, run RunID, key string) (bool, error
 // key, in order; a missing key gives nil.
 func (s KVStore) GetMany(ctx context.Context, run RunID, keys []string) ([]*Versioned[Value], error) {
 	var out []*Versioned[Value]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.KV().GetMany(keys)
 		return err
@@ -124,7 +124,7 @@ func (s KVStore) CAS(ctx context.Context, run RunID, key string, expected Versio
 // newest version not newer than at. NotFound if key had no live value then.
 func (s KVStore) GetAt(ctx context.Context, run RunID, key string, at Version) (Versioned[Value], error) {
 	var out Versioned[Value]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.KV().GetAt(key, at)
 		return err
@@ -136,7 +136,7 @@ func (s KVStore) GetAt(ctx context.Context, run RunID, key string, at Version) (
 // deletions (Deleted set). A key never written gives an empty slice.
 func (s KVStore) History(ctx context.Context, run RunID, key string) ([]Versioned[Value], error) {
 	var out []Versioned[Value]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.KV().History(key)
 		return err

@@ -259,7 +259,7 @@ func (r RunIndex) Create(ctx context.Context, name string, opts RunOptions) (Run
 }
 
 func (r RunIndex) view(ctx context.Context, fn func(t RunIndexTx) error) error {
-	return r.db.View(ctx, GlobalRun, func(tx *Tx) error { return fn(tx.Runs()) })
+	return r.db.view(ctx, GlobalRun, func(tx *Tx) error { return fn(tx.Runs()) })
 }
 
 // mutate runs a RunIndexTx mutator in its own transaction and returns the

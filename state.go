@@ -168,7 +168,7 @@ func (s StateCells) Exists(ctx context.Context, run RunID, name string) (bool, e
 // prefix (all of them for ""), sorted.
 func (s StateCells) List(ctx context.Context, run RunID, prefix string) ([]string, error) {
 	var out []string
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.State().List(prefix)
 		return err
@@ -204,7 +204,7 @@ func (s StateCells) TransitionOrInit(ctx context.Context, run RunID, name string
 // it never had it). Any other version kind is an InvalidArgument error.
 func (s StateCells) GetAt(ctx context.Context, run RunID, name string, at Version) (Versioned[Value], error) {
 	var out Versioned[Value]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.State().GetAt(name, at)
 		return err
@@ -218,7 +218,7 @@ func (s StateCells) GetAt(ctx context.Context, run RunID, name string, at Versio
 // removed. A cell never written gives an empty slice.
 func (s StateCells) History(ctx context.Context, run RunID, name string) ([]Versioned[Value], error) {
 	var out []Versioned[Value]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.State().History(name)
 		return err

@@ -622,7 +622,7 @@ func (s TraceStore) RecordChild(ctx context.Context, run RunID, parent TraceID, 
 
 // view runs fn in a read-only transaction on run.
 func (s TraceStore) view(ctx context.Context, run RunID, fn func(t TraceTx) error) error {
-	return s.db.View(ctx, run, func(tx *Tx) error { return fn(tx.Traces()) })
+	return s.db.view(ctx, run, func(tx *Tx) error { return fn(tx.Traces()) })
 }
 
 // Get returns trace id of run, or NotFound.

@@ -324,7 +324,7 @@ func (s VectorStore) DeleteCollection(ctx context.Context, run RunID, name strin
 // Collection describes one collection.
 func (s VectorStore) Collection(ctx context.Context, run RunID, name string) (CollectionInfo, error) {
 	var out CollectionInfo
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Vectors().Collection(name)
 		return err
@@ -335,7 +335,7 @@ func (s VectorStore) Collection(ctx context.Context, run RunID, name string) (Co
 // ListCollections lists the run's collections by name.
 func (s VectorStore) ListCollections(ctx context.Context, run RunID) ([]CollectionInfo, error) {
 	var out []CollectionInfo
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Vectors().ListCollections()
 		return err
@@ -362,7 +362,7 @@ func (s VectorStore) Upsert(ctx context.Context, run RunID, coll, key string, em
 // Get returns the vector stored under key.
 func (s VectorStore) Get(ctx context.Context, run RunID, coll, key string) (Versioned[VectorEntry], error) {
 	var out Versioned[VectorEntry]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Vectors().Get(coll, key)
 		return err
@@ -381,7 +381,7 @@ func (s VectorStore) Delete(ctx context.Context, run RunID, coll, key string) (V
 // Count returns the number of vectors in the collection.
 func (s VectorStore) Count(ctx context.Context, run RunID, coll string) (int, error) {
 	var out int
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Vectors().Count(coll)
 		return err
@@ -393,7 +393,7 @@ func (s VectorStore) Count(ctx context.Context, run RunID, coll string) (int, er
 // matches filter, best first, ties broken by key. The search is exact.
 func (s VectorStore) Search(ctx context.Context, run RunID, coll string, query []float32, k int, filter Filter) ([]VectorHit, error) {
 	var out []VectorHit
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Vectors().Search(coll, query, k, filter)
 		return err
@@ -404,7 +404,7 @@ func (s VectorStore) Search(ctx context.Context, run RunID, coll string, query [
 // GetAt returns the vector as of version at (a Txn version).
 func (s VectorStore) GetAt(ctx context.Context, run RunID, coll, key string, at Version) (Versioned[VectorEntry], error) {
 	var out Versioned[VectorEntry]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Vectors().GetAt(coll, key, at)
 		return err
@@ -416,7 +416,7 @@ func (s VectorStore) GetAt(ctx context.Context, run RunID, coll, key string, at 
 // including deletions.
 func (s VectorStore) History(ctx context.Context, run RunID, coll, key string) ([]Versioned[VectorEntry], error) {
 	var out []Versioned[VectorEntry]
-	err := s.db.View(ctx, run, func(tx *Tx) error {
+	err := s.db.view(ctx, run, func(tx *Tx) error {
 		var err error
 		out, err = tx.Vectors().History(coll, key)
 		return err

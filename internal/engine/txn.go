@@ -23,6 +23,7 @@ type Txn struct {
 	wchain []*chain       // chain of writes[i] if known (saves a lookup at install)
 	windex map[wkey]int32 // index into writes, built once there are many
 	buf    *txnBuf
+	spare  *txnBuf // the buffer of the previous use of this Txn, for reuse
 }
 
 // txnBuf is the inline storage of a writable transaction: most
@@ -62,9 +63,17 @@ func (e *Engine) Begin(run core.RunID, writable bool) *Txn {
 // BeginInto is Begin into a Txn the caller allocated (so a wrapper can embed
 // it and save an allocation). t must be zero or finished.
 func (e *Engine) BeginInto(t *Txn, run core.RunID, writable bool) {
+	spare := t.spare
 	*t = Txn{e: e, run: run, snap: e.visible.Load(), writable: writable}
 	if writable {
-		b := new(txnBuf)
+		// A Txn reused after Commit or Rollback returned reuses its buffer:
+		// the sink is done with the commit in it by then.
+		b := spare
+		if b == nil {
+			b = new(txnBuf)
+		} else {
+			*b = txnBuf{}
+		}
 		t.buf, t.writes, t.wchain, t.reads = b, b.writes[:0], b.wchain[:0], b.reads[:0]
 	}
 }
@@ -280,6 +289,9 @@ func (t *Txn) OwnWrites(run core.RunID, space core.PrimitiveType, start, end str
 // Rollback discards the transaction. It is idempotent.
 func (t *Txn) Rollback() {
 	t.done = true
+	if t.buf != nil {
+		t.spare = t.buf
+	}
 	t.reads, t.writes, t.wchain, t.windex, t.buf = nil, nil, nil, nil, nil
 }
 
@@ -328,6 +340,7 @@ func (t *Txn) Commit() (uint64, error) {
 	e.stats.Commits++
 	c := &t.buf.commit
 	*c = core.Commit{Version: v, Run: t.run, Time: ts, Mutations: t.writes}
+	t.spare = t.buf
 	t.reads, t.wchain, t.windex, t.writes, t.buf = nil, nil, nil, nil, nil
 	if e.sink == nil {
 		e.visible.Store(v)

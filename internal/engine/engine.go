@@ -333,15 +333,10 @@ func (e *Engine) lookup(run core.RunID, sp core.PrimitiveType, key string) *chai
 	return s.index.get(key)
 }
 
-// lookupLocked is lookup for callers holding the commit lock.
-func (e *Engine) lookupLocked(run core.RunID, sp core.PrimitiveType, key string) *chain {
-	return e.lookup(run, sp, key)
-}
-
 // chainForInstall returns the chain of (run, sp, key), creating it. The
 // caller holds the commit lock, so no other goroutine creates chains.
 func (e *Engine) chainForInstall(run core.RunID, sp core.PrimitiveType, key string) *chain {
-	if c := e.lookupLocked(run, sp, key); c != nil {
+	if c := e.lookup(run, sp, key); c != nil {
 		return c
 	}
 	ri := e.runFor(run, true)

@@ -369,7 +369,7 @@ func (t *Txn) validate() error {
 		r := &t.reads[i]
 		c := r.c
 		if c == nil {
-			if c = t.e.lookupLocked(r.run, r.space, r.key); c == nil {
+			if c = t.e.lookup(r.run, r.space, r.key); c == nil {
 				continue // still absent
 			}
 		}

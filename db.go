@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -151,32 +150,11 @@ func retryUpdate[A any](db *DB, ctx context.Context, run RunID, a A, fn func(tx 
 		if err := ctx.Err(); err != nil {
 			return 0, ctxError("Update", err)
 		}
-		tx, err := db.beginTx(ctx, run, true, pooled)
-		if err != nil {
-			return 0, err
-		}
-		if pooled {
-			defer db.releaseTx(tx)
-		}
-		if attempt >= starvingAfter {
-			tx.starving = true
-			db.starving.Add(1)
-		}
-		if err := fn(tx, a); err != nil {
+		v, err, closureErr := updateAttempt(db, ctx, run, a, fn, pooled, attempt)
+		if err == nil || closureErr {
 			// The closure's own errors — a CAS mismatch included — are
 			// returned as they are: running it again cannot change them.
-			tx.Rollback()
-			if tx.starving {
-				db.starving.Add(-1)
-			}
-			return 0, err
-		}
-		v, err := tx.commit()
-		if tx.starving {
-			db.starving.Add(-1)
-		}
-		if err == nil {
-			return v, nil
+			return v, err
 		}
 		if !IsRetryable(err) || db.opts.MaxConflictRetries < 0 || attempt >= db.opts.MaxConflictRetries {
 			return 0, err
@@ -191,6 +169,38 @@ func retryUpdate[A any](db *DB, ctx context.Context, run RunID, a A, fn func(tx 
 			return 0, ctxError("Update", err)
 		}
 	}
+}
+
+// updateAttempt runs fn once in a fresh managed transaction and commits it.
+// Everything it sets up is undone in a defer, so a panic in fn propagates
+// with the transaction rolled back and the starving count restored — a
+// count left raised would make every later commit of the process yield.
+// closureErr reports that err came from fn, not from the commit.
+func updateAttempt[A any](db *DB, ctx context.Context, run RunID, a A, fn func(tx *Tx, a A) error, pooled bool, attempt int) (v uint64, err error, closureErr bool) {
+	tx, err := db.beginTx(ctx, run, true, pooled)
+	if err != nil {
+		return 0, err, false
+	}
+	tx.managed = true
+	if attempt >= starvingAfter {
+		tx.starving = true
+		db.starving.Add(1)
+	}
+	defer func() {
+		if tx.starving {
+			db.starving.Add(-1)
+		}
+		if pooled {
+			db.releaseTx(tx)
+		} else {
+			tx.rollback()
+		}
+	}()
+	if err := fn(tx, a); err != nil {
+		return 0, err, true
+	}
+	v, err = tx.commit()
+	return v, err, false
 }
 
 // starvingAfter is the number of conflicts after which an Update attempt
@@ -217,10 +227,11 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-// ctxError reports a cancelled or expired context; errors.Is(err,
-// context.Canceled) and context.DeadlineExceeded keep working.
+// ctxError reports a cancelled or expired context as an *Error of code
+// Canceled or DeadlineExceeded; errors.Is(err, context.Canceled) and
+// context.DeadlineExceeded keep working through its cause.
 func ctxError(op string, err error) error {
-	return fmt.Errorf("inmem: %s: %w", op, err)
+	return dberr.FromContext(op, err)
 }
 
 // View runs fn in a read-only transaction bound to run.
@@ -241,10 +252,11 @@ func (db *DB) viewTx(ctx context.Context, run RunID, fn func(tx *Tx) error, pool
 	if err != nil {
 		return err
 	}
+	tx.managed = true
 	if pooled {
 		defer db.releaseTx(tx)
 	} else {
-		defer tx.Rollback()
+		defer tx.rollback()
 	}
 	return fn(tx)
 }
@@ -287,7 +299,7 @@ func (db *DB) beginTx(ctx context.Context, run RunID, writable, pooled bool) (*T
 
 // releaseTx finishes a pooled transaction and returns it to the pool.
 func (db *DB) releaseTx(tx *Tx) {
-	tx.Rollback()
+	tx.rollback()
 	tx.ctx = nil
 	clear(tx.writableRuns)
 	db.txPool.Put(tx)

@@ -34,11 +34,18 @@ const (
 	CodeCorruption          = dberr.Corruption
 	CodeCodecMismatch       = dberr.CodecMismatch
 	CodePoisoned            = dberr.Poisoned
+	// CodeCanceled and CodeDeadlineExceeded report the caller's context
+	// ending; such errors also match context.Canceled and
+	// context.DeadlineExceeded with errors.Is.
+	CodeCanceled         = dberr.Canceled
+	CodeDeadlineExceeded = dberr.DeadlineExceeded
 )
 
 // Sentinels for errors.Is: each matches every error of its code.
 var (
-	ErrInternal            = dberr.ErrInternal
+	ErrInternal = dberr.ErrInternal
+	// ErrNotFound also matches RunNotFound errors: a missing run is a kind
+	// of missing entity. Test ErrRunNotFound to tell the two apart.
 	ErrNotFound            = dberr.ErrNotFound
 	ErrAlreadyExists       = dberr.ErrAlreadyExists
 	ErrWrongType           = dberr.ErrWrongType
@@ -62,6 +69,10 @@ var (
 	// ErrPoisoned: a write or fsync failed earlier; the database refuses
 	// writes until it is reopened.
 	ErrPoisoned = dberr.ErrPoisoned
+	// ErrCanceled and ErrDeadlineExceeded: the context passed to the call
+	// ended. errors.Is(err, context.Canceled) holds as well.
+	ErrCanceled         = dberr.ErrCanceled
+	ErrDeadlineExceeded = dberr.ErrDeadlineExceeded
 )
 
 // ErrTxDone is returned by every operation on a transaction after Commit or

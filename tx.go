@@ -40,6 +40,9 @@ type Tx struct {
 	writableRuns []RunID // further runs checked open for writing
 	version      uint64  // commit version once committed
 	starving     bool    // an Update attempt after repeated conflicts
+	// managed marks a transaction that Update or View owns: they commit
+	// and roll it back, so Commit and Rollback by hand are refused.
+	managed bool
 }
 
 // Run returns the run the transaction is bound to.
@@ -53,10 +56,23 @@ func (tx *Tx) Context() context.Context { return tx.ctx }
 
 // Commit validates and commits the transaction. On Conflict nothing was
 // written. After Commit (successful or not) the transaction is finished.
+//
+// Commit is only for transactions from Begin. Inside an Update or View
+// closure it returns ErrTxManaged and changes nothing: Update commits when
+// the closure returns nil, and a closure aborts by returning an error.
 func (tx *Tx) Commit() error {
+	if tx.managed {
+		return ErrTxManaged
+	}
 	_, err := tx.commit()
 	return err
 }
+
+// ErrTxManaged is returned by Commit and Rollback called on a transaction
+// that Update or View manages. It has code InvalidArgument. Committing by
+// hand inside Update would commit the data and then make Update fail, and a
+// caller retrying that failure would apply the change twice.
+var ErrTxManaged = &Error{Code: dberr.InvalidArgument, Msg: "transaction is managed by Update or View: return nil to commit, an error to roll back", Offset: -1}
 
 // CommitVersion returns the version a successful Commit assigned (zero for a
 // transaction without writes or not yet committed).
@@ -87,12 +103,21 @@ func (tx *Tx) commit() (uint64, error) {
 }
 
 // Rollback discards the transaction. It is idempotent and safe to defer;
-// after a Commit it does nothing.
+// after a Commit it does nothing. Inside an Update or View closure it
+// returns ErrTxManaged and changes nothing: return an error from the
+// closure to roll back.
 func (tx *Tx) Rollback() error {
+	if tx.managed {
+		return ErrTxManaged
+	}
+	tx.rollback()
+	return nil
+}
+
+func (tx *Tx) rollback() {
 	if !tx.txn.Done() {
 		tx.txn.Rollback()
 	}
-	return nil
 }
 
 // checkRead returns ErrTxDone for a finished transaction.
@@ -159,8 +184,8 @@ func yieldToStarving(db *DB) {
 func runKey(run RunID) string { return engine.RunRecordKey(run) }
 
 // checkKey enforces the key rules at the API boundary: non-empty, at most
-// Limits.MaxKeyBytes, no NUL byte, and not in the reserved _system/
-// namespace.
+// Limits.MaxKeyBytes, valid UTF-8 without a NUL byte, and not in the
+// reserved _system/ namespace.
 func (db *DB) checkKey(op, what, key string) error {
 	switch {
 	case key == "":
@@ -169,6 +194,10 @@ func (db *DB) checkKey(op, what, key string) error {
 		return errorf(CodeInvalidKey, op, "%s is %d bytes, the limit is %d", what, len(key), db.opts.Limits.MaxKeyBytes)
 	case strings.IndexByte(key, 0) >= 0:
 		return errorf(CodeInvalidKey, op, "%s contains a NUL byte", what)
+	case !utf8.ValidString(key):
+		// Keys are text everywhere: an invalid byte would print as U+FFFD,
+		// and the printed key would no longer address the entity.
+		return errorf(CodeInvalidKey, op, "%s is not valid UTF-8", what)
 	case strings.HasPrefix(key, reservedPrefix):
 		return errorf(CodeInvalidKey, op, "%s is in the reserved %q namespace", what, reservedPrefix)
 	}

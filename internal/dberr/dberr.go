@@ -6,6 +6,7 @@
 package dberr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -35,6 +36,10 @@ const (
 	Corruption
 	CodecMismatch
 	Poisoned
+	// Canceled and DeadlineExceeded report a context that ended; the error
+	// wraps context.Canceled or context.DeadlineExceeded.
+	Canceled
+	DeadlineExceeded
 )
 
 var codeNames = [...]string{
@@ -55,6 +60,8 @@ var codeNames = [...]string{
 	Corruption:          "Corruption",
 	CodecMismatch:       "CodecMismatch",
 	Poisoned:            "Poisoned",
+	Canceled:            "Canceled",
+	DeadlineExceeded:    "DeadlineExceeded",
 }
 
 func (c Code) String() string {
@@ -141,16 +148,25 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is matches any *Error with the same Code when target is a sentinel, and
-// the identical error otherwise.
+// the identical error otherwise. Codes form a small hierarchy: RunNotFound
+// is a kind of NotFound, so errors.Is(err, ErrNotFound) holds for both.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	if !ok {
 		return false
 	}
 	if t.sentinel {
-		return t.Code == e.Code
+		return t.Code == e.Code || parent(e.Code) == t.Code
 	}
 	return t == e
+}
+
+// parent is the broader code a code refines, or the code itself.
+func parent(c Code) Code {
+	if c == RunNotFound {
+		return NotFound
+	}
+	return c
 }
 
 // Retryable reports whether the operation may succeed if retried: true only
@@ -178,6 +194,8 @@ var (
 	ErrCorruption          = sentinel(Corruption)
 	ErrCodecMismatch       = sentinel(CodecMismatch)
 	ErrPoisoned            = sentinel(Poisoned)
+	ErrCanceled            = sentinel(Canceled)
+	ErrDeadlineExceeded    = sentinel(DeadlineExceeded)
 )
 
 // New returns an *Error with a formatted message.
@@ -209,6 +227,17 @@ func NewConflict(op string, ref *core.EntityRef, msg string, expected, actual *c
 // NewHistoryTrimmed reports that a requested version was removed by retention.
 func NewHistoryTrimmed(op string, ref core.EntityRef, requested, earliest core.Version) *Error {
 	return &Error{Code: HistoryTrimmed, Op: op, Ref: &ref, Requested: requested, EarliestRetained: earliest, Offset: -1}
+}
+
+// FromContext turns the error of an ended context into an *Error of code
+// Canceled or DeadlineExceeded that still matches errors.Is(err,
+// context.Canceled) (or context.DeadlineExceeded) through its cause.
+func FromContext(op string, err error) *Error {
+	c := Canceled
+	if errors.Is(err, context.DeadlineExceeded) {
+		c = DeadlineExceeded
+	}
+	return &Error{Code: c, Op: op, Msg: "context ended", Err: err, Offset: -1}
 }
 
 // CodeOf returns the Code of err if it is (or wraps) an *Error, and Internal

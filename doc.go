@@ -45,8 +45,8 @@ stateless facades over one engine; each call names its run:
     closed run fail with ErrRunClosed; Delete removes every primitive's data
     of a run in one atomic commit.
   - JSONStore (db.JSON): JSON documents addressed by JSON Pointer
-    ("/a/b/0") or dotted paths ("a.b[0]"), with RFC 6902 Patch and RFC 7396
-    Merge.
+    ("/a/b/0") or dotted paths ("a.b[0]"), with RFC 6902 Patch (JSON
+    Pointers only, as the RFC requires) and RFC 7396 Merge.
   - VectorStore (db.Vectors): collections of embeddings with metadata and
     exact k-nearest-neighbour Search (cosine, Euclidean, dot product) with
     metadata filters.

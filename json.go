@@ -96,9 +96,10 @@ func (tx *Tx) JSON() JSONTx { return JSONTx{tx} }
 type PatchOp struct {
 	// Op is "add", "remove", "replace", "move", "copy" or "test".
 	Op string
-	// Path is the target, in either path syntax.
+	// Path is the target, a JSON Pointer ("/a/0"). RFC 6902 allows no
+	// other syntax: a dotted path here is InvalidPath.
 	Path string
-	// From is the source of "move" and "copy", in either path syntax.
+	// From is the source of "move" and "copy", a JSON Pointer.
 	From string
 	// Value is the value of "add", "replace" and "test"; the other
 	// operations ignore it.

@@ -270,7 +270,7 @@ func TestJSON_SetCreatesAndAppends(t *testing.T) {
 		{"/list/8", inmem.ErrInvalidPath},     // beyond the end
 		{"$.list[100]", inmem.ErrInvalidPath}, // beyond the end
 		{"/list/x", inmem.ErrWrongType},       // not an index
-		{"/list/01", inmem.ErrWrongType},      // leading zero
+		{"/list/01", inmem.ErrInvalidPath},    // leading zero
 		{"$.name.sub", inmem.ErrWrongType},    // into a string
 		{"$.list.k", inmem.ErrWrongType},      // key on an array
 		{"$.x[0]", inmem.ErrWrongType},        // index on an object
@@ -386,7 +386,7 @@ func TestJSON_PatchAtomic(t *testing.T) {
 	ok := []inmem.PatchOp{
 		{Op: "test", Path: "/a", Value: inmem.Float(1)}, // JSON equality: 1 == 1.0
 		{Op: "add", Path: "/list/1", Value: inmem.String("x")},
-		{Op: "replace", Path: "$.o.k", Value: jv(t, `[true]`)},
+		{Op: "replace", Path: "/o/k", Value: jv(t, `[true]`)},
 		{Op: "copy", From: "/o", Path: "/o2"},
 		{Op: "move", From: "/a", Path: "/b"},
 		{Op: "remove", Path: "/list/0"},

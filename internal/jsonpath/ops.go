@@ -121,7 +121,9 @@ func arrayIndex(p Path, i int) (int, *dberr.Error) {
 	case arrEnd, arrOverflow:
 		return endIndex, nil
 	case arrLeadingZero:
-		return 0, newErr(dberr.WrongType, p, "token %q used on the array at %s is not an array index (leading zero)", s.text, at(p, i))
+		// RFC 6901 forbids leading zeros in array indices: the path is
+		// malformed, whatever the document holds.
+		return 0, newErr(dberr.InvalidPath, p, "token %q used on the array at %s is not an array index (leading zero)", s.text, at(p, i))
 	}
 	return 0, newErr(dberr.WrongType, p, "token %s used on the array at %s is not an array index", quoteTrunc(s.text), at(p, i))
 }

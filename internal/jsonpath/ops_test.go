@@ -104,7 +104,7 @@ func TestGet(t *testing.T) {
 		{`$.arr["0"]`, "", dberr.ErrWrongType}, // explicit key on an array
 		{"arr.0", "", dberr.ErrWrongType},      // explicit key on an array
 		{"/arr/x", "", dberr.ErrWrongType},     // token that is no index
-		{"/arr/01", "", dberr.ErrWrongType},    // leading zero
+		{"/arr/01", "", dberr.ErrInvalidPath},  // leading zero
 		{"/arr/", "", dberr.ErrWrongType},      // empty token
 		{"/arr/-1", "", dberr.ErrWrongType},
 	}
@@ -172,7 +172,7 @@ func TestSet(t *testing.T) {
 		{"arr.x", `1`, "", dberr.ErrWrongType},
 		{`arr["0"]`, `1`, "", dberr.ErrWrongType},
 		{"/arr/x", `1`, "", dberr.ErrWrongType},
-		{"/arr/01", `1`, "", dberr.ErrWrongType},
+		{"/arr/01", `1`, "", dberr.ErrInvalidPath}, // leading zero: RFC 6901 forbids it
 		{"/arr/x/y", `1`, "", dberr.ErrWrongType},
 	}
 	for _, tc := range cases {
@@ -226,7 +226,7 @@ func TestDelete(t *testing.T) {
 		{"a[0]", "", dberr.ErrWrongType},
 		{"arr.x", "", dberr.ErrWrongType},
 		{"/arr/x", "", dberr.ErrWrongType},
-		{"/arr/00", "", dberr.ErrWrongType},
+		{"/arr/00", "", dberr.ErrInvalidPath},
 	}
 	for _, tc := range cases {
 		doc := mustJSON(t, base)

@@ -9,10 +9,11 @@ import (
 	"github.com/inmemdb/inmem/internal/value"
 )
 
-// Op is one operation of an RFC 6902 JSON Patch. Path and From are parsed
-// with Parse (RFC 6902 calls for JSON Pointers; dotted paths are accepted
-// too). From is used by "move" and "copy", Value by "add", "replace" and
-// "test".
+// Op is one operation of an RFC 6902 JSON Patch. Path and From must be JSON
+// Pointers (RFC 6901), as RFC 6902 requires: the dotted syntax that Parse
+// also accepts is refused inside a patch with InvalidPath, so a document
+// that another RFC 6902 implementation rejects is rejected here too. From is
+// used by "move" and "copy", Value by "add", "replace" and "test".
 type Op struct {
 	Op, Path, From string
 	Value          value.Value
@@ -187,14 +188,14 @@ func applyOp(doc value.Value, op Op) (value.Value, *dberr.Error) {
 	case "add", "remove", "replace", "test":
 	case "move", "copy":
 		var e *dberr.Error
-		if from, e = parse(op.From); e != nil {
+		if from, e = parsePatchPointer(op.From); e != nil {
 			e.Msg = "from: " + e.Msg
 			return value.Value{}, e
 		}
 	default:
 		return value.Value{}, dberr.New(dberr.InvalidArgument, "", "unknown op")
 	}
-	path, e := parse(op.Path)
+	path, e := parsePatchPointer(op.Path)
 	if e != nil {
 		return value.Value{}, e
 	}
@@ -302,4 +303,13 @@ func intEqualsFloat(i int64, f float64) bool {
 		return false
 	}
 	return int64(f) == i
+}
+
+// parsePatchPointer parses a path of a patch operation, which must be a
+// JSON Pointer: the empty string or text starting with "/".
+func parsePatchPointer(s string) (Path, *dberr.Error) {
+	if s != "" && s[0] != '/' {
+		return Path{}, dberr.New(dberr.InvalidPath, "", "%s is not a JSON Pointer (RFC 6902 paths start with \"/\")", quoteTrunc(s))
+	}
+	return parse(s)
 }

@@ -88,7 +88,10 @@ At commit it fails with ErrConflict if a key it read — including a key it
 found absent — or a CAS target changed since its snapshot; nothing is
 written then. Update retries the closure on Conflict (so the closure must
 be safe to re-run); View runs a read-only transaction; Begin, Commit and
-Rollback serve long-lived work. Blind writes never conflict (the last writer
+Rollback serve long-lived work. Update and View own their transaction:
+inside the closure Commit and Rollback return ErrTxManaged and change
+nothing — return nil to commit, an error to roll back. A panic in the
+closure rolls the transaction back and propagates. Blind writes never conflict (the last writer
 wins) and read-only transactions always commit. Ranges a transaction scans
 are not protected against keys inserted into them, so write skew through
 such predicates is possible under snapshot isolation.
@@ -120,5 +123,13 @@ versions involved, or the file and offset of corruption). Test codes with
 errors.Is and the sentinels (ErrNotFound, ErrConflict, ErrCorruption …) and
 reach the context with errors.As. Only Conflict is retryable. Bad input is
 always a typed error, never a panic and never a partial write.
+
+Codes form one small hierarchy: ErrNotFound also matches RunNotFound (a
+missing run is a missing entity; test ErrRunNotFound to tell them apart).
+A cancelled or expired context is an *Error of code Canceled or
+DeadlineExceeded whose cause is the context's error, so errors.Is(err,
+context.Canceled) holds too. Keys and names are non-empty, valid UTF-8
+without NUL bytes, at most Limits.MaxKeyBytes long, and outside the
+reserved "_system/" namespace; anything else is InvalidKey.
 */
 package inmem

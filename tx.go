@@ -24,9 +24,13 @@ import (
 // changed since its snapshot. Blind writes never conflict: the last writer
 // wins. Read-only transactions always commit.
 //
-// Snapshot isolation allows write skew: two transactions that each read
-// what the other writes, and write disjoint keys, can both commit. Read a
-// key you depend on and write it (or CAS it) to serialize such decisions.
+// Every key a transaction reads by point — Get, Exists, a CAS target, also a
+// key found absent — joins its read set and is validated at commit, so two
+// transactions that each point-read what the other writes cannot both
+// commit. Ranges it scans (Scan, List, queries) are not validated: a key
+// inserted into a scanned range by a concurrent commit is a phantom, and
+// write skew through such a predicate is possible. Point-read (or CAS) the
+// keys a decision depends on to serialize it.
 //
 // A Tx is not safe for concurrent use by several goroutines.
 type Tx struct {

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/inmemdb/inmem"
 )
@@ -94,23 +93,29 @@ func TestCrash_ProcessKill(t *testing.T) {
 				}
 				close(lines)
 			}()
-			deadline := time.After(time.Duration(20+r.IntN(150)) * time.Millisecond)
-		read:
-			for {
-				select {
-				case line, ok := <-lines:
-					if !ok {
-						break read
-					}
-					n, err := strconv.Atoi(line)
-					if err != nil {
-						t.Fatalf("cycle %d: child said %q", cycle, line)
-					}
-					acked = n
-				case <-deadline:
-					cmd.Process.Signal(syscall.SIGKILL)
-					deadline = nil
+			// Kill after the child has acknowledged a random number of new
+			// commits, not after a random time: on a loaded machine a timer
+			// can fire before the child has committed anything, and the test
+			// would then prove nothing. The kill still lands at an arbitrary
+			// point of a later commit, because the child keeps committing
+			// while the signal is on its way.
+			killAfter := 1 + r.IntN(60)
+			seen := 0
+			killed := false
+			for line := range lines {
+				n, err := strconv.Atoi(line)
+				if err != nil {
+					t.Fatalf("cycle %d: child said %q", cycle, line)
 				}
+				acked = n
+				seen++
+				if seen >= killAfter && !killed {
+					cmd.Process.Signal(syscall.SIGKILL)
+					killed = true
+				}
+			}
+			if !killed {
+				t.Fatalf("%v cycle %d: the child exited before it was killed", mode, cycle)
 			}
 			cmd.Wait()
 			db, err := inmem.Open(dir, &inmem.Options{Durability: mode})

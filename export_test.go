@@ -32,7 +32,13 @@ func Visible(db *DB) uint64 { return db.eng.Visible() }
 
 // SetCompactingHook sets a function that runs while a compaction holds its
 // lock.
-func SetCompactingHook(f func()) { testHookCompacting = f }
+func SetCompactingHook(f func()) {
+	if f == nil {
+		testHookCompacting = nil
+		return
+	}
+	testHookCompacting = func(*storage) { f() }
+}
 
 // VectorSearchPaths returns how many searches the index answered and how
 // many fell back to scanning chains.

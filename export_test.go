@@ -45,3 +45,13 @@ func SetCompactingHook(f func()) {
 func VectorSearchPaths(db *DB) (indexed, scanned uint64) {
 	return db.vectors.indexed.Load(), db.vectors.scanned.Load()
 }
+
+// SnapshotLockHeld reports whether a snapshot writer (Checkpoint, Export)
+// or a compaction holds the database's snapshot lock.
+func SnapshotLockHeld(db *DB) bool {
+	if !db.store.snapMu.TryLock() {
+		return true
+	}
+	db.store.snapMu.Unlock()
+	return false
+}

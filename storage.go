@@ -271,11 +271,11 @@ func (s *storage) recover() error {
 	if err := s.removeStaleSnapshots(s.fs); err != nil {
 		return err
 	}
-	if err := s.removeOrphanTorn(s.fs); err != nil {
-		return err
-	}
 	if db.opts.Durability == InMemory {
 		return nil
+	}
+	if err := s.removeOrphanTorn(s.fs); err != nil {
+		return err
 	}
 	mode := wal.Strict
 	if db.opts.Durability == Buffered {

@@ -101,6 +101,8 @@ type infoView struct {
 	CommitVersion uint64 `json:"commit_version"`
 	Runs          int    `json:"runs"`
 	Versions      uint64 `json:"versions"`
+	// TornTails lists the side files holding bytes cut off torn tails.
+	TornTails []tornView `json:"torn_tails"`
 }
 
 func (a *app) infoCommand() *cobra.Command {
@@ -121,7 +123,7 @@ func (a *app) infoCommand() *cobra.Command {
 			defer db.Close()
 			st := db.Stats()
 			v := infoView{manifestView: mv, Segments: st.WAL.Segments, WALBytes: st.WAL.Bytes, SnapshotBytes: st.WAL.SnapshotBytes,
-				CommitVersion: st.CommitVersion, Runs: st.Runs, Versions: st.VersionsInstalled}
+				CommitVersion: st.CommitVersion, Runs: st.Runs, Versions: st.VersionsInstalled, TornTails: tornSideFiles(dir)}
 			return a.emit(v, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintf(tw, "directory\t%s\nuuid\t%s\ncodec\t%s\n", dir, v.UUID, v.Codec)
@@ -131,6 +133,9 @@ func (a *app) infoCommand() *cobra.Command {
 					fmt.Fprintf(tw, "snapshot\t%d at watermark %d, %s\n", v.SnapshotID, v.SnapshotWatermark, bytesText(v.SnapshotBytes))
 				} else {
 					fmt.Fprintf(tw, "snapshot\tnone\n")
+				}
+				for _, tt := range v.TornTails {
+					fmt.Fprintf(tw, "torn tail\t%s: %s cut from segment %d at offset %d (deleted with the segment)\n", tt.File, bytesText(tt.Bytes), tt.Segment, tt.Offset)
 				}
 				tw.Flush()
 			})

@@ -16,11 +16,11 @@ func TestDescribeMalformed(t *testing.T) {
 		key   string
 	}{
 		{core.Event, ""},
-		{core.Event, "e\x00\x01"},          // short sequence
-		{core.Event, "y"},                  // type head without a type
-		{core.State, "c"},                  // no name
-		{core.State, "x\x00name"},          // unknown tag
-		{core.Trace, "t\x00"},              // short id
+		{core.Event, "e\x00\x01"},           // short sequence
+		{core.Event, "y"},                   // type head without a type
+		{core.State, "c"},                   // no name
+		{core.State, "x\x00name"},           // unknown tag
+		{core.Trace, "t\x00"},               // short id
 		{core.Trace, "y\xff\xff\xff\xffab"}, // length past the end
 		{core.Trace, "g\x00\x00\x00\x01a"},  // no (at, id)
 		{core.Run, "r\x01"},

@@ -115,3 +115,116 @@ func dirDigest(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// TestStateCommands: state get and list show a run's cells.
+func TestStateCommands(t *testing.T) {
+	dir, run := newDB(t, func(db *inmem.DB, run inmem.RunID) {
+		must[inmem.Version](t)(db.State().Init(ctx, run, "phase", inmem.String("planning")))
+		must[inmem.Version](t)(db.State().Set(ctx, run, "phase", inmem.String("acting")))
+		must[inmem.Version](t)(db.State().Init(ctx, run, "plan/step", inmem.Int(3)))
+	})
+	out, _ := mustRun(t, ExitOK, "state", "get", dir, "agent", "phase")
+	if strings.TrimSpace(out) != `"acting"` {
+		t.Errorf("state get: %q", out)
+	}
+	out, _ = mustRun(t, ExitOK, "state", "get", "-o", "json", dir, run.String(), "phase")
+	ev := decodeJSON[map[string]any](t, out)
+	if ev["value"] != "acting" || ev["key"] != "phase" || ev["version"] == "" {
+		t.Errorf("state get -o json: %v", ev)
+	}
+	out, _ = mustRun(t, ExitOK, "state", "list", "-o", "json", dir, "agent")
+	cells := decodeJSON[[]map[string]any](t, out)
+	if len(cells) != 2 || cells[0]["key"] != "phase" || cells[1]["key"] != "plan/step" || cells[1]["value"] != float64(3) {
+		t.Errorf("state list: %v", cells)
+	}
+	out, _ = mustRun(t, ExitOK, "state", "list", dir, "agent", "plan/")
+	if !strings.Contains(out, "plan/step") || strings.Contains(out, "phase") {
+		t.Errorf("state list with a prefix:\n%s", out)
+	}
+	mustRun(t, ExitError, "state", "get", dir, "agent", "missing")
+	mustRun(t, ExitUsage, "state", "get", dir, "agent")
+}
+
+// TestTracesCommands: traces get and list show a run's traces.
+func TestTracesCommands(t *testing.T) {
+	var root, child inmem.TraceID
+	dir, _ := newDB(t, func(db *inmem.DB, run inmem.RunID) {
+		root = must[inmem.TraceID](t)(db.Traces().Record(ctx, run, inmem.TraceSpec{
+			Body: inmem.ToolCallTrace{Tool: "search", Input: inmem.String("weather")}, Tags: []string{"web"}}))
+		child = must[inmem.TraceID](t)(db.Traces().RecordChild(ctx, run, root, inmem.TraceSpec{
+			Body: inmem.ThoughtTrace{Content: "it will rain"}}))
+	})
+	out, _ := mustRun(t, ExitOK, "traces", "list", dir, "agent")
+	if !strings.Contains(out, "tool=search") || !strings.Contains(out, "content=it will rain") {
+		t.Errorf("traces list:\n%s", out)
+	}
+	out, _ = mustRun(t, ExitOK, "traces", "list", "-o", "json", "--type", "thought", dir, "agent")
+	ts := decodeJSON[[]traceView](t, out)
+	if len(ts) != 1 || ts[0].ID != uint64(child) || ts[0].Parent != uint64(root) || ts[0].Body["content"] != "it will rain" {
+		t.Errorf("traces list --type thought: %+v", ts)
+	}
+	out, _ = mustRun(t, ExitOK, "traces", "list", "-o", "json", "--tag", "web", dir, "agent")
+	if ts := decodeJSON[[]traceView](t, out); len(ts) != 1 || ts[0].ID != uint64(root) {
+		t.Errorf("traces list --tag web: %+v", ts)
+	}
+	out, _ = mustRun(t, ExitOK, "traces", "get", "-o", "json", dir, "agent", fmt.Sprint(root))
+	tv := decodeJSON[traceView](t, out)
+	if tv.Type != "tool_call" || tv.Body["tool"] != "search" || tv.Body["input"] != "weather" || len(tv.Tags) != 1 {
+		t.Errorf("traces get: %+v", tv)
+	}
+	mustRun(t, ExitOK, "traces", "get", dir, "agent", fmt.Sprint(child))
+	mustRun(t, ExitError, "traces", "get", dir, "agent", "99")
+	mustRun(t, ExitUsage, "traces", "get", dir, "agent", "x")
+	mustRun(t, ExitUsage, "traces", "list", "--type", "thought", "--tag", "web", dir, "agent")
+}
+
+// TestWALDumpReadableKeys: wal dump shows entity references, with the
+// internal key still available as raw_key.
+func TestWALDumpReadableKeys(t *testing.T) {
+	dir, run := newDB(t, func(db *inmem.DB, run inmem.RunID) {
+		must[inmem.Version](t)(db.Events().Append(ctx, run, "note", inmem.String("hi")))
+		must[inmem.Version](t)(db.State().Init(ctx, run, "phase", inmem.String("planning")))
+		must[inmem.TraceID](t)(db.Traces().Record(ctx, run, inmem.TraceSpec{Body: inmem.ThoughtTrace{Content: "x"}}))
+		must[inmem.Version](t)(db.KV().Put(ctx, run, "k", inmem.Int(1)))
+	})
+	out, _ := mustRun(t, ExitOK, "wal", "dump", "-o", "json", dir)
+	recs := decodeJSON[[]recordView](t, out)
+	refs := map[string]mutationView{}
+	for _, r := range recs {
+		for _, m := range r.Mutations {
+			if m.RawKey == "" || m.Kind == "" {
+				t.Errorf("mutation without raw_key or kind: %+v", m)
+			}
+			if m.Kind != "unknown" && strings.Contains(m.Key, `\x`) {
+				t.Errorf("key %q is not readable (%s)", m.Key, m.Kind)
+			}
+			refs[m.Key] = m
+		}
+	}
+	for _, want := range []string{
+		"run://" + run.String(),
+		"event://" + run.String() + "/0",
+		"state://" + run.String() + "/phase",
+		"trace://" + run.String() + "/1",
+		"kv://" + run.String() + "/k",
+	} {
+		m, ok := refs[want]
+		if !ok {
+			t.Errorf("no mutation with key %s in the dump:\n%s", want, out)
+			continue
+		}
+		if m.Ref != want {
+			t.Errorf("%s: ref %q", want, m.Ref)
+		}
+	}
+	if m := refs["event://"+run.String()+"/0"]; m.RawKey != `e\x00\x00\x00\x00\x00\x00\x00\x00` {
+		t.Errorf("event raw_key %q", m.RawKey)
+	}
+	if _, ok := refs["event://"+run.String()+" [event.head]"]; !ok {
+		t.Errorf("the log head is not shown as such:\n%s", out)
+	}
+	out, _ = mustRun(t, ExitOK, "wal", "dump", dir)
+	if !strings.Contains(out, "event://"+run.String()+"/0") || !strings.Contains(out, "[trace.index.time at ") {
+		t.Errorf("table dump:\n%s", out)
+	}
+}

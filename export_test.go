@@ -32,10 +32,26 @@ func Visible(db *DB) uint64 { return db.eng.Visible() }
 
 // SetCompactingHook sets a function that runs while a compaction holds its
 // lock.
-func SetCompactingHook(f func()) { testHookCompacting = f }
+func SetCompactingHook(f func()) {
+	if f == nil {
+		testHookCompacting = nil
+		return
+	}
+	testHookCompacting = func(*storage) { f() }
+}
 
 // VectorSearchPaths returns how many searches the index answered and how
 // many fell back to scanning chains.
 func VectorSearchPaths(db *DB) (indexed, scanned uint64) {
 	return db.vectors.indexed.Load(), db.vectors.scanned.Load()
+}
+
+// SnapshotLockHeld reports whether a snapshot writer (Checkpoint, Export)
+// or a compaction holds the database's snapshot lock.
+func SnapshotLockHeld(db *DB) bool {
+	if !db.store.snapMu.TryLock() {
+		return true
+	}
+	db.store.snapMu.Unlock()
+	return false
 }

@@ -40,6 +40,12 @@ type CheckpointInfo struct {
 // In InMemory mode with a directory, Checkpoint still writes: it is an
 // explicit request for a durable image (nothing else is ever written in that
 // mode). A database without a directory returns InvalidArgument.
+//
+// A failure that leaves the old durable state standing (say a full disk
+// while writing the snapshot) returns an Internal error and the database
+// keeps working. A failed fsync or rename leaves the files in an unknown
+// state: the database is poisoned, as by a failed WAL write, and the error
+// is Poisoned (see docs/DURABILITY.md).
 func (db *DB) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	db.life.RLock()
 	defer db.life.RUnlock()
@@ -49,7 +55,9 @@ func (db *DB) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	}
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
-	return s.checkpoint(ctx, nil)
+	u := s.maintenanceFS()
+	info, err := s.checkpoint(ctx, u, nil)
+	return info, s.maintenanceFailed(u, "Checkpoint", err)
 }
 
 // maintainable returns the storage of a database that maintenance may
@@ -68,8 +76,9 @@ func (db *DB) maintainable(op string) (*storage, error) {
 	return db.store, nil
 }
 
-// checkpoint writes and publishes a snapshot. The caller holds snapMu.
-func (s *storage) checkpoint(ctx context.Context, progress func(uint64)) (CheckpointInfo, error) {
+// checkpoint writes and publishes a snapshot through fsys. The caller holds
+// snapMu.
+func (s *storage) checkpoint(ctx context.Context, fsys vfs.FS, progress func(uint64)) (CheckpointInfo, error) {
 	db := s.db
 	if s.wal != nil {
 		if err := s.wal.Sync(); err != nil {
@@ -84,7 +93,7 @@ func (s *storage) checkpoint(ctx context.Context, progress func(uint64)) (Checkp
 	m := s.manifest
 	s.manMu.Unlock()
 	id := m.SnapshotID + 1
-	if names, err := s.fs.List(s.snapDir()); err == nil {
+	if names, err := fsys.List(s.snapDir()); err == nil {
 		for _, n := range names {
 			if x, ok := snapshot.ParseFileName(n); ok && x >= id {
 				id = x + 1 // never reuse the name of a file left behind
@@ -93,7 +102,7 @@ func (s *storage) checkpoint(ctx context.Context, progress func(uint64)) (Checkp
 	}
 	now := db.opts.Clock.Now()
 	info, err := snapshot.Write(ctx, snapshot.WriteOptions{
-		FS: s.fs, Dir: s.snapDir(), ID: id, Watermark: w, UUID: m.UUID, Codec: db.opts.Codec,
+		FS: fsys, Dir: s.snapDir(), ID: id, Watermark: w, UUID: m.UUID, Codec: db.opts.Codec,
 		Created: now.UnixMicro(), Progress: progress,
 	}, db.eng)
 	if err != nil {
@@ -107,7 +116,7 @@ func (s *storage) checkpoint(ctx context.Context, progress func(uint64)) (Checkp
 	s.manMu.Lock()
 	m = s.manifest
 	m.HasSnapshot, m.SnapshotID, m.SnapshotWatermark = true, id, w
-	err = manifest.Write(s.fs, s.dir, m)
+	err = manifest.Write(fsys, s.dir, m)
 	if err == nil {
 		s.manifest = m
 	}
@@ -115,7 +124,10 @@ func (s *storage) checkpoint(ctx context.Context, progress func(uint64)) (Checkp
 	if err != nil {
 		return CheckpointInfo{}, dberr.Wrap(dberr.Internal, "Checkpoint", err, "publishing snapshot %d in the MANIFEST", id)
 	}
-	if err := s.removeStaleSnapshots(); err != nil {
+	if err := s.removeStaleSnapshots(fsys); err != nil {
+		return CheckpointInfo{}, err
+	}
+	if err := s.removeOrphanTorn(fsys); err != nil {
 		return CheckpointInfo{}, err
 	}
 	db.opts.Logger.Info("checkpoint", "snapshot", id, "watermark", w, "bytes", info.Bytes, "entities", info.Entities)
@@ -159,7 +171,9 @@ type CompactInfo struct {
 var ErrCompactionRunning = &Error{Code: dberr.ConstraintViolation, Op: "Compact", Msg: "another compaction is running", Offset: -1}
 
 // Compact reclaims storage. Readers and writers keep working meanwhile; one
-// compaction runs at a time.
+// compaction runs at a time, and it waits for a running Checkpoint or
+// Export to finish (it removes the files a checkpoint supersedes). Failures
+// poison the database as Checkpoint's do.
 func (db *DB) Compact(ctx context.Context, mode CompactMode) (CompactInfo, error) {
 	db.life.RLock()
 	defer db.life.RUnlock()
@@ -174,18 +188,25 @@ func (db *DB) Compact(ctx context.Context, mode CompactMode) (CompactInfo, error
 		return CompactInfo{}, ErrCompactionRunning
 	}
 	defer s.compMu.Unlock()
+	s.snapMu.Lock()
+	defer s.snapMu.Unlock()
 	if testHookCompacting != nil {
-		testHookCompacting()
+		testHookCompacting(s)
 	}
-	return s.compactWAL(ctx, mode)
+	if err := s.db.eng.Poisoned(); err != nil {
+		return CompactInfo{}, err
+	}
+	u := s.maintenanceFS()
+	info, err := s.compactWAL(ctx, u, mode)
+	return info, s.maintenanceFailed(u, "Compact", err)
 }
 
 // testHookCompacting, when set by a test, runs while a compaction holds its
-// lock.
-var testHookCompacting func()
+// locks.
+var testHookCompacting func(*storage)
 
 // compactWAL deletes closed segments a durable snapshot covers.
-func (s *storage) compactWAL(ctx context.Context, mode CompactMode) (CompactInfo, error) {
+func (s *storage) compactWAL(ctx context.Context, fsys vfs.FS, mode CompactMode) (CompactInfo, error) {
 	info := CompactInfo{Mode: mode, Now: TimestampOf(s.db.opts.Clock.Now())}
 	s.manMu.Lock()
 	m := s.manifest
@@ -194,7 +215,7 @@ func (s *storage) compactWAL(ctx context.Context, mode CompactMode) (CompactInfo
 		return info, errorf(CodeConstraintViolation, "Compact", "there is no snapshot yet: run Checkpoint first, WAL-only compaction only removes what a snapshot covers")
 	}
 	info.SnapshotWatermark = Txn(m.SnapshotWatermark)
-	l, err := wal.List(s.fs, s.walDir())
+	l, err := wal.List(fsys, s.walDir())
 	if err != nil {
 		return info, dberr.Wrap(dberr.Internal, "Compact", err, "listing the WAL")
 	}
@@ -211,6 +232,7 @@ func (s *storage) compactWAL(ctx context.Context, mode CompactMode) (CompactInfo
 		}
 	}
 	var doomed []string
+	doomedNums := map[uint64]bool{}
 	for _, seg := range l.Segments {
 		if err := ctx.Err(); err != nil {
 			return info, ctxError("Compact", err)
@@ -224,9 +246,11 @@ func (s *storage) compactWAL(ctx context.Context, mode CompactMode) (CompactInfo
 			break
 		}
 		doomed = append(doomed, seg.Path)
+		doomedNums[seg.Number] = true
 		info.SegmentsRemoved++
 	}
-	freed, err := s.removeFiles(s.walDir(), doomed)
+	doomed = append(doomed, tornFilesOf(s.walDir(), l.Other, doomedNums)...)
+	freed, err := s.removeFiles(fsys, s.walDir(), doomed)
 	info.ReclaimedBytes += freed
 	if err != nil {
 		return info, err
@@ -236,7 +260,7 @@ func (s *storage) compactWAL(ctx context.Context, mode CompactMode) (CompactInfo
 			delete(s.segLast, seg.Number)
 		}
 	}
-	if err := s.removeStaleSnapshots(); err != nil {
+	if err := s.removeStaleSnapshots(fsys); err != nil {
 		return info, err
 	}
 	s.db.opts.Logger.Info("compacted", "mode", mode.String(), "segments", info.SegmentsRemoved, "bytes", info.ReclaimedBytes)
@@ -260,9 +284,10 @@ func (db *DB) Export(ctx context.Context, dst string) (CheckpointInfo, error) {
 	}
 	s.snapMu.Lock()
 	defer s.snapMu.Unlock()
-	info, err := s.checkpoint(ctx, nil)
+	u := s.maintenanceFS()
+	info, err := s.checkpoint(ctx, u, nil)
 	if err != nil {
-		return CheckpointInfo{}, err
+		return CheckpointInfo{}, s.maintenanceFailed(u, "Export", err)
 	}
 	s.manMu.Lock()
 	m := s.manifest

@@ -264,15 +264,18 @@ func (s *storage) recover() error {
 		for _, seg := range res.Covered {
 			paths = append(paths, seg.Path)
 		}
-		if _, err := s.removeFiles(s.walDir(), paths); err != nil {
+		if _, err := s.removeFiles(s.fs, s.walDir(), paths); err != nil {
 			return err
 		}
 	}
-	if err := s.removeStaleSnapshots(); err != nil {
+	if err := s.removeStaleSnapshots(s.fs); err != nil {
 		return err
 	}
 	if db.opts.Durability == InMemory {
 		return nil
+	}
+	if err := s.removeOrphanTorn(s.fs); err != nil {
+		return err
 	}
 	mode := wal.Strict
 	if db.opts.Durability == Buffered {
@@ -310,21 +313,21 @@ func (s *storage) loadSnapshot() (snapshot.Result, error) {
 	})
 }
 
-// removeFiles removes files of one directory, then syncs it once. It
-// returns the bytes freed.
-func (s *storage) removeFiles(dir string, paths []string) (int64, error) {
+// removeFiles removes files of one directory through fsys, then syncs it
+// once. It returns the bytes freed.
+func (s *storage) removeFiles(fsys vfs.FS, dir string, paths []string) (int64, error) {
 	var freed int64
 	for _, p := range paths {
-		if st, err := s.fs.Stat(p); err == nil {
+		if st, err := fsys.Stat(p); err == nil {
 			freed += st.Size()
 		}
-		if err := s.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return freed, dberr.Wrap(dberr.Internal, "compact", err, "removing %s", p)
 		}
 		s.db.opts.Logger.Info("removed", "file", p)
 	}
 	if len(paths) > 0 {
-		if err := s.fs.SyncDir(dir); err != nil {
+		if err := fsys.SyncDir(dir); err != nil {
 			return freed, dberr.Wrap(dberr.Internal, "compact", err, "syncing %s", dir)
 		}
 	}
@@ -333,8 +336,8 @@ func (s *storage) removeFiles(dir string, paths []string) (int64, error) {
 
 // removeStaleSnapshots removes snapshot files the durable MANIFEST does not
 // name. The caller makes sure the MANIFEST is durable first.
-func (s *storage) removeStaleSnapshots() error {
-	names, err := s.fs.List(s.snapDir())
+func (s *storage) removeStaleSnapshots(fsys vfs.FS) error {
+	names, err := fsys.List(s.snapDir())
 	if err != nil {
 		return dberr.Wrap(dberr.Internal, "Open", err, "listing %s", s.snapDir())
 	}
@@ -347,7 +350,7 @@ func (s *storage) removeStaleSnapshots() error {
 			stale = append(stale, filepath.Join(s.snapDir(), n))
 		}
 	}
-	_, err = s.removeFiles(s.snapDir(), stale)
+	_, err = s.removeFiles(fsys, s.snapDir(), stale)
 	return err
 }
 

@@ -43,6 +43,7 @@ func (a *app) demoCommand() *cobra.Command {
 	var (
 		steps      int
 		crashChild bool
+		force      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "demo [dir]",
@@ -65,8 +66,9 @@ else, the event hash chain, the search results, the state machine and the
 run's status; the agent finishes the run, and "inmem check" verifies every
 file. The report goes to stdout (-o table|json|ndjson), the story to stderr.
 
-An existing in-mem database in dir is deleted first; any other non-empty dir
-is refused. Exit status 0 when every verification passed, 3 when one failed.`,
+A database an earlier demo created in dir (it holds an INMEM-DEMO marker) is
+deleted first. Any other in-mem database is refused unless --force is given,
+and a non-empty dir that is not an in-mem database is always refused. Exit status 0 when every verification passed, 3 when one failed.`,
 		Args: a.args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := "inmem-demo"
@@ -79,9 +81,10 @@ is refused. Exit status 0 when every verification passed, 3 when one failed.`,
 			if crashChild {
 				return a.demoChild(cmd.Context(), dir, steps)
 			}
-			return a.demo(cmd.Context(), dir, steps)
+			return a.demo(cmd.Context(), dir, steps, force)
 		},
 	}
+	cmd.Flags().BoolVar(&force, "force", false, "delete an in-mem database in dir even if no earlier demo created it")
 	cmd.Flags().IntVar(&steps, "steps", 12, "agent steps: the first half before the checkpoint, the rest in the crashed child")
 	cmd.Flags().BoolVar(&crashChild, "crash-child", false, "internal: run the second half and kill the process")
 	cmd.Flags().MarkHidden("crash-child")
@@ -89,9 +92,10 @@ is refused. Exit status 0 when every verification passed, 3 when one failed.`,
 }
 
 // prepareDemoDir makes dir ready for a fresh database: it may not exist, be
-// empty, or hold an in-mem database (which is deleted). Anything else is a
-// usage error, and nothing is deleted.
-func (a *app) prepareDemoDir(dir string) (removed bool, err error) {
+// empty, or hold an in-mem database that an earlier demo created (or any
+// in-mem database, with force), which is deleted. Anything else is a usage
+// error, and nothing is deleted.
+func (a *app) prepareDemoDir(dir string, force bool) (removed bool, err error) {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
@@ -112,15 +116,20 @@ func (a *app) prepareDemoDir(dir string) (removed bool, err error) {
 	refuse := func(why string) (bool, error) {
 		return false, usageError{fmt.Errorf("%s %s; the demo deletes only an in-mem database — choose another directory", dir, why)}
 	}
-	if _, err := manifest.Read(vfs.OS(), dir); err != nil {
+	m, err := manifest.Read(vfs.OS(), dir)
+	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return refuse("is not empty and is not an in-mem database (no MANIFEST)")
 		}
 		return refuse(fmt.Sprintf("has a MANIFEST that cannot be read (%v)", err))
 	}
+	if !force && !demoMarked(dir, m.UUID.String()) {
+		return false, usageError{fmt.Errorf("%s holds an in-mem database that inmem demo did not create; "+
+			"the demo deletes only its own databases — choose another directory, or pass --force to delete this one", dir)}
+	}
 	for _, n := range names {
 		switch n.Name() {
-		case "MANIFEST", "MANIFEST.tmp", "LOCK", "WAL", "SNAPSHOTS", "DATA":
+		case "MANIFEST", "MANIFEST.tmp", "LOCK", "WAL", "SNAPSHOTS", "DATA", demoMarkerName:
 		default:
 			return refuse(fmt.Sprintf("holds an in-mem database but also %q", n.Name()))
 		}
@@ -207,8 +216,8 @@ func openDemoDB(a *app, dir string) (*inmem.DB, error) {
 }
 
 // demo runs the whole demo in dir.
-func (a *app) demo(ctx context.Context, dir string, steps int) error {
-	removed, err := a.prepareDemoDir(dir)
+func (a *app) demo(ctx context.Context, dir string, steps int, force bool) error {
+	removed, err := a.prepareDemoDir(dir, force)
 	if err != nil {
 		return err
 	}
@@ -225,6 +234,10 @@ func (a *app) demo(ctx context.Context, dir string, steps int) error {
 	db, err := openDemoDB(a, dir)
 	if err != nil {
 		return err
+	}
+	if err := markDemoDir(dir); err != nil {
+		db.Close()
+		return fmt.Errorf("marking %s as a demo database: %w", dir, err)
 	}
 	s, err := startStory(ctx, db, steps)
 	if err != nil {

@@ -104,6 +104,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.demoCommand(),
 		a.kvCommand(),
 		a.eventsCommand(),
+		a.stateCommand(),
+		a.tracesCommand(),
 		a.runsCommand(),
 		a.jsonCommand(),
 		a.vectorsCommand(),

@@ -15,6 +15,7 @@ import (
 	"github.com/inmemdb/inmem/internal/codec"
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/format"
+	"github.com/inmemdb/inmem/internal/keyref"
 	"github.com/inmemdb/inmem/internal/manifest"
 	"github.com/inmemdb/inmem/internal/value"
 	"github.com/inmemdb/inmem/internal/wal"
@@ -101,6 +102,8 @@ type infoView struct {
 	CommitVersion uint64 `json:"commit_version"`
 	Runs          int    `json:"runs"`
 	Versions      uint64 `json:"versions"`
+	// TornTails lists the side files holding bytes cut off torn tails.
+	TornTails []tornView `json:"torn_tails"`
 }
 
 func (a *app) infoCommand() *cobra.Command {
@@ -121,7 +124,7 @@ func (a *app) infoCommand() *cobra.Command {
 			defer db.Close()
 			st := db.Stats()
 			v := infoView{manifestView: mv, Segments: st.WAL.Segments, WALBytes: st.WAL.Bytes, SnapshotBytes: st.WAL.SnapshotBytes,
-				CommitVersion: st.CommitVersion, Runs: st.Runs, Versions: st.VersionsInstalled}
+				CommitVersion: st.CommitVersion, Runs: st.Runs, Versions: st.VersionsInstalled, TornTails: tornSideFiles(dir)}
 			return a.emit(v, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintf(tw, "directory\t%s\nuuid\t%s\ncodec\t%s\n", dir, v.UUID, v.Codec)
@@ -131,6 +134,9 @@ func (a *app) infoCommand() *cobra.Command {
 					fmt.Fprintf(tw, "snapshot\t%d at watermark %d, %s\n", v.SnapshotID, v.SnapshotWatermark, bytesText(v.SnapshotBytes))
 				} else {
 					fmt.Fprintf(tw, "snapshot\tnone\n")
+				}
+				for _, tt := range v.TornTails {
+					fmt.Fprintf(tw, "torn tail\t%s: %s cut from segment %d at offset %d (deleted with the segment)\n", tt.File, bytesText(tt.Bytes), tt.Segment, tt.Offset)
 				}
 				tw.Flush()
 			})
@@ -173,12 +179,29 @@ func bytesText(n int64) string {
 }
 
 type mutationView struct {
-	Op      string `json:"op"`
-	Run     string `json:"run"`
-	Space   string `json:"space"`
+	Op    string `json:"op"`
+	Run   string `json:"run"`
+	Space string `json:"space"`
+	// Key is the readable entity reference (package keyref); Kind says
+	// whether the key is the entity itself or a record kept beside it,
+	// Ref is the entity it belongs to, and RawKey is the engine key,
+	// escaped (lossless).
 	Key     string `json:"key"`
+	Kind    string `json:"kind"`
+	Ref     string `json:"ref,omitempty"`
+	RawKey  string `json:"raw_key"`
 	Version uint64 `json:"version"`
 	Value   any    `json:"value,omitempty"`
+}
+
+func newMutationView(mu core.Mutation) mutationView {
+	e := keyref.Describe(mu.Run, mu.Space, mu.Key)
+	mv := mutationView{Op: mu.Op.String(), Run: mu.Run.String(), Space: mu.Space.String(), Key: e.String(), Kind: e.Kind,
+		RawKey: keyref.Escape(mu.Key), Version: mu.Version}
+	if e.Ref != nil {
+		mv.Ref = e.Ref.String()
+	}
+	return mv
 }
 
 type recordView struct {
@@ -209,13 +232,13 @@ func (a *app) walCommand() *cobra.Command {
 			var all []recordView
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 			if a.output == "table" {
-				fmt.Fprintln(tw, "SEGMENT\tOFFSET\tVERSION\tTIME\tOP\tSPACE\tRUN\tKEY\tVALUE")
+				fmt.Fprintln(tw, "SEGMENT\tOFFSET\tVERSION\tTIME\tOP\tKEY\tVALUE")
 			}
 			err = wal.Dump(vfs.OS(), filepath.Join(dir, "WAL"), codec.Identity{}, func(r wal.DumpRecord) error {
 				rv := recordView{Segment: r.Segment, Offset: r.Offset, Size: r.Size, Version: r.Commit.Version,
 					Run: r.Commit.Run.String(), Timestamp: time.UnixMicro(r.Commit.Time).UTC().Format(time.RFC3339Nano)}
 				for _, mu := range r.Commit.Mutations {
-					mv := mutationView{Op: mu.Op.String(), Run: mu.Run.String(), Space: mu.Space.String(), Key: printableKey(mu.Key), Version: mu.Version}
+					mv := newMutationView(mu)
 					if mu.Op != core.OpDelete {
 						mv.Value = jsonValue(mu.Value)
 					}
@@ -228,7 +251,7 @@ func (a *app) walCommand() *cobra.Command {
 					all = append(all, rv)
 				default:
 					for _, mv := range rv.Mutations {
-						fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", rv.Segment, rv.Offset, rv.Version, rv.Timestamp, mv.Op, mv.Space, mv.Run, mv.Key, shortJSON(mv.Value))
+						fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\t%s\n", rv.Segment, rv.Offset, rv.Version, rv.Timestamp, mv.Op, mv.Key, shortJSON(mv.Value))
 					}
 				}
 				return nil
@@ -250,20 +273,8 @@ func (a *app) walCommand() *cobra.Command {
 	return wc
 }
 
-// printableKey renders an internal key readably: printable ASCII as is,
-// other bytes as \xNN.
-func printableKey(k string) string {
-	out := make([]byte, 0, len(k))
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if c >= 0x20 && c < 0x7f && c != '\\' {
-			out = append(out, c)
-		} else {
-			out = append(out, fmt.Sprintf("\\x%02x", c)...)
-		}
-	}
-	return string(out)
-}
+// printableKey renders a key readably and losslessly.
+func printableKey(k string) string { return keyref.Escape(k) }
 
 // jsonValue converts a value for JSON output (bytes as base64, non-finite
 // floats as strings).

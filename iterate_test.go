@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-		"testing"
+	"testing"
 
 	"github.com/inmemdb/inmem"
 )
@@ -19,11 +19,15 @@ var scanners = map[string]struct {
 	list func(ctx context.Context, db *inmem.DB, run inmem.RunID) ([]string, error)
 }{
 	"kv": {
-		put: func(t *testing.T, db *inmem.DB, run inmem.RunID, key string) { mustPut(t, db, run, key, inmem.String(key)) },
+		put: func(t *testing.T, db *inmem.DB, run inmem.RunID, key string) {
+			mustPut(t, db, run, key, inmem.String(key))
+		},
 		scan: func(ctx context.Context, db *inmem.DB, run inmem.RunID, prefix string) func(func(inmem.Entry, error) bool) {
 			return db.KV().Scan(ctx, run, prefix)
 		},
-		list: func(ctx context.Context, db *inmem.DB, run inmem.RunID) ([]string, error) { return db.KV().List(ctx, run, "") },
+		list: func(ctx context.Context, db *inmem.DB, run inmem.RunID) ([]string, error) {
+			return db.KV().List(ctx, run, "")
+		},
 	},
 	"json": {
 		put: func(t *testing.T, db *inmem.DB, run inmem.RunID, key string) {
@@ -34,7 +38,9 @@ var scanners = map[string]struct {
 		scan: func(ctx context.Context, db *inmem.DB, run inmem.RunID, prefix string) func(func(inmem.Entry, error) bool) {
 			return db.JSON().Scan(ctx, run, prefix)
 		},
-		list: func(ctx context.Context, db *inmem.DB, run inmem.RunID) ([]string, error) { return db.JSON().List(ctx, run, "") },
+		list: func(ctx context.Context, db *inmem.DB, run inmem.RunID) ([]string, error) {
+			return db.JSON().List(ctx, run, "")
+		},
 	},
 }
 

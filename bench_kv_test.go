@@ -97,7 +97,10 @@ func BenchmarkKVScan100(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		for range kv.Scan(ctx, millionRun, "key/0000001234") { // 100 keys
+		for _, err := range kv.Scan(ctx, millionRun, "key/0000001234") { // 100 keys
+			if err != nil {
+				b.Fatal(err)
+			}
 			n++
 		}
 		if n != 100 {

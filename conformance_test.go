@@ -1895,8 +1895,12 @@ func (r *confRenderer) renderRunIndex() {
 
 func (r *confRenderer) renderKV(run inmem.RunID) {
 	db, kv := r.db, r.db.KV()
-	for k, v := range kv.Scan(ctx, run, "") {
-		r.line("kv %q = %s", k, confV(v, confVal2))
+	for e, err := range kv.Scan(ctx, run, "") {
+		if err != nil {
+			r.line("kv.Scan: %s", confResult(nil, err))
+			break
+		}
+		r.line("kv %q = %s", e.Key, confV(e.Versioned, confVal2))
 	}
 	keys, err := kv.List(ctx, run, "bulk/")
 	r.line("kv.List bulk/: %s", confResult(fmt.Sprintf("%q", keys), err))
@@ -2019,8 +2023,12 @@ func (r *confRenderer) renderTraces(run inmem.RunID) {
 
 func (r *confRenderer) renderJSON(run inmem.RunID) {
 	js := r.db.JSON()
-	for id, v := range js.Scan(ctx, run, "") {
-		r.line("json %q = %s", id, confV(v, confVal2))
+	for d, err := range js.Scan(ctx, run, "") {
+		if err != nil {
+			r.line("json.Scan: %s", confResult(nil, err))
+			break
+		}
+		r.line("json %q = %s", d.Key, confV(d.Versioned, confVal2))
 	}
 	ids, err := js.List(ctx, run, "")
 	r.line("json.List: %s", confResult(fmt.Sprintf("%q", ids), err))

@@ -31,7 +31,8 @@ RunID is usable as an implicitly active run. The seven primitives are
 stateless facades over one engine; each call names its run:
 
   - KV (db.KV): working memory — Get, Put, Delete, Exists, GetMany, CAS,
-    prefix Scan (an iter.Seq2 over one snapshot), GetAt, History.
+    prefix Scan (an iter.Seq2 of Entry and error over one snapshot),
+    List, ListPage, GetAt, History.
   - EventLog (db.Events): an append-only, hash-chained log per run —
     Append, Read, Range, Head, Len, ReadByType, Types, VerifyChain.
     Sequences start at 0 and are contiguous; each event carries the SHA-256
@@ -67,6 +68,34 @@ caller does to a slice or map it passed in or got back changes what is
 stored, and reads hand out stored values without copying. Build values with
 the constructors (Int, String, Object …), ValueOf for plain Go data, or
 ValueFromJSON.
+
+# Listing and iteration
+
+A listing either delivers everything it promises or says why not. Scan
+(KV and JSON, on the store and in a transaction) is an iter.Seq2[Entry,
+error]: when the database closes, the context ends or the transaction
+finishes, the error (Closed, Canceled, DeadlineExceeded, ErrTxDone) comes
+as the last pair, so a loop that stops without one has seen every key:
+
+	for e, err := range db.KV().Scan(ctx, run, "task/") {
+		if err != nil {
+			return err
+		}
+		fmt.Println(e.Key, e.Value)
+	}
+
+Listings that return a slice (List, Range, QueryByTag …) are all or
+nothing: an error and no items, or every item.
+
+Listings that can grow large are paged with a cursor: ListPage on KV,
+JSON, StateCells, RunIndex and TraceStore takes ListOptions{After, Limit}
+and returns a Page whose Next is the After of the following page, "" after
+the last. A page is read at one snapshot; across pages every item present
+throughout is returned exactly once and in order, while other writers
+insert and delete. EventLog.ListPage takes EventListOptions{From, Limit}
+and returns an EventPage whose Next is the From of the following page, so
+a reader can follow a log as it grows. Limit 0 means DefaultListLimit; a
+negative limit or a cursor the listing did not make is InvalidArgument.
 
 # Transactions
 

@@ -411,37 +411,17 @@ func (s JSONStore) History(ctx context.Context, run RunID, id string) ([]Version
 
 // Scan iterates over the live documents whose id has the given prefix, in
 // ascending id order, at one consistent snapshot taken when Scan is called.
-// An empty prefix scans every document of the run. Iteration stops early
-// when ctx ends.
-func (s JSONStore) Scan(ctx context.Context, run RunID, prefix string) iter.Seq2[string, Versioned[Value]] {
-	db := s.db
-	snap := db.eng.Visible()
-	return func(yield func(string, Versioned[Value]) bool) {
-		if db.checkOpen("json.Scan") != nil {
-			return
-		}
-		db.eng.ScanSnapshot(run, core.JSON, prefix, engine.PrefixEnd(prefix), snap, func(id string, e engine.Entry) bool {
-			if ctx.Err() != nil {
-				return false
-			}
-			return yield(id, versioned(e))
-		})
-	}
+// An empty prefix scans every document of the run. A failure (Closed,
+// Canceled, DeadlineExceeded) is yielded as the error of a last pair; see
+// KVStore.Scan.
+func (s JSONStore) Scan(ctx context.Context, run RunID, prefix string) iter.Seq2[Entry, error] {
+	return s.db.snapshotSeq(ctx, "json.Scan", run, core.JSON, prefix)
 }
 
-// List returns the ids of the live documents with the given prefix, sorted.
+// List returns the ids of the live documents with the given prefix, sorted:
+// all of them or an error. Use ListPage for listings that may be large.
 func (s JSONStore) List(ctx context.Context, run RunID, prefix string) ([]string, error) {
-	if err := s.db.checkOpen("json.List"); err != nil {
-		return nil, err
-	}
-	var ids []string
-	for id := range s.Scan(ctx, run, prefix) {
-		ids = append(ids, id)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, ctxError("json.List", err)
-	}
-	return ids, nil
+	return collectKeys(s.db.snapshotSeq(ctx, "json.List", run, core.JSON, prefix))
 }
 
 // Create buffers doc as a new document id; AlreadyExists if id is live.
@@ -685,28 +665,14 @@ func (j JSONTx) History(id string) ([]Versioned[Value], error) {
 // Scan iterates over the live documents whose id has the given prefix, in
 // ascending order, as the transaction sees them (its snapshot plus its own
 // writes). Each document yielded joins the read set. The transaction must
-// not write the scanned documents while iterating.
-func (j JSONTx) Scan(prefix string) iter.Seq2[string, Versioned[Value]] {
-	tx := j.tx
-	return func(yield func(string, Versioned[Value]) bool) {
-		if tx.checkRead() != nil {
-			return
-		}
-		tx.txn.Scan(tx.run, core.JSON, prefix, engine.PrefixEnd(prefix), true, func(id string, e engine.Entry) bool {
-			return yield(id, versioned(e))
-		})
-	}
+// not write the scanned documents while iterating. A failure is yielded as
+// the error of a last pair; see KVTx.Scan.
+func (j JSONTx) Scan(prefix string) iter.Seq2[Entry, error] {
+	return j.tx.txSeq("json.Scan", core.JSON, prefix)
 }
 
 // List returns the ids of the live documents with the given prefix, sorted,
 // as the transaction sees them.
 func (j JSONTx) List(prefix string) ([]string, error) {
-	if err := j.tx.checkRead(); err != nil {
-		return nil, err
-	}
-	var ids []string
-	for id := range j.Scan(prefix) {
-		ids = append(ids, id)
-	}
-	return ids, nil
+	return collectKeys(j.tx.txSeq("json.List", core.JSON, prefix))
 }

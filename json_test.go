@@ -149,9 +149,12 @@ func TestJSON_CRUD(t *testing.T) {
 		t.Fatalf("List() = %v", all)
 	}
 	n := 0
-	for id, d := range js.Scan(ctx, run, "agent/") {
-		if id == "agent/a" && !d.Value.Equal(inmem.Float(1.5)) {
-			t.Fatalf("Scan yielded %s = %v", id, d.Value)
+	for d, err := range js.Scan(ctx, run, "agent/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Key == "agent/a" && !d.Value.Equal(inmem.Float(1.5)) {
+			t.Fatalf("Scan yielded %s = %v", d.Key, d.Value)
 		}
 		n++
 	}
@@ -1153,12 +1156,15 @@ func TestJSON_RandomOperationsNeverPanic(t *testing.T) {
 			},
 			"": func(t *rapid.T) {
 				// Every stored document is valid JSON within the limits.
-				for id, d := range js.Scan(ctx, run, "") {
+				for d, err := range js.Scan(ctx, run, "") {
+					if err != nil {
+						t.Fatal(err)
+					}
 					if _, err := inmem.ValueToJSON(d.Value); err != nil {
-						t.Fatalf("document %q is not JSON: %v", id, err)
+						t.Fatalf("document %q is not JSON: %v", d.Key, err)
 					}
 					if d.Value.Depth() > 6 {
-						t.Fatalf("document %q nests %d deep", id, d.Value.Depth())
+						t.Fatalf("document %q nests %d deep", d.Key, d.Value.Depth())
 					}
 				}
 			},

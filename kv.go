@@ -146,36 +146,24 @@ func (s KVStore) History(ctx context.Context, run RunID, key string) ([]Versione
 
 // Scan iterates over the live keys with the given prefix in ascending order,
 // at one consistent snapshot taken when Scan is called. An empty prefix
-// scans the whole run. Iteration stops early when ctx ends.
-func (s KVStore) Scan(ctx context.Context, run RunID, prefix string) iter.Seq2[string, Versioned[Value]] {
-	db := s.db
-	snap := db.eng.Visible()
-	return func(yield func(string, Versioned[Value]) bool) {
-		if db.checkOpen("kv.Scan") != nil {
-			return
-		}
-		db.eng.ScanSnapshot(run, core.KV, prefix, engine.PrefixEnd(prefix), snap, func(key string, e engine.Entry) bool {
-			if ctx.Err() != nil {
-				return false
-			}
-			return yield(key, versioned(e))
-		})
-	}
+// scans the whole run. A failure — the database closed (Closed) or ctx
+// ended (Canceled, DeadlineExceeded) — is yielded as the error of a last
+// pair, so a sequence that ends without one is complete:
+//
+//	for e, err := range db.KV().Scan(ctx, run, "user/") {
+//		if err != nil {
+//			return err
+//		}
+//		use(e.Key, e.Value)
+//	}
+func (s KVStore) Scan(ctx context.Context, run RunID, prefix string) iter.Seq2[Entry, error] {
+	return s.db.snapshotSeq(ctx, "kv.Scan", run, core.KV, prefix)
 }
 
-// List returns the live keys with the given prefix, sorted.
+// List returns the live keys with the given prefix, sorted: all of them or
+// an error. Use ListPage for listings that may be large.
 func (s KVStore) List(ctx context.Context, run RunID, prefix string) ([]string, error) {
-	if err := s.db.checkOpen("kv.List"); err != nil {
-		return nil, err
-	}
-	var keys []string
-	for k := range s.Scan(ctx, run, prefix) {
-		keys = append(keys, k)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, ctxError("kv.List", err)
-	}
-	return keys, nil
+	return collectKeys(s.db.snapshotSeq(ctx, "kv.List", run, core.KV, prefix))
 }
 
 // Get returns the value of key (the transaction's own write if any), or a
@@ -337,27 +325,13 @@ func (k KVTx) History(key string) ([]Versioned[Value], error) {
 // Scan iterates over the live keys with the given prefix, ascending, as the
 // transaction sees them (its snapshot plus its own writes). Each key read
 // joins the read set. The transaction must not write the scanned keys while
-// iterating.
-func (k KVTx) Scan(prefix string) iter.Seq2[string, Versioned[Value]] {
-	tx := k.tx
-	return func(yield func(string, Versioned[Value]) bool) {
-		if tx.checkRead() != nil {
-			return
-		}
-		tx.txn.Scan(tx.run, core.KV, prefix, engine.PrefixEnd(prefix), true, func(key string, e engine.Entry) bool {
-			return yield(key, versioned(e))
-		})
-	}
+// iterating. A failure (the transaction finished, the database closed, the
+// transaction's context ended) is yielded as the error of a last pair.
+func (k KVTx) Scan(prefix string) iter.Seq2[Entry, error] {
+	return k.tx.txSeq("kv.Scan", core.KV, prefix)
 }
 
 // List returns the live keys with the given prefix, sorted.
 func (k KVTx) List(prefix string) ([]string, error) {
-	if err := k.tx.checkRead(); err != nil {
-		return nil, err
-	}
-	var keys []string
-	for key := range k.Scan(prefix) {
-		keys = append(keys, key)
-	}
-	return keys, nil
+	return collectKeys(k.tx.txSeq("kv.List", core.KV, prefix))
 }

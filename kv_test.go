@@ -110,11 +110,14 @@ func TestKV_GetManyAndScan(t *testing.T) {
 		t.Fatalf("GetMany = %v", got)
 	}
 	var keys []string
-	for k, v := range db.KV().Scan(ctx, run, "a/") {
-		if !v.Value.Equal(inmem.String(k)) {
-			t.Fatalf("scan value for %q = %v", k, v.Value)
+	for e, err := range db.KV().Scan(ctx, run, "a/") {
+		if err != nil {
+			t.Fatal(err)
 		}
-		keys = append(keys, k)
+		if !e.Value.Equal(inmem.String(e.Key)) {
+			t.Fatalf("scan value for %q = %v", e.Key, e.Value)
+		}
+		keys = append(keys, e.Key)
 	}
 	if !slices.Equal(keys, []string{"a/1", "a/3"}) {
 		t.Fatalf("Scan(a/) = %v", keys)
@@ -142,10 +145,13 @@ func TestKV_ScanIsOneSnapshot(t *testing.T) {
 		mustPut(t, db, run, fmt.Sprintf("k%04d", i), inmem.Int(int64(i)))
 	}
 	seen := 0
-	for k, v := range db.KV().Scan(ctx, run, "k") {
-		n, _ := v.Value.AsInt()
-		if fmt.Sprintf("k%04d", n) != k {
-			t.Fatalf("scan yielded %s = %v", k, v.Value)
+	for e, err := range db.KV().Scan(ctx, run, "k") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := e.Value.AsInt()
+		if fmt.Sprintf("k%04d", n) != e.Key {
+			t.Fatalf("scan yielded %s = %v", e.Key, e.Value)
 		}
 		if seen%100 == 0 {
 			mustPut(t, db, run, fmt.Sprintf("k%04d", 1000+seen), inmem.Int(-1)) // after the snapshot

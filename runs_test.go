@@ -909,9 +909,12 @@ func TestRuns_DeleteRacingWriters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for k, e := range db.KV().Scan(ctx, id, "") {
+		for e, err := range db.KV().Scan(ctx, id, "") {
+			if err != nil {
+				t.Fatal(err)
+			}
 			if e.Version.N <= v.N {
-				t.Fatalf("round %d: key %q written at %v survived the Delete at %v", round, k, e.Version, v)
+				t.Fatalf("round %d: key %q written at %v survived the Delete at %v", round, e.Key, e.Version, v)
 			}
 		}
 		traces, _ := db.Traces().List(ctx, id)

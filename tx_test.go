@@ -238,10 +238,13 @@ func TestTx_ConsistentSnapshotUnderConcurrentWriters(t *testing.T) {
 	for range 300 {
 		err := db.View(ctx, run, func(tx *inmem.Tx) error {
 			sum := int64(0)
-			for k, v := range tx.KV().Scan("acct/") {
-				n, ok := v.Value.AsInt()
+			for e, err := range tx.KV().Scan("acct/") {
+				if err != nil {
+					return err
+				}
+				n, ok := e.Value.AsInt()
 				if !ok {
-					return fmt.Errorf("%s is not an int", k)
+					return fmt.Errorf("%s is not an int", e.Key)
 				}
 				sum += n
 			}
@@ -255,8 +258,11 @@ func TestTx_ConsistentSnapshotUnderConcurrentWriters(t *testing.T) {
 			break
 		}
 		sum := int64(0)
-		for _, v := range db.KV().Scan(ctx, run, "acct/") {
-			n, _ := v.Value.AsInt()
+		for e, err := range db.KV().Scan(ctx, run, "acct/") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, _ := e.Value.AsInt()
 			sum += n
 		}
 		if sum != total {
@@ -471,7 +477,10 @@ func TestTx_WriteSkewAllowed(t *testing.T) {
 		key string
 	}{{t1, "booking/room1/alice"}, {t2, "booking/room1/bob"}} {
 		n := 0
-		for range p.tx.KV().Scan("booking/room1/") {
+		for _, err := range p.tx.KV().Scan("booking/room1/") {
+			if err != nil {
+				t.Fatal(err)
+			}
 			n++
 		}
 		if n != 0 {

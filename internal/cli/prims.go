@@ -219,11 +219,11 @@ func (a *app) kvCommand() *cobra.Command {
 			}
 			return a.withRun(cmd, args[0], args[1], false, func(ctx context.Context, db *inmem.DB, run inmem.RunID) error {
 				var items []entryView
-				for k, v := range db.KV().Scan(ctx, run, prefix) {
-					items = append(items, newEntryView(run, k, v))
-				}
-				if err := ctx.Err(); err != nil {
-					return err
+				for e, err := range db.KV().Scan(ctx, run, prefix) {
+					if err != nil {
+						return err
+					}
+					items = append(items, newEntryView(run, e.Key, e.Versioned))
 				}
 				return emitList(a, items, func(w io.Writer) {
 					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

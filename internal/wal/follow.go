@@ -171,9 +171,10 @@ func (f *Follower) readSegment(sealed bool, fn func(c *core.Commit) error) (int,
 			}
 			if frame.Version > f.last {
 				if f.last != 0 && frame.Version != f.last+1 {
-					return delivered, dberr.New(dberr.HistoryTrimmed, "wal.Follow",
-						"the WAL continues at version %d but this reader has seen only up to %d: compaction removed the records between (reopen to catch up from the snapshot)",
-						frame.Version, f.last)
+					e := dberr.New(dberr.HistoryTrimmed, "wal.Follow",
+						"compaction removed WAL records this reader had not read yet (reopen to catch up from the snapshot)")
+					e.Requested, e.EarliestRetained = core.Txn(f.last+1), core.Txn(frame.Version)
+					return delivered, e
 				}
 				c, err := format.DecodeRecord(frame, f.o.Codec, value.MaxDecodeDepth)
 				if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/inmemdb/inmem"
 	"github.com/inmemdb/inmem/internal/cli"
+	"github.com/inmemdb/inmem/vfs"
 )
 
 const liveWriterEnv = "INMEM_TEST_LIVE_WRITER"
@@ -475,5 +476,78 @@ func TestReadOnly_MissingManifestIsCorruption(t *testing.T) {
 	}
 	if treeHash(t, dir) != before {
 		t.Fatal("the checks changed files")
+	}
+}
+
+// raceFS is the file system of a read-only handle; each time that handle
+// opens a snapshot file, the writer sharing the files checkpoints and
+// compacts first, deleting it: the race a live writer makes possible.
+type raceFS struct {
+	vfs.FS
+	races  int // how many opens still race
+	writer *inmem.DB
+	t      *testing.T
+}
+
+func (r *raceFS) Open(name string) (vfs.File, error) {
+	if strings.Contains(name, "SNAPSHOTS") && r.races > 0 {
+		r.races--
+		if _, err := r.writer.Checkpoint(ctx); err != nil {
+			r.t.Error(err)
+		}
+		if _, err := r.writer.Compact(ctx, inmem.WALOnly); err != nil {
+			r.t.Error(err)
+		}
+	}
+	return r.FS.Open(name)
+}
+
+// TestReadOnly_OpenRetriesCompaction: a read-only open whose snapshot and
+// segments a writer deletes underneath starts over and succeeds; one that
+// keeps losing the race gives up with Conflict instead of looping or
+// reporting damage that is not there.
+func TestReadOnly_OpenRetriesCompaction(t *testing.T) {
+	mem := vfs.NewMem()
+	w, err := inmem.Open("db", &inmem.Options{FS: mem, WALSegmentSize: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	run, err := w.Runs().Create(ctx, "agent", inmem.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := w.KV().Put(ctx, run, fmt.Sprintf("k%d", i), inmem.Int(int64(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(0, 50)
+	if _, err := w.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	put(50, 100)
+
+	rfs := &raceFS{FS: mem, races: 2, writer: w, t: t}
+	db, err := inmem.Open("db", &inmem.Options{FS: rfs, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("read-only open racing two compactions: %v", err)
+	}
+	if rfs.races != 0 {
+		t.Fatalf("the race ran %d times, want 2", 2-rfs.races)
+	}
+	for i := range 100 {
+		if _, err := db.KV().Get(ctx, run, fmt.Sprintf("k%d", i)); err != nil {
+			t.Fatalf("k%d: %v", i, err)
+		}
+	}
+	db.Close()
+
+	rfs = &raceFS{FS: mem, races: 1 << 20, writer: w, t: t}
+	_, err = inmem.Open("db", &inmem.Options{FS: rfs, ReadOnly: true})
+	if inmem.CodeOf(err) != inmem.CodeConflict || errors.Is(err, inmem.ErrCorruption) {
+		t.Fatalf("read-only open that always loses the race: %v, want Conflict", err)
 	}
 }

@@ -272,7 +272,27 @@ func TestReadOnly_Refresh(t *testing.T) {
 	}
 	check(10)
 	w.do("put 100") // several segments of 4 KiB
-	if err := db.Refresh(ctx); err != nil {
+	// Readers keep reading while a refresh installs commits.
+	stop, readersDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(readersDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := db.KV().Get(ctx, run, "k3"); err != nil {
+				t.Error(err)
+				return
+			}
+			db.KV().Get(ctx, run, "k105")
+		}
+	}()
+	err = db.Refresh(ctx)
+	close(stop)
+	<-readersDone
+	if err != nil {
 		t.Fatal(err)
 	}
 	check(110)
@@ -549,5 +569,30 @@ func TestReadOnly_OpenRetriesCompaction(t *testing.T) {
 	_, err = inmem.Open("db", &inmem.Options{FS: rfs, ReadOnly: true})
 	if inmem.CodeOf(err) != inmem.CodeConflict || errors.Is(err, inmem.ErrCorruption) {
 		t.Fatalf("read-only open that always loses the race: %v, want Conflict", err)
+	}
+}
+
+// TestImport_LiveSourceIsLocked: read-only opens take no lock, but Import
+// still refuses a source a writer holds: it copies files, and a copy of
+// files changing underneath need not be consistent.
+func TestImport_LiveSourceIsLocked(t *testing.T) {
+	base := t.TempDir()
+	src, dst := filepath.Join(base, "src"), filepath.Join(base, "dst")
+	w, err := inmem.Open(src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Runs().Create(ctx, "agent", inmem.RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := inmem.Import(ctx, src, dst, nil); inmem.CodeOf(err) != inmem.CodeLocked {
+		t.Fatalf("Import of a live source: %v, want Locked", err)
+	}
+	if _, err := os.Stat(dst); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the refused Import created %s", dst)
+	}
+	w.Close()
+	if err := inmem.Import(ctx, src, dst, nil); err != nil {
+		t.Fatal(err)
 	}
 }

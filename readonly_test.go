@@ -484,15 +484,15 @@ func TestReadOnly_MissingManifestIsCorruption(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := treeHash(t, dir)
-	if _, err := inmem.Open(dir, &inmem.Options{ReadOnly: true}); !errors.Is(err, inmem.ErrCorruption) {
-		t.Fatalf("read-only open without a MANIFEST: %v, want Corruption", err)
-	}
 	var out, errOut bytes.Buffer
 	if code := cli.Main([]string{"check", dir}, &out, &errOut); code != cli.ExitIntegrity {
 		t.Fatalf("check without a MANIFEST: exit %d, want %d\n%s%s", code, cli.ExitIntegrity, out.String(), errOut.String())
 	}
 	if !strings.Contains(out.String(), "MANIFEST is missing") {
 		t.Fatalf("check output: %s", out.String())
+	}
+	if _, err := inmem.Open(dir, &inmem.Options{ReadOnly: true}); !errors.Is(err, inmem.ErrCorruption) {
+		t.Fatalf("read-only open without a MANIFEST: %v, want Corruption", err)
 	}
 	if treeHash(t, dir) != before {
 		t.Fatal("the checks changed files")
@@ -594,5 +594,55 @@ func TestImport_LiveSourceIsLocked(t *testing.T) {
 	w.Close()
 	if err := inmem.Import(ctx, src, dst, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReadOnly_RefreshAfterLostRecords: when the writer compacts away
+// records a read-only handle has not read yet, Refresh says so with
+// HistoryTrimmed instead of skipping them, and a reopened handle has them.
+func TestReadOnly_RefreshAfterLostRecords(t *testing.T) {
+	mem := vfs.NewMem()
+	w, err := inmem.Open("db", &inmem.Options{FS: mem, WALSegmentSize: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	run, err := w.Runs().Create(ctx, "agent", inmem.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := inmem.Open("db", &inmem.Options{FS: mem, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Many segments' worth, all covered by the checkpoint: the segment the
+	// reader stopped in goes, with records it never read.
+	for i := range 200 {
+		if _, err := w.KV().Put(ctx, run, fmt.Sprintf("k%d", i), inmem.Int(int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := w.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Compact(ctx, inmem.WALOnly); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.KV().Put(ctx, run, "last", inmem.Int(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Refresh(ctx); !errors.Is(err, inmem.ErrHistoryTrimmed) {
+		t.Fatalf("Refresh past lost records: %v, want HistoryTrimmed", err)
+	}
+	db2, err := inmem.Open("db", &inmem.Options{FS: mem, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	for _, k := range []string{"k0", "k199", "last"} {
+		if _, err := db2.KV().Get(ctx, run, k); err != nil {
+			t.Fatalf("%s after reopening: %v", k, err)
+		}
 	}
 }

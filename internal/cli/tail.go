@@ -160,14 +160,31 @@ func (a *app) emitLine(v any) error {
 func (a *app) followEvents(ctx context.Context, db *inmem.DB, run inmem.RunID, next, to uint64, typ string, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var reopened *inmem.DB
+	defer func() {
+		if reopened != nil {
+			reopened.Close()
+		}
+	}()
 	for waitTick(ctx, t) {
-		if err := db.Refresh(ctx); err != nil {
+		err := db.Refresh(ctx)
+		if errors.Is(err, inmem.ErrHistoryTrimmed) {
+			// The writer compacted away records this handle had not read:
+			// a fresh handle starts from the snapshot, which holds them.
+			// Events are state, so nothing is lost by reading them there.
+			fresh, oerr := a.openDir(db.Dir(), inmem.Options{ReadOnly: true, Durability: inmem.InMemory})
+			if oerr != nil {
+				return followErr(ctx, oerr)
+			}
+			if reopened != nil {
+				reopened.Close()
+			}
+			reopened, db, err = fresh, fresh, nil
+		}
+		if err != nil {
 			return followErr(ctx, err)
 		}
-		var (
-			evs []inmem.Event
-			err error
-		)
+		var evs []inmem.Event
 		if typ != "" {
 			evs, err = db.Events().ReadByType(ctx, run, typ)
 		} else {

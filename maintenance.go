@@ -391,7 +391,9 @@ func copyFileDurable(fsys vfs.FS, src, dst string) error {
 // Import verifies the database directory src (an export, or a cleanly
 // closed or checkpointed database) by opening it read-only, then copies it
 // into dst, a new directory, and verifies the copy by opening it. src must
-// not be open elsewhere (its lock is taken while reading).
+// not be open elsewhere: unlike a read-only open, Import takes its lock
+// while copying (Locked if a writer holds it), because a copy of files that
+// a writer changes meanwhile need not be consistent.
 func Import(ctx context.Context, src, dst string, opts *Options) error {
 	var o Options
 	if opts != nil {
@@ -407,7 +409,18 @@ func Import(ctx context.Context, src, dst string, opts *Options) error {
 	if err != nil {
 		return err
 	}
+	lock, err := o.FS.Lock(filepath.Join(src, lockName))
+	if err != nil {
+		sdb.Close()
+		if errors.Is(err, vfs.ErrLocked) {
+			return dberr.Wrap(dberr.Locked, "Import", err, "%s is open elsewhere", src)
+		}
+		return dberr.Wrap(dberr.Internal, "Import", err, "locking %s", src)
+	}
 	err = copyDatabase(ctx, o.FS, src, dst)
+	if cerr := lock.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	if cerr := sdb.Close(); err == nil {
 		err = cerr
 	}

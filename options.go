@@ -115,10 +115,14 @@ type Options struct {
 	MaxConflictRetries int
 	// Limits on keys and values (zero fields take the defaults).
 	Limits Limits
-	// ReadOnly opens an existing directory for inspection: recovery reads
-	// the MANIFEST, snapshot and WAL but changes no file (a torn tail is
-	// ignored, not cut), and every write fails with InvalidArgument. The
-	// directory lock is still taken.
+	// ReadOnly opens an existing directory for inspection, also while a
+	// writer in another process holds it: it takes no lock and creates,
+	// changes or removes no file. Recovery reads the MANIFEST, the snapshot
+	// and the WAL up to the last complete record (a torn tail is ignored,
+	// not cut), starting over if a checkpoint or compaction changes the
+	// directory meanwhile (Conflict once that keeps happening). A missing
+	// directory is NotFound. Every write fails with InvalidArgument;
+	// DB.Refresh reads the writer's later commits.
 	ReadOnly bool
 }
 

@@ -51,6 +51,11 @@ type storage struct {
 	// segLast maps segments that recovery read to their newest record
 	// version (segments the writer appended to are tracked by it).
 	segLast map[uint64]uint64
+
+	// follow reads a live writer's new records for Refresh (read-only
+	// databases only); followMu serializes refreshes.
+	followMu sync.Mutex
+	follow   *wal.Follower
 }
 
 func (s *storage) walDir() string  { return filepath.Join(s.dir, walDirName) }
@@ -59,8 +64,12 @@ func (s *storage) snapDir() string { return filepath.Join(s.dir, snapDirName) }
 // openStorage opens or creates the directory of db and recovers it into
 // db.eng: take the lock, remove stale temporary files, read and verify the
 // MANIFEST, replay the WAL with the versions stored in it, and only then
-// start appending, to a fresh segment.
+// start appending, to a fresh segment. A read-only open takes none of
+// these steps that write (see openReadOnly).
 func openStorage(db *DB) (st *storage, err error) {
+	if db.opts.ReadOnly {
+		return openReadOnly(db)
+	}
 	s := &storage{db: db, fs: db.opts.FS, dir: db.dir}
 	if err := s.checkDirectory(); err != nil {
 		return nil, err
@@ -81,16 +90,11 @@ func openStorage(db *DB) (st *storage, err error) {
 			lock.Close()
 		}
 	}()
-	if !db.opts.ReadOnly {
-		if err := s.removeTemp(); err != nil {
-			return nil, err
-		}
+	if err := s.removeTemp(); err != nil {
+		return nil, err
 	}
 	m, err := manifest.Read(s.fs, s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		if db.opts.ReadOnly {
-			return nil, dberr.New(dberr.InvalidArgument, "Open", "%s is not an in-mem database (no MANIFEST)", s.dir)
-		}
 		m, err = s.initialize()
 	}
 	if err != nil {
@@ -373,6 +377,9 @@ func (s *storage) close() error {
 	var err error
 	if s.wal != nil {
 		err = s.wal.Close()
+	}
+	if s.lock == nil {
+		return err // read-only: no lock taken
 	}
 	if cerr := s.lock.Close(); err == nil && cerr != nil {
 		err = cerr

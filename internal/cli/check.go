@@ -65,7 +65,7 @@ end of the newest WAL segment — what a crash leaves — is reported but is not
 failure: the next open cuts it off.`,
 		Args: a.args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rep, err := a.check(args[0])
+			rep, err := a.checkSettled(args[0])
 			if err != nil {
 				return err
 			}
@@ -106,6 +106,10 @@ func (a *app) check(dir string) (*checkReport, error) {
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
+			if p, ok := orphanedFiles(dir); ok {
+				rep.Problems = append(rep.Problems, p)
+				return rep, nil
+			}
 			return nil, err
 		}
 		return fail(err)

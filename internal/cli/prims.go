@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/inmemdb/inmem"
 	"github.com/spf13/cobra"
@@ -283,6 +284,8 @@ func (a *app) eventsCommand() *cobra.Command {
 	var (
 		from, to uint64
 		typ      string
+		follow   bool
+		interval time.Duration
 	)
 	list := &cobra.Command{
 		Use:   "list <dir> <run>",
@@ -317,20 +320,32 @@ func (a *app) eventsCommand() *cobra.Command {
 					items = append(items, eventView{Run: run.String(), Sequence: ev.Sequence, Type: ev.Type, Timestamp: ev.Timestamp.String(),
 						Payload: ev.Payload, PrevHash: hex.EncodeToString(ev.PrevHash[:]), Hash: hex.EncodeToString(ev.Hash[:])})
 				}
-				return emitList(a, items, func(w io.Writer) {
+				if follow && a.output == "json" {
+					a.output = "ndjson" // a follow never ends with a complete document
+				}
+				if err := emitList(a, items, func(w io.Writer) {
 					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 					fmt.Fprintln(tw, "SEQ\tTYPE\tTIMESTAMP\tHASH\tPAYLOAD")
 					for _, it := range items {
 						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", it.Sequence, it.Type, it.Timestamp, it.Hash[:12], clip(valueText(it.Payload), 80))
 					}
 					tw.Flush()
-				})
+				}); err != nil || !follow {
+					return err
+				}
+				next := from
+				if n := len(items); n > 0 {
+					next = items[n-1].Sequence + 1
+				}
+				return a.followEvents(ctx, db, run, next, to, typ, interval)
 			})
 		},
 	}
 	list.Flags().Uint64Var(&from, "from", 0, "first sequence")
 	list.Flags().Uint64Var(&to, "to", 0, "end of the range, exclusive (default the end of the log)")
 	list.Flags().StringVar(&typ, "type", "", "only events of this type")
+	list.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing events as a live writer appends them, until interrupted (-o json then prints one event per line)")
+	list.Flags().DurationVar(&interval, "interval", defaultFollowInterval, "with --follow, how often to look for new events")
 	verify := &cobra.Command{
 		Use:   "verify <dir> <run>",
 		Short: "Verify a run's event hash chain (exit 3 if broken)",

@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,12 +42,16 @@ type app struct {
 
 // Main runs the tool with args and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return execute(context.Background(), args, stdout, stderr)
+}
+
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr}
 	root := a.rootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -94,6 +99,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.manifestCommand(),
 		a.statsCommand(),
 		a.walCommand(),
+		a.tailCommand(),
 
 		a.checkpointCommand(),
 		a.compactCommand(),

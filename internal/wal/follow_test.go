@@ -1,0 +1,177 @@
+package wal
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/inmemdb/inmem/internal/codec"
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/format"
+	"github.com/inmemdb/inmem/internal/value"
+	"github.com/inmemdb/inmem/vfs"
+)
+
+// followFixture lays out segments by hand, as a writer in another process
+// would leave them at each moment.
+type followFixture struct {
+	t    *testing.T
+	fs   *vfs.MemFS
+	uuid format.UUID
+}
+
+func (x *followFixture) record(v uint64, val string) []byte {
+	c := &core.Commit{Version: v, Time: int64(v), Mutations: []core.Mutation{
+		{Op: core.OpPut, Space: core.KV, Key: "k", Value: value.String(val), Version: v}}}
+	b, _, err := format.AppendRecord(nil, c, codec.Identity{}, nil)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	return b
+}
+
+// write replaces segment n with its header followed by parts.
+func (x *followFixture) write(n uint64, parts ...[]byte) {
+	x.t.Helper()
+	b := format.AppendSegmentHeader(nil, format.SegmentHeader{Number: n, UUID: x.uuid})
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	x.writeRaw(n, b)
+}
+
+func (x *followFixture) writeRaw(n uint64, b []byte) {
+	x.t.Helper()
+	x.fs.Remove(filepath.Join("wal", SegmentName(n)))
+	f, err := x.fs.Create(filepath.Join("wal", SegmentName(n)))
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	if _, err := f.Write(b); err != nil {
+		x.t.Fatal(err)
+	}
+	f.Close()
+}
+
+func (x *followFixture) poll(f *Follower) []uint64 {
+	x.t.Helper()
+	var got []uint64
+	if _, err := f.Poll(context.Background(), func(c *core.Commit) error {
+		got = append(got, c.Version)
+		return nil
+	}); err != nil {
+		x.t.Fatal(err)
+	}
+	return got
+}
+
+func versions(from, to uint64) []uint64 {
+	var vs []uint64
+	for v := from; v <= to; v++ {
+		vs = append(vs, v)
+	}
+	return vs
+}
+
+func sameVersions(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFollower(t *testing.T) {
+	x := &followFixture{t: t, fs: vfs.NewMem(), uuid: format.UUID{1, 2, 3}}
+	if err := x.fs.MkdirAll("wal"); err != nil {
+		t.Fatal(err)
+	}
+	f := NewFollower(FollowOptions{FS: x.fs, Dir: "wal", UUID: x.uuid, Codec: codec.Identity{}})
+	if got := x.poll(f); len(got) != 0 {
+		t.Fatalf("empty directory: %v", got)
+	}
+	r := make([][]byte, 12)
+	for v := 1; v < len(r); v++ {
+		r[v] = x.record(uint64(v), "v")
+	}
+	// A segment whose header is still being written.
+	x.writeRaw(1, format.AppendSegmentHeader(nil, format.SegmentHeader{Number: 1, UUID: x.uuid})[:5])
+	if got := x.poll(f); len(got) != 0 {
+		t.Fatalf("half a header: %v", got)
+	}
+	zeros := make([]byte, 300) // a preallocated tail
+	x.write(1, r[1], r[2], r[3][:len(r[3])/2], zeros)
+	if got := x.poll(f); !sameVersions(got, versions(1, 2)) {
+		t.Fatalf("up to a half-written record: %v", got)
+	}
+	x.write(1, r[1], r[2], r[3], zeros)
+	if got := x.poll(f); !sameVersions(got, versions(3, 3)) {
+		t.Fatalf("the record completed: %v", got)
+	}
+	// Rotation: the writer seals segment 1 (cutting its zeros) and goes on
+	// in 2.
+	x.write(1, r[1], r[2], r[3], r[4])
+	x.write(2, r[5], zeros)
+	if got := x.poll(f); !sameVersions(got, versions(4, 5)) {
+		t.Fatalf("across a rotation: %v", got)
+	}
+	x.write(2, r[5], r[6])
+	x.write(3, r[7], zeros)
+	if got := x.poll(f); !sameVersions(got, versions(6, 7)) {
+		t.Fatalf("across a second rotation: %v", got)
+	}
+	// Compaction deletes segments whose records were all read, the one the
+	// follower is in included.
+	x.write(3, r[7])
+	x.write(4, r[8])
+	for n := range uint64(3) {
+		x.fs.Remove(filepath.Join("wal", SegmentName(n+1)))
+	}
+	if got := x.poll(f); !sameVersions(got, versions(8, 8)) {
+		t.Fatalf("with read segments deleted: %v", got)
+	}
+	// A record larger than the read window.
+	big := x.record(9, strings.Repeat("x", 3*followWindow))
+	x.write(4, r[8], big)
+	if got := x.poll(f); !sameVersions(got, versions(9, 9)) {
+		t.Fatalf("a big record: %v", got)
+	}
+	// Compaction removed records this follower never read: it must say so,
+	// never skip them silently.
+	x.write(4, r[8], big, r[10])
+	x.fs.Remove(filepath.Join("wal", SegmentName(4)))
+	x.write(5, r[11])
+	_, err := f.Poll(context.Background(), func(*core.Commit) error { return nil })
+	if dberr.CodeOf(err) != dberr.HistoryTrimmed {
+		t.Fatalf("records lost to compaction: %v, want HistoryTrimmed", err)
+	}
+}
+
+// TestFollowerSealedDamage: damage in a segment the writer has finished is
+// Corruption, not a frontier to wait at forever.
+func TestFollowerSealedDamage(t *testing.T) {
+	x := &followFixture{t: t, fs: vfs.NewMem(), uuid: format.UUID{1}}
+	x.fs.MkdirAll("wal")
+	r1, r2 := x.record(1, "a"), x.record(2, "b")
+	bad := append([]byte(nil), r2...)
+	bad[len(bad)-1] ^= 0xff
+	x.write(1, r1, bad)
+	x.write(2)
+	f := NewFollower(FollowOptions{FS: x.fs, Dir: "wal", UUID: x.uuid, Codec: codec.Identity{}})
+	_, err := f.Poll(context.Background(), func(*core.Commit) error { return nil })
+	if dberr.CodeOf(err) != dberr.Corruption {
+		t.Fatalf("damage in a sealed segment: %v, want Corruption", err)
+	}
+	// In the active segment the same bytes are a record not yet complete.
+	x.fs.Remove(filepath.Join("wal", SegmentName(2)))
+	f = NewFollower(FollowOptions{FS: x.fs, Dir: "wal", UUID: x.uuid, Codec: codec.Identity{}})
+	if got := x.poll(f); !sameVersions(got, versions(1, 1)) {
+		t.Fatalf("active segment: %v", got)
+	}
+}

@@ -1,0 +1,167 @@
+package inmem
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"slices"
+
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/dberr"
+	"github.com/inmemdb/inmem/internal/engine"
+	"github.com/inmemdb/inmem/internal/manifest"
+	"github.com/inmemdb/inmem/internal/wal"
+)
+
+// readOnlyAttempts bounds how often a read-only open starts over because a
+// live writer changed the directory while it was being read. Each attempt
+// races only a checkpoint or compaction, so a few suffice unless the
+// writer does nothing else.
+const readOnlyAttempts = 8
+
+// openReadOnly opens a database directory for reading beside a live writer
+// in another process. It takes no lock and changes nothing: it reads the
+// MANIFEST, the snapshot it names and the WAL up to the last complete
+// record. A writer that checkpoints and compacts meanwhile may delete the
+// snapshot or the segments this read relies on; every such change alters the
+// MANIFEST or a directory listing, so a failed attempt whose directory
+// changed is started over on a fresh engine, and only an attempt that fails
+// on a directory that did not change reports its error.
+func openReadOnly(db *DB) (*storage, error) {
+	s := &storage{db: db, fs: db.opts.FS, dir: db.dir}
+	st, err := s.fs.Stat(s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, dberr.New(dberr.NotFound, "Open", "%s does not exist", s.dir)
+	}
+	if err != nil {
+		return nil, dberr.Wrap(dberr.InvalidArgument, "Open", err, "cannot read %s", s.dir)
+	}
+	if !st.IsDir() {
+		return nil, dberr.New(dberr.InvalidArgument, "Open", "%s is not a directory", s.dir)
+	}
+	var lastErr error
+	for attempt := range readOnlyAttempts {
+		before, ferr := s.fingerprint()
+		if ferr != nil {
+			return nil, ferr
+		}
+		if attempt > 0 {
+			db.resetEngine()
+		}
+		err := s.recoverReadOnly()
+		if err == nil {
+			s.follow = wal.NewFollower(wal.FollowOptions{
+				FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
+				Segment: lastSegment(s.segLast), Last: db.eng.Visible(),
+			})
+			return s, nil
+		}
+		after, ferr := s.fingerprint()
+		if ferr != nil || !bytes.Equal(before, after) {
+			lastErr = err
+			continue
+		}
+		return nil, err
+	}
+	// Not wrapped: the last attempt's error may be a Corruption that only the
+	// race caused, and must not classify this one.
+	return nil, dberr.New(dberr.Conflict, "Open", "%s kept changing while it was read (%d attempts; last: %v); try again", s.dir, readOnlyAttempts, lastErr)
+}
+
+// recoverReadOnly is one attempt of openReadOnly.
+func (s *storage) recoverReadOnly() error {
+	m, err := manifest.Read(s.fs, s.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		for _, sub := range []string{walDirName, snapDirName} {
+			names, err := s.fs.List(filepath.Join(s.dir, sub))
+			if err == nil && len(names) > 0 {
+				return dberr.NewCorruption(filepath.Join(s.dir, manifestName), -1,
+					"the MANIFEST is missing but %s holds %d files", sub, len(names))
+			}
+		}
+		return dberr.New(dberr.InvalidArgument, "Open", "%s is not an in-mem database (no MANIFEST)", s.dir)
+	}
+	if err != nil {
+		return err
+	}
+	if m.CodecID != s.db.opts.Codec.ID() {
+		return dberr.New(dberr.CodecMismatch, "Open", "%s was written with codec %q, opened with codec %q", s.dir, m.CodecID, s.db.opts.Codec.ID())
+	}
+	s.manifest = m
+	return s.recover()
+}
+
+// fingerprint captures what a checkpoint or compaction changes: the
+// MANIFEST's bytes and the names in the WAL and snapshot directories. Appends
+// to the active segment change none of it.
+func (s *storage) fingerprint() ([]byte, error) {
+	var b bytes.Buffer
+	data, err := s.fs.Open(filepath.Join(s.dir, manifestName))
+	if err == nil {
+		st, serr := data.Stat()
+		if serr == nil {
+			buf := make([]byte, min(st.Size(), 1<<20))
+			n, _ := data.ReadAt(buf, 0)
+			b.Write(buf[:n])
+		}
+		data.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, dberr.Wrap(dberr.Internal, "Open", err, "reading the MANIFEST of %s", s.dir)
+	}
+	for _, sub := range []string{walDirName, snapDirName} {
+		names, err := s.fs.List(filepath.Join(s.dir, sub))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, dberr.Wrap(dberr.Internal, "Open", err, "listing %s", sub)
+		}
+		slices.Sort(names)
+		b.WriteByte(0)
+		for _, n := range names {
+			b.WriteString(n)
+			b.WriteByte(0)
+		}
+	}
+	return b.Bytes(), nil
+}
+
+func lastSegment(m map[uint64]uint64) uint64 {
+	var n uint64
+	for k := range m {
+		n = max(n, k)
+	}
+	return n
+}
+
+// resetEngine gives a database that is still being opened an empty engine,
+// for a read-only open that starts over.
+func (db *DB) resetEngine() {
+	db.vectors.close()
+	db.eng.Close()
+	db.eng = engine.New(engine.Options{Now: db.nowMicros})
+	db.vectors = newVectorIndexes(db)
+	db.eng.Observe(core.Vector, db.vectors.observe)
+}
+
+// Refresh catches a read-only database up with the commits a writer in
+// another process made since it was opened or last refreshed: it reads the
+// WAL's complete records past the ones already applied and makes them
+// visible to new reads. Transactions already running keep their snapshot.
+// It returns InvalidArgument on a database that is not read-only (it is
+// always current), and HistoryTrimmed if the writer compacted away records
+// this handle had not read yet: reopen it then.
+func (db *DB) Refresh(ctx context.Context) error {
+	db.life.RLock()
+	defer db.life.RUnlock()
+	if err := db.checkOpen("Refresh"); err != nil {
+		return err
+	}
+	if db.store == nil || db.store.follow == nil {
+		return errorf(CodeInvalidArgument, "Refresh", "only a read-only database with a directory can be refreshed")
+	}
+	s := db.store
+	s.followMu.Lock()
+	defer s.followMu.Unlock()
+	_, err := s.follow.Poll(ctx, func(c *core.Commit) error { return db.eng.Apply(c) })
+	return err
+}

@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/value"
+)
+
+// Deferred operations
+//
+// An append to a log reads the log's head and writes it back. Done as an
+// ordinary read-modify-write, every two concurrent appenders conflict on the
+// head although appending is commutative: whichever commits first takes
+// the next sequence. A transaction instead registers a deferred operation
+// with Defer. Its writes are computed at commit, under the commit lock,
+// after validation and before the commit version is assigned: it reads the
+// newest installed value of the head (Deferral.Latest — not the snapshot,
+// and nothing joins the read set) and produces the final writes. Those are
+// installed and handed to the sink like any other write, so the log holds
+// only final values and recovery replays them unchanged.
+//
+// Before commit the transaction writes provisional values (PutProvisional,
+// AppendProvisional): its own reads see them, so it can read its own
+// appends, numbered from its snapshot. Commit drops every provisional write
+// that is still provisional before the deferred operations run; they write
+// the final values, typically under rebased keys.
+//
+// Real read-write dependencies keep conflicting: reading a provisional value
+// through Get joins the key to the read set (the value is only as good as
+// the snapshot it came from), and a normal write over a provisional one
+// makes it a normal, final write that deferred operations leave alone.
+
+// DeferFunc computes the final writes of a deferred operation. It runs under
+// the engine's commit lock: it must be fast, must not block and must not
+// call into the engine except through d. An error aborts the commit with
+// nothing written.
+type DeferFunc func(d *Deferral) error
+
+// Deferral is what a DeferFunc sees at commit.
+type Deferral struct {
+	t *Txn
+	// start is the index in t.writes of the first write a deferred
+	// operation made in this commit; writes before it are the
+	// transaction's normal (final) writes.
+	start int
+}
+
+// Defer registers fn to run at commit, in registration order, after every
+// other deferred operation registered before it.
+func (t *Txn) Defer(fn DeferFunc) { t.defers = append(t.defers, fn) }
+
+// PutProvisional buffers a provisional version of (run, space, key): the
+// transaction's own reads see it, commit drops it (see Defer).
+func (t *Txn) PutProvisional(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
+	t.writeAs(core.OpPut, run, space, key, v, true)
+}
+
+// AppendProvisional is PutProvisional for the first version of a stream
+// entry.
+func (t *Txn) AppendProvisional(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
+	t.writeAs(core.OpAppend, run, space, key, v, true)
+}
+
+// Peek reads (run, space, key) as the transaction sees it — its own write,
+// provisional or not, else the snapshot — without joining the read set. It
+// is for computing provisional values that a deferred operation recomputes
+// at commit.
+func (t *Txn) Peek(run core.RunID, space core.PrimitiveType, key string) (Entry, bool) {
+	if i := t.findWrite(run, space, key); i >= 0 {
+		w := &t.writes[i]
+		if w.Op == core.OpDelete {
+			return Entry{Tombstone: true}, false
+		}
+		return Entry{Value: w.Value}, true
+	}
+	c := t.e.lookup(run, space, key)
+	if c == nil {
+		return Entry{}, false
+	}
+	v := c.at(t.snap)
+	if v == nil || v.tomb {
+		return Entry{}, false
+	}
+	return entryOf(v), true
+}
+
+// HasFinalWrite reports whether the transaction holds a normal (not
+// provisional) write of (run, space, key).
+func (t *Txn) HasFinalWrite(run core.RunID, space core.PrimitiveType, key string) bool {
+	i := t.findWrite(run, space, key)
+	return i >= 0 && !t.isProvisional(i)
+}
+
+func (t *Txn) isProvisional(i int) bool { return t.prov != nil && t.prov[i] }
+
+func (t *Txn) setProvisional(i int, p bool) {
+	for len(t.prov) < len(t.writes) {
+		t.prov = append(t.prov, false)
+	}
+	if t.prov[i] != p {
+		t.prov[i] = p
+		if p {
+			t.nprov++
+		} else {
+			t.nprov--
+		}
+	}
+}
+
+// resolveDeferred drops the provisional writes and runs the deferred
+// operations. The caller holds the commit lock and has validated the
+// transaction.
+func (t *Txn) resolveDeferred() error {
+	if t.nprov > 0 {
+		n := 0
+		for i := range t.writes {
+			if t.isProvisional(i) {
+				continue
+			}
+			t.writes[n], t.wchain[n] = t.writes[i], t.wchain[i]
+			n++
+		}
+		clear(t.writes[n:])
+		clear(t.wchain[n:])
+		t.writes, t.wchain = t.writes[:n], t.wchain[:n]
+	}
+	t.prov, t.nprov, t.windex = nil, 0, nil
+	if len(t.writes) > linearWrites {
+		t.windex = make(map[wkey]int32, 2*len(t.writes))
+		for i := range t.writes {
+			w := &t.writes[i]
+			t.windex[wkey{w.Run, w.Space, w.Key}] = int32(i)
+		}
+	}
+	d := Deferral{t: t, start: len(t.writes)}
+	for _, fn := range t.defers {
+		if err := fn(&d); err != nil {
+			return err
+		}
+	}
+	t.defers = nil
+	return nil
+}
+
+// Latest returns the newest value of (run, space, key) in commit order: a
+// value an earlier deferred operation of this commit wrote, else the
+// transaction's own normal write, else the newest installed version,
+// published or not (it commits before this transaction). Nothing joins the
+// read set. It returns false for an absent or deleted key.
+func (d *Deferral) Latest(run core.RunID, space core.PrimitiveType, key string) (Entry, bool) {
+	t := d.t
+	if i := t.findWrite(run, space, key); i >= 0 {
+		w := &t.writes[i]
+		if w.Op == core.OpDelete {
+			return Entry{Tombstone: true}, false
+		}
+		return Entry{Value: w.Value}, true
+	}
+	c := t.e.lookup(run, space, key)
+	if c == nil {
+		return Entry{}, false
+	}
+	v := c.head.Load()
+	if v == nil || v.tomb {
+		return Entry{}, false
+	}
+	return entryOf(v), true
+}
+
+// final reports whether the transaction itself wrote (run, space, key) as
+// a normal write: such a write was made after a validated read and already
+// is the key's final value, so deferred writes leave it alone.
+func (d *Deferral) final(run core.RunID, space core.PrimitiveType, key string) bool {
+	i := d.t.findWrite(run, space, key)
+	return i >= 0 && i < d.start
+}
+
+// Put writes the final version of (run, space, key), unless the
+// transaction wrote the key normally (see Latest).
+func (d *Deferral) Put(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
+	if !d.final(run, space, key) {
+		d.t.write(core.OpPut, run, space, key, v)
+	}
+}
+
+// Append writes the first version of a stream entry (see Put).
+func (d *Deferral) Append(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
+	if !d.final(run, space, key) {
+		d.t.write(core.OpAppend, run, space, key, v)
+	}
+}
+
+// Delete writes a tombstone for (run, space, key) (see Put).
+func (d *Deferral) Delete(run core.RunID, space core.PrimitiveType, key string) {
+	if !d.final(run, space, key) {
+		d.t.write(core.OpDelete, run, space, key, value.Value{})
+	}
+}

@@ -45,13 +45,23 @@ type eventAppends struct {
 	// from is the head the provisional events were numbered and chained
 	// from (the snapshot's head).
 	from    eventHead
-	pending []storedEvent
-	enc     []Value // pending[i].encode()
-	// prevOfType[i] is the index in pending of the previous event of the
+	pending []pendingEvent
+	// head is the provisional head after the last pending event.
+	head      Value
+	finalBase uint64
+	resolved  bool
+	first     [1]pendingEvent // inline storage: most transactions append one event
+}
+
+// pendingEvent is one provisional event.
+type pendingEvent struct {
+	ev   storedEvent
+	enc  Value  // ev.encode()
+	key  string // eventKey(ev.Sequence)
+	tkey string // eventTypeKey(ev.Type)
+	// prevOfType is the index in pending of the previous event of the
 	// same type, or -1 when that event is a committed one.
-	prevOfType []int
-	finalBase  uint64
-	resolved   bool
+	prevOfType int
 }
 
 // eventAppendState returns the transaction's pending appends, registering
@@ -61,8 +71,9 @@ func (tx *Tx) eventAppendState() *eventAppends {
 		return st
 	}
 	st := &eventAppends{run: tx.run}
+	st.pending = st.first[:0]
 	tx.appends.events = st
-	tx.txn.Defer(st.resolve)
+	tx.txn.Defer(st)
 	return st
 }
 
@@ -115,7 +126,7 @@ func (l EventLogTx) appendProvisional(op string, ev storedEvent) (uint64, error)
 	}
 	prev := -1
 	for i := len(st.pending) - 1; i >= 0; i-- {
-		if st.pending[i].Type == ev.Type {
+		if st.pending[i].ev.Type == ev.Type {
 			prev = i
 			break
 		}
@@ -124,20 +135,19 @@ func (l EventLogTx) appendProvisional(op string, ev storedEvent) (uint64, error)
 	ev.Timestamp = max(ev.Timestamp, Timestamp(h.lastTime))
 	ev.PrevHash = h.hash
 	ev.Hash = ev.ComputeHash()
-	enc := ev.encode()
-	st.pending = append(st.pending, ev)
-	st.enc = append(st.enc, enc)
-	st.prevOfType = append(st.prevOfType, prev)
-	tx.txn.AppendProvisional(run, core.Event, eventKey(ev.Sequence), enc)
-	tx.txn.PutProvisional(run, core.Event, tk, value.Int(int64(ev.Sequence)))
+	p := pendingEvent{ev: ev, enc: ev.encode(), key: eventKey(ev.Sequence), tkey: tk, prevOfType: prev}
+	st.pending = append(st.pending, p)
 	h = eventHead{length: ev.Sequence + 1, lastTime: int64(ev.Timestamp), hash: ev.Hash}
-	tx.txn.PutProvisional(run, core.Event, evHeadKey, h.encode())
+	st.head = h.encode()
+	tx.txn.AppendProvisional(run, core.Event, p.key, p.enc)
+	tx.txn.PutProvisional(run, core.Event, tk, value.Int(int64(ev.Sequence)))
+	tx.txn.PutProvisional(run, core.Event, evHeadKey, st.head)
 	return ev.Sequence, nil
 }
 
-// resolve is the deferred operation: it appends the pending events after
+// Resolve is the deferred operation: it appends the pending events after
 // the newest committed head.
-func (st *eventAppends) resolve(d *engine.Deferral) error {
+func (st *eventAppends) Resolve(d *engine.Deferral) error {
 	const op = "events.Append"
 	if len(st.pending) == 0 {
 		return nil
@@ -159,24 +169,23 @@ func (st *eventAppends) resolve(d *engine.Deferral) error {
 		// Nobody appended since the snapshot: the provisional events are
 		// the final ones.
 		for i := range st.pending {
-			ev := &st.pending[i]
-			d.Append(run, core.Event, eventKey(ev.Sequence), st.enc[i])
-			d.Put(run, core.Event, eventTypeKey(ev.Type), value.Int(int64(ev.Sequence)))
+			p := &st.pending[i]
+			d.Append(run, core.Event, p.key, p.enc)
+			d.Put(run, core.Event, p.tkey, value.Int(int64(p.ev.Sequence)))
 		}
-		last := &st.pending[n-1]
-		d.Put(run, core.Event, evHeadKey, (&eventHead{length: last.Sequence + 1, lastTime: int64(last.Timestamp), hash: last.Hash}).encode())
+		d.Put(run, core.Event, evHeadKey, st.head)
 		st.resolved = true
 		return nil
 	}
 	for i := range st.pending {
-		ev := st.pending[i] // a copy: the provisional event stays as it was
+		p := &st.pending[i]
+		ev := p.ev // a copy: the provisional event stays as it was
 		ev.Sequence = h.length
 		ev.PrevHash = h.hash
 		ev.Timestamp = max(ev.Timestamp, Timestamp(h.lastTime))
-		tk := eventTypeKey(ev.Type)
-		if p := st.prevOfType[i]; p >= 0 {
-			ev.typeLink = st.finalBase + uint64(p) + 1
-		} else if e, ok := d.Latest(run, core.Event, tk); ok {
+		if j := p.prevOfType; j >= 0 {
+			ev.typeLink = st.finalBase + uint64(j) + 1
+		} else if e, ok := d.Latest(run, core.Event, p.tkey); ok {
 			last, ok := e.Value.AsInt()
 			if !ok || uint64(last) >= h.length {
 				return eventCorrupt(op, eventLogRef(run), "the type head of %q does not name an event", ev.Type)
@@ -187,7 +196,7 @@ func (st *eventAppends) resolve(d *engine.Deferral) error {
 		}
 		ev.Hash = ev.ComputeHash()
 		d.Append(run, core.Event, eventKey(ev.Sequence), ev.encode())
-		d.Put(run, core.Event, tk, value.Int(int64(ev.Sequence)))
+		d.Put(run, core.Event, p.tkey, value.Int(int64(ev.Sequence)))
 		h = eventHead{length: ev.Sequence + 1, lastTime: int64(ev.Timestamp), hash: ev.Hash}
 	}
 	d.Put(run, core.Event, evHeadKey, h.encode())
@@ -250,7 +259,7 @@ func (tx *Tx) traceAppendState() *traceAppends {
 	}
 	st := &traceAppends{run: tx.run}
 	tx.appends.traces = st
-	tx.txn.Defer(st.resolve)
+	tx.txn.Defer(st)
 	return st
 }
 
@@ -315,9 +324,9 @@ func decodeTraceCounter(v Value) (uint64, error) {
 	return uint64(n), nil
 }
 
-// resolve is the deferred operation: it numbers the pending traces after
+// Resolve is the deferred operation: it numbers the pending traces after
 // the newest committed ID.
-func (st *traceAppends) resolve(d *engine.Deferral) error {
+func (st *traceAppends) Resolve(d *engine.Deferral) error {
 	if len(st.pending) == 0 {
 		return nil
 	}
@@ -399,7 +408,7 @@ func (t RunIndexTx) addChildrenDeferred(parent RunID, delta int64) error {
 	if st == nil {
 		st = &childDeltas{delta: map[RunID]int64{}}
 		tx.appends.children = st
-		tx.txn.Defer(st.resolve)
+		tx.txn.Defer(st)
 	}
 	if _, ok := st.delta[parent]; !ok {
 		st.parents = append(st.parents, parent)
@@ -413,7 +422,9 @@ func (t RunIndexTx) addChildrenDeferred(parent RunID, delta int64) error {
 	return nil
 }
 
-func (st *childDeltas) resolve(d *engine.Deferral) error {
+// Resolve is the deferred operation: it applies the deltas to the newest
+// counts.
+func (st *childDeltas) Resolve(d *engine.Deferral) error {
 	for _, parent := range st.parents {
 		key := runChildrenKey(parent)
 		var n int64

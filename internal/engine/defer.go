@@ -29,11 +29,19 @@ import (
 // the snapshot it came from), and a normal write over a provisional one
 // makes it a normal, final write that deferred operations leave alone.
 
-// DeferFunc computes the final writes of a deferred operation. It runs under
-// the engine's commit lock: it must be fast, must not block and must not
-// call into the engine except through d. An error aborts the commit with
-// nothing written.
+// Deferred is a deferred operation. Resolve computes its final writes. It
+// runs under the engine's commit lock: it must be fast, must not block and
+// must not call into the engine except through d. An error aborts the
+// commit with nothing written.
+type Deferred interface {
+	Resolve(d *Deferral) error
+}
+
+// DeferFunc adapts a function to Deferred.
 type DeferFunc func(d *Deferral) error
+
+// Resolve calls f(d).
+func (f DeferFunc) Resolve(d *Deferral) error { return f(d) }
 
 // Deferral is what a DeferFunc sees at commit.
 type Deferral struct {
@@ -44,9 +52,14 @@ type Deferral struct {
 	start int
 }
 
-// Defer registers fn to run at commit, in registration order, after every
-// other deferred operation registered before it.
-func (t *Txn) Defer(fn DeferFunc) { t.defers = append(t.defers, fn) }
+// Defer registers op to run at commit, after the deferred operations
+// registered before it.
+func (t *Txn) Defer(op Deferred) {
+	if t.defers == nil && t.buf != nil {
+		t.defers = t.buf.defers[:0]
+	}
+	t.defers = append(t.defers, op)
+}
 
 // PutProvisional buffers a provisional version of (run, space, key): the
 // transaction's own reads see it, commit drops it (see Defer).
@@ -93,6 +106,9 @@ func (t *Txn) HasFinalWrite(run core.RunID, space core.PrimitiveType, key string
 func (t *Txn) isProvisional(i int) bool { return t.prov != nil && t.prov[i] }
 
 func (t *Txn) setProvisional(i int, p bool) {
+	if t.prov == nil && t.buf != nil {
+		t.prov = t.buf.prov[:0]
+	}
 	for len(t.prov) < len(t.writes) {
 		t.prov = append(t.prov, false)
 	}
@@ -132,8 +148,8 @@ func (t *Txn) resolveDeferred() error {
 		}
 	}
 	d := Deferral{t: t, start: len(t.writes)}
-	for _, fn := range t.defers {
-		if err := fn(&d); err != nil {
+	for _, op := range t.defers {
+		if err := op.Resolve(&d); err != nil {
 			return err
 		}
 	}

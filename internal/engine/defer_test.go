@@ -61,7 +61,7 @@ func appendItem(t *testing.T, tx *Txn, payload string) (prov int64, final *int64
 	tx.PutProvisional(run, core.KV, "n", value.Int(prov))
 	tx.AppendProvisional(run, core.KV, "i"+strconv.FormatInt(prov, 10), value.String(payload))
 	final = new(int64)
-	tx.Defer(func(d *Deferral) error {
+	tx.Defer(DeferFunc(func(d *Deferral) error {
 		var cur int64
 		if e, ok := d.Latest(run, core.KV, "n"); ok {
 			cur, _ = e.Value.AsInt()
@@ -70,7 +70,7 @@ func appendItem(t *testing.T, tx *Txn, payload string) (prov int64, final *int64
 		d.Put(run, core.KV, "n", value.Int(cur+1))
 		d.Append(run, core.KV, "i"+strconv.FormatInt(cur+1, 10), value.String(payload))
 		return nil
-	})
+	}))
 	return prov, final
 }
 
@@ -196,7 +196,7 @@ func TestDeferredErrorAborts(t *testing.T) {
 	tx.Put(run, core.KV, "plain", value.Int(1))
 	appendItem(t, tx, "x")
 	boom := dberr.New(dberr.ConstraintViolation, "test", "full")
-	tx.Defer(func(*Deferral) error { return boom })
+	tx.Defer(DeferFunc(func(*Deferral) error { return boom }))
 	if _, err := tx.Commit(); !errors.Is(err, boom) {
 		t.Fatalf("commit = %v, want the deferred error", err)
 	}

@@ -29,7 +29,7 @@ type Txn struct {
 	// transaction has none. See Defer.
 	prov   []bool
 	nprov  int // number of provisional writes
-	defers []DeferFunc
+	defers []Deferred
 }
 
 // txnBuf is the inline storage of a writable transaction: most
@@ -40,6 +40,8 @@ type txnBuf struct {
 	writes [1]core.Mutation
 	wchain [1]*chain
 	reads  [2]readRec
+	prov   [8]bool
+	defers [1]Deferred
 }
 
 type readRec struct {

@@ -20,9 +20,10 @@ import (
 //
 // Before commit the transaction writes provisional values (PutProvisional,
 // AppendProvisional): its own reads see them, so it can read its own
-// appends, numbered from its snapshot. Commit drops every provisional write
-// that is still provisional before the deferred operations run; they write
-// the final values, typically under rebased keys.
+// appends, numbered from its snapshot. The deferred operations write the
+// final values, typically under rebased keys; a final write of a key with a
+// provisional write replaces it. Commit then drops every write that is still
+// provisional.
 //
 // Real read-write dependencies keep conflicting: reading a provisional value
 // through Get joins the key to the read set (the value is only as good as
@@ -43,14 +44,18 @@ type DeferFunc func(d *Deferral) error
 // Resolve calls f(d).
 func (f DeferFunc) Resolve(d *Deferral) error { return f(d) }
 
-// Deferral is what a DeferFunc sees at commit.
-type Deferral struct {
-	t *Txn
-	// start is the index in t.writes of the first write a deferred
-	// operation made in this commit; writes before it are the
-	// transaction's normal (final) writes.
-	start int
-}
+// Deferral is what a Deferred sees at commit.
+type Deferral struct{ t *Txn }
+
+// writeKind tells normal writes from provisional ones and from the final
+// writes of deferred operations.
+type writeKind uint8
+
+const (
+	writeNormal      writeKind = iota // the transaction's own, final
+	writeProvisional                  // dropped at commit
+	writeDeferred                     // written by a deferred operation at commit
+)
 
 // Defer registers op to run at commit, after the deferred operations
 // registered before it.
@@ -64,13 +69,13 @@ func (t *Txn) Defer(op Deferred) {
 // PutProvisional buffers a provisional version of (run, space, key): the
 // transaction's own reads see it, commit drops it (see Defer).
 func (t *Txn) PutProvisional(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
-	t.writeAs(core.OpPut, run, space, key, v, true)
+	t.writeAs(core.OpPut, run, space, key, v, writeProvisional)
 }
 
 // AppendProvisional is PutProvisional for the first version of a stream
 // entry.
 func (t *Txn) AppendProvisional(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
-	t.writeAs(core.OpAppend, run, space, key, v, true)
+	t.writeAs(core.OpAppend, run, space, key, v, writeProvisional)
 }
 
 // Peek reads (run, space, key) as the transaction sees it — its own write,
@@ -100,32 +105,50 @@ func (t *Txn) Peek(run core.RunID, space core.PrimitiveType, key string) (Entry,
 // provisional) write of (run, space, key).
 func (t *Txn) HasFinalWrite(run core.RunID, space core.PrimitiveType, key string) bool {
 	i := t.findWrite(run, space, key)
-	return i >= 0 && !t.isProvisional(i)
+	return i >= 0 && t.kindOf(i) == writeNormal
 }
 
-func (t *Txn) isProvisional(i int) bool { return t.prov != nil && t.prov[i] }
+func (t *Txn) kindOf(i int) writeKind {
+	if t.prov == nil {
+		return writeNormal
+	}
+	return t.prov[i]
+}
 
-func (t *Txn) setProvisional(i int, p bool) {
+func (t *Txn) isProvisional(i int) bool { return t.kindOf(i) == writeProvisional }
+
+func (t *Txn) setKind(i int, k writeKind) {
 	if t.prov == nil && t.buf != nil {
 		t.prov = t.buf.prov[:0]
 	}
 	for len(t.prov) < len(t.writes) {
-		t.prov = append(t.prov, false)
+		t.prov = append(t.prov, writeNormal)
 	}
-	if t.prov[i] != p {
-		t.prov[i] = p
-		if p {
-			t.nprov++
-		} else {
+	if was := t.prov[i]; was != k {
+		if was == writeProvisional {
 			t.nprov--
 		}
+		if k == writeProvisional {
+			t.nprov++
+		}
+		t.prov[i] = k
 	}
 }
 
-// resolveDeferred drops the provisional writes and runs the deferred
-// operations. The caller holds the commit lock and has validated the
-// transaction.
+// resolveDeferred runs the deferred operations and then drops the writes
+// that are still provisional. A deferred write of a key that has a
+// provisional write takes its place, and the chain found when the
+// provisional write was buffered: the common case (nobody appended
+// concurrently) does no index lookup under the commit lock. The caller
+// holds the commit lock and has validated the transaction.
 func (t *Txn) resolveDeferred() error {
+	d := Deferral{t: t}
+	for _, op := range t.defers {
+		if err := op.Resolve(&d); err != nil {
+			return err
+		}
+	}
+	t.defers = nil
 	if t.nprov > 0 {
 		n := 0
 		for i := range t.writes {
@@ -138,40 +161,33 @@ func (t *Txn) resolveDeferred() error {
 		clear(t.writes[n:])
 		clear(t.wchain[n:])
 		t.writes, t.wchain = t.writes[:n], t.wchain[:n]
+		t.windex = nil
 	}
-	t.prov, t.nprov, t.windex = nil, 0, nil
-	if len(t.writes) > linearWrites {
-		t.windex = make(map[wkey]int32, 2*len(t.writes))
-		for i := range t.writes {
-			w := &t.writes[i]
-			t.windex[wkey{w.Run, w.Space, w.Key}] = int32(i)
-		}
-	}
-	d := Deferral{t: t, start: len(t.writes)}
-	for _, op := range t.defers {
-		if err := op.Resolve(&d); err != nil {
-			return err
-		}
-	}
-	t.defers = nil
+	t.prov, t.nprov = nil, 0
 	return nil
 }
 
-// Latest returns the newest value of (run, space, key) in commit order: a
-// value an earlier deferred operation of this commit wrote, else the
-// transaction's own normal write, else the newest installed version,
-// published or not (it commits before this transaction). Nothing joins the
-// read set. It returns false for an absent or deleted key.
+// Latest returns the newest value of (run, space, key) in commit order: the
+// transaction's own normal write or a value an earlier deferred write of
+// this commit made, else the newest installed version, published or not (it
+// commits before this transaction). Provisional writes are ignored. Nothing
+// joins the read set. It returns false for an absent or deleted key.
 func (d *Deferral) Latest(run core.RunID, space core.PrimitiveType, key string) (Entry, bool) {
 	t := d.t
+	var c *chain
 	if i := t.findWrite(run, space, key); i >= 0 {
-		w := &t.writes[i]
-		if w.Op == core.OpDelete {
-			return Entry{Tombstone: true}, false
+		if !t.isProvisional(i) {
+			w := &t.writes[i]
+			if w.Op == core.OpDelete {
+				return Entry{Tombstone: true}, false
+			}
+			return Entry{Value: w.Value}, true
 		}
-		return Entry{Value: w.Value}, true
+		c = t.wchain[i]
 	}
-	c := t.e.lookup(run, space, key)
+	if c == nil {
+		c = t.e.lookup(run, space, key)
+	}
 	if c == nil {
 		return Entry{}, false
 	}
@@ -182,32 +198,28 @@ func (d *Deferral) Latest(run core.RunID, space core.PrimitiveType, key string) 
 	return entryOf(v), true
 }
 
-// final reports whether the transaction itself wrote (run, space, key) as
-// a normal write: such a write was made after a validated read and already
-// is the key's final value, so deferred writes leave it alone.
-func (d *Deferral) final(run core.RunID, space core.PrimitiveType, key string) bool {
-	i := d.t.findWrite(run, space, key)
-	return i >= 0 && i < d.start
+// put writes a deferred value, unless the transaction wrote the key
+// normally: such a write was made after a validated read and already is
+// the key's final value.
+func (d *Deferral) put(op core.Op, run core.RunID, space core.PrimitiveType, key string, v value.Value) {
+	t := d.t
+	if i := t.findWrite(run, space, key); i >= 0 && t.kindOf(i) == writeNormal {
+		return
+	}
+	t.writeAs(op, run, space, key, v, writeDeferred)
 }
 
-// Put writes the final version of (run, space, key), unless the
-// transaction wrote the key normally (see Latest).
+// Put writes the final version of (run, space, key) (see put).
 func (d *Deferral) Put(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
-	if !d.final(run, space, key) {
-		d.t.write(core.OpPut, run, space, key, v)
-	}
+	d.put(core.OpPut, run, space, key, v)
 }
 
-// Append writes the first version of a stream entry (see Put).
+// Append writes the first version of a stream entry (see put).
 func (d *Deferral) Append(run core.RunID, space core.PrimitiveType, key string, v value.Value) {
-	if !d.final(run, space, key) {
-		d.t.write(core.OpAppend, run, space, key, v)
-	}
+	d.put(core.OpAppend, run, space, key, v)
 }
 
-// Delete writes a tombstone for (run, space, key) (see Put).
+// Delete writes a tombstone for (run, space, key) (see put).
 func (d *Deferral) Delete(run core.RunID, space core.PrimitiveType, key string) {
-	if !d.final(run, space, key) {
-		d.t.write(core.OpDelete, run, space, key, value.Value{})
-	}
+	d.put(core.OpDelete, run, space, key, value.Value{})
 }

@@ -19,8 +19,8 @@
 //     must have no version newer than the snapshot — installed versions count
 //     even if they are not yet published, so a commit still waiting for its
 //     fsync cannot be overtaken by a lost update;
-//  2. drops the provisional writes and runs the deferred operations, which
-//     compute final writes from the newest installed state (see Defer:
+//  2. runs the deferred operations, which compute final writes from the
+//     newest installed state, and drops the provisional writes (see Defer:
 //     appends that never conflict with each other);
 //  3. assigns the next commit version and a commit timestamp that never goes
 //     backwards;

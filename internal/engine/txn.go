@@ -25,9 +25,9 @@ type Txn struct {
 	buf    *txnBuf
 	spare  *txnBuf // the buffer of the previous use of this Txn, for reuse
 
-	// prov marks provisional writes (prov[i] for writes[i]); nil while the
-	// transaction has none. See Defer.
-	prov   []bool
+	// prov is the kind of each write (prov[i] for writes[i]); nil while
+	// every write is normal. See Defer.
+	prov   []writeKind
 	nprov  int // number of provisional writes
 	defers []Deferred
 }
@@ -40,7 +40,7 @@ type txnBuf struct {
 	writes [1]core.Mutation
 	wchain [1]*chain
 	reads  [2]readRec
-	prov   [8]bool
+	prov   [8]writeKind
 	defers [1]Deferred
 }
 
@@ -240,26 +240,26 @@ func (t *Txn) History(run core.RunID, space core.PrimitiveType, key string) []En
 }
 
 func (t *Txn) write(op core.Op, run core.RunID, space core.PrimitiveType, key string, v value.Value) {
-	t.writeAs(op, run, space, key, v, false)
+	t.writeAs(op, run, space, key, v, writeNormal)
 }
 
-// writeAs buffers a write; a normal write over a provisional one makes it
-// normal (final).
-func (t *Txn) writeAs(op core.Op, run core.RunID, space core.PrimitiveType, key string, v value.Value, prov bool) {
+// writeAs buffers a write of the given kind, which replaces the kind of an
+// earlier write of the key: a normal write over a provisional one is final.
+func (t *Txn) writeAs(op core.Op, run core.RunID, space core.PrimitiveType, key string, v value.Value, kind writeKind) {
 	if i := t.findWrite(run, space, key); i >= 0 {
 		w := &t.writes[i]
 		if w.Op == core.OpAppend && op == core.OpPut {
 			op = core.OpAppend // still the first version of a stream entry
 		}
 		w.Op, w.Value = op, v
-		if was := t.isProvisional(i); was != prov {
-			t.setProvisional(i, prov)
+		if t.kindOf(i) != kind {
+			t.setKind(i, kind)
 		}
 		return
 	}
 	t.writes = append(t.writes, core.Mutation{Op: op, Run: run, Space: space, Key: key, Value: v})
-	if prov || t.prov != nil {
-		t.setProvisional(len(t.writes)-1, prov)
+	if kind != writeNormal || t.prov != nil {
+		t.setKind(len(t.writes)-1, kind)
 	}
 	// Find the chain now, outside the commit lock (the lookup takes no
 	// lock): the commit lock's critical section stays short, and the cache

@@ -125,6 +125,21 @@ wins) and read-only transactions always commit. Ranges a transaction scans
 are not protected against keys inserted into them, so write skew through
 such predicates is possible under snapshot isolation.
 
+Appends never conflict with each other. Appending an event, recording a
+trace and registering a child run only advance a per-run head or counter,
+so their sequence numbers (and an event's hash-chain link) are assigned at
+commit, under the commit lock, in commit order — not read at the snapshot.
+Any number of goroutines appending to one log all succeed, and the chain
+stays exact and gap-free. Inside a transaction, tx.Events().Append and
+tx.Traces().Record return provisional numbers (the next ones as the
+transaction sees the log), under which the transaction reads its own
+appends; after the commit, tx.Events().FinalSequence and
+tx.Traces().FinalID give the final ones. The DB-level calls
+(db.Events().Append, db.Traces().Record) return final numbers directly.
+Reading the log (its length, head or events) is still a read: a
+transaction that reads and then appends conflicts with a concurrent append,
+as any CAS or read-modify-write does.
+
 # Durability
 
 The mode decides when a commit returns:

@@ -23,10 +23,11 @@ import (
 //
 // Each run has its own log. Sequences start at 0 and are contiguous: the
 // n-th event appended to a run (counting from 0) has sequence n, whatever the
-// concurrency. Appends to one run serialize into one total order — two
-// transactions appending to the same run conflict and the later one is
-// retried (DB-level Append) or fails with Conflict (Tx.Events inside Begin).
-// Appends to different runs never conflict with each other.
+// concurrency. Appends to one run serialize into one total order, decided
+// at commit: an append never conflicts with another append, so neither
+// Append nor a transaction that only appends fails with Conflict because
+// other goroutines append too. A transaction that reads the log (its length
+// or head, its events) and appends still conflicts with a concurrent append.
 //
 // Every event carries the hash of its predecessor (PrevHash; 32 zero bytes
 // for the genesis event at sequence 0) and its own Hash, so the log is a hash
@@ -41,10 +42,11 @@ type EventLog struct{ db *DB }
 func (db *DB) Events() EventLog { return EventLog{db} }
 
 // EventLogTx is the event-log primitive inside a transaction (bound to its
-// run). Reads see the transaction's own appends. Reading the log's length or
-// head (Append, Len, Head, Range, ReadByType, Types) joins the log's head
-// entry to the read set, so a writable transaction that did so conflicts with
-// any concurrent append to the same run.
+// run). Reads see the transaction's own appends, under provisional
+// sequences (see Append and FinalSequence). Reading the log's length or head
+// (Len, Head, Range, ReadByType, Types) joins the log's head entry to the
+// read set, so a writable transaction that did so conflicts with any
+// concurrent append to the same run; Append alone does not.
 type EventLogTx struct{ tx *Tx }
 
 // Events returns the event-log primitive of the transaction.
@@ -278,21 +280,30 @@ func (db *DB) checkEventType(op, typ string) error {
 // --- DB-level facade -------------------------------------------------------
 
 // Append appends an event of type typ with the given payload to run's log
-// and returns its sequence (a Sequence version). It is retried on Conflict,
-// so concurrent appends to one run all succeed, each with its own
-// contiguous sequence. The event's timestamp is the database clock at the
-// time of the (final) attempt.
+// and returns its sequence (a Sequence version). Concurrent appends to one
+// run never conflict with each other: the sequence and the hash-chain link
+// are assigned at commit, in commit order, so every append succeeds with
+// its own contiguous sequence. The event's timestamp is the database clock
+// at the call (raised to its predecessor's if the clock reads earlier).
 func (l EventLog) Append(ctx context.Context, run RunID, typ string, payload Value) (Version, error) {
-	var seq Version
+	var (
+		st   *eventAppends
+		prov Version
+	)
 	_, err := l.db.update(ctx, run, func(tx *Tx) error {
 		var err error
-		seq, err = tx.Events().Append(typ, payload)
+		prov, err = tx.Events().Append(typ, payload)
+		st = tx.appends.events
 		return err
 	})
 	if err != nil {
 		return Version{}, err
 	}
-	return seq, nil
+	n, ok := st.final(prov.N)
+	if !ok {
+		return Version{}, errorf(CodeInternal, "events.Append", "the append was committed without a final sequence")
+	}
+	return core.Sequence(n), nil
 }
 
 // Read returns the event at sequence seq, or a NotFound error.
@@ -422,9 +433,13 @@ func (l EventLogTx) head(op string) (eventHead, error) {
 }
 
 // Append buffers an event of type typ with the given payload at the end of
-// the run's log and returns its sequence. The sequence is final: if another
-// transaction appends to the same run first, this one fails to commit with
-// Conflict (Update then re-runs it and the event gets the next sequence).
+// the run's log and returns its provisional sequence: the next sequence as
+// the transaction sees the log. The transaction reads its own appends under
+// their provisional sequences. The final sequence, and the event's hash
+// link, are assigned at commit after whatever other transactions appended
+// first; FinalSequence returns it once the transaction committed. Appending
+// does not join the log's head to the read set, so concurrent appends never
+// conflict; reading the log (Len, Head, Range, Read, ...) does.
 // Several appends in one transaction take consecutive sequences.
 func (l EventLogTx) Append(typ string, payload Value) (Version, error) {
 	const op = "events.Append"
@@ -439,39 +454,11 @@ func (l EventLogTx) Append(typ string, payload Value) (Version, error) {
 	if err := tx.checkWrite(op, tx.run); err != nil {
 		return Version{}, err
 	}
-	h, err := l.head(op)
+	seq, err := l.appendProvisional(op, storedEvent{Event: Event{Type: typ, Payload: payload, Timestamp: Timestamp(db.nowMicros())}})
 	if err != nil {
 		return Version{}, err
 	}
-	if h.length == math.MaxUint64 {
-		return Version{}, errorf(CodeConstraintViolation, op, "the event log is full").WithRef(eventLogRef(tx.run))
-	}
-	run := tx.run
-	tk := eventTypeKey(typ)
-	var link uint64
-	if e, ok := tx.txn.Get(run, core.Event, tk); ok {
-		last, ok := e.Value.AsInt()
-		if !ok || uint64(last) >= h.length {
-			return Version{}, eventCorrupt(op, eventLogRef(run), "the type head of %q does not name an event", typ)
-		}
-		link = uint64(last) + 1
-	}
-	ev := storedEvent{
-		Event: Event{
-			Sequence:  h.length,
-			Type:      typ,
-			Payload:   payload,
-			Timestamp: Timestamp(max(db.nowMicros(), h.lastTime)),
-			PrevHash:  h.hash,
-		},
-		typeLink: link,
-	}
-	ev.Hash = ev.ComputeHash()
-	tx.txn.Append(run, core.Event, eventKey(ev.Sequence), ev.encode())
-	tx.txn.Put(run, core.Event, tk, value.Int(int64(ev.Sequence)))
-	h = eventHead{length: ev.Sequence + 1, lastTime: int64(ev.Timestamp), hash: ev.Hash}
-	tx.txn.Put(run, core.Event, evHeadKey, h.encode())
-	return core.Sequence(ev.Sequence), nil
+	return core.Sequence(seq), nil
 }
 
 // read returns the event at seq as the transaction sees it.

@@ -184,12 +184,18 @@ func TestEvents_ConcurrentAppendsSerialize(t *testing.T) {
 				} else {
 					// Widen the window between reading the head and
 					// committing, so that appends really collide.
-					err = db.Update(ctx, r, func(tx *inmem.Tx) error {
+					var tx *inmem.Tx
+					err = db.Update(ctx, r, func(t *inmem.Tx) error {
 						var err error
-						v, err = tx.Events().Append("w", p)
+						tx = t
+						v, err = t.Events().Append("w", p)
 						runtime.Gosched()
 						return err
 					})
+					if err == nil {
+						// The closure saw a provisional sequence.
+						v, err = tx.Events().FinalSequence(v)
+					}
 				}
 				if err != nil {
 					errs <- err
@@ -333,7 +339,10 @@ func TestEvents_TxReadsOwnAppends(t *testing.T) {
 	}
 }
 
-func TestEvents_ConcurrentTxAppendsConflict(t *testing.T) {
+// TestEvents_ConcurrentTxAppendsCommute: two transactions that only append
+// to one log both commit; the later one's event is renumbered and rechained
+// after the earlier one's at commit.
+func TestEvents_ConcurrentTxAppendsCommute(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	a, _ := db.Begin(ctx, run, true)
@@ -351,14 +360,51 @@ func TestEvents_ConcurrentTxAppendsConflict(t *testing.T) {
 	if va.N != 0 || vb.N != 0 {
 		t.Fatalf("both transactions see an empty log: %v %v", va, vb)
 	}
-	if err := a.Commit(); err != nil {
+	if _, err := b.Events().FinalSequence(vb); !errors.Is(err, inmem.ErrInvalidArgument) {
+		t.Fatalf("FinalSequence before commit = %v, want InvalidArgument", err)
+	}
+	if err := b.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Commit(); !errors.Is(err, inmem.ErrConflict) {
-		t.Fatalf("second append commit = %v, want Conflict", err)
+	if err := a.Commit(); err != nil {
+		t.Fatalf("second append commit = %v, want success", err)
 	}
-	if n, _ := db.Events().Len(ctx, run); n != 1 {
-		t.Fatalf("Len = %d, want 1", n)
+	fa, err := a.Events().FinalSequence(va)
+	if err != nil || fa.N != 1 {
+		t.Fatalf("FinalSequence(a) = %v, %v; want 1", fa, err)
+	}
+	fb, err := b.Events().FinalSequence(vb)
+	if err != nil || fb.N != 0 {
+		t.Fatalf("FinalSequence(b) = %v, %v; want 0", fb, err)
+	}
+	if ev, err := db.Events().Read(ctx, run, 1); err != nil || ev.Value.Type != "a" {
+		t.Fatalf("event 1 = %+v, %v", ev, err)
+	}
+	if n, _ := db.Events().Len(ctx, run); n != 2 {
+		t.Fatalf("Len = %d, want 2", n)
+	}
+	mustVerify(t, db, run)
+}
+
+// TestEvents_ReadThenAppendConflicts: a transaction that read the log's
+// length and then appended depends on that length, so a concurrent append
+// still makes it conflict.
+func TestEvents_ReadThenAppendConflicts(t *testing.T) {
+	db := openMem(t)
+	run := inmem.NewRunID()
+	a, _ := db.Begin(ctx, run, true)
+	defer a.Rollback()
+	if _, err := a.Events().Len(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Events().Append("a", inmem.Null()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Events().Append(ctx, run, "b", inmem.Null()); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Commit(); !errors.Is(err, inmem.ErrConflict) {
+		t.Fatalf("commit = %v, want Conflict", err)
 	}
 	mustVerify(t, db, run)
 }

@@ -589,7 +589,9 @@ func (t RunIndexTx) Create(name string, opts RunOptions) (RunID, error) {
 		return RunID{}, err
 	}
 	if parent != nil {
-		if err := t.addChildren(*parent, 1); err != nil {
+		// Deferred to commit: concurrent Creates under one parent must not
+		// conflict on its children count.
+		if err := t.addChildrenDeferred(*parent, 1); err != nil {
 			return RunID{}, err
 		}
 	}

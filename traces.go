@@ -596,28 +596,38 @@ func stringsOf(v Value) ([]string, bool) {
 // ---- DB-level facade -------------------------------------------------------
 
 // Record appends a root trace to run and returns its ID. RecordedAt is the
-// database clock at the call. Concurrent Records in one run serialize on the
-// run's ID counter (a conflicting attempt is retried inside).
+// database clock at the call. IDs are assigned at commit, in commit order,
+// so concurrent Records in one run never conflict with each other.
 func (s TraceStore) Record(ctx context.Context, run RunID, spec TraceSpec) (TraceID, error) {
-	var id TraceID
+	return s.record(ctx, run, func(t TraceTx) (TraceID, error) { return t.Record(spec) })
+}
+
+// record runs one Record or RecordChild and returns the final ID.
+func (s TraceStore) record(ctx context.Context, run RunID, fn func(t TraceTx) (TraceID, error)) (TraceID, error) {
+	var (
+		st   *traceAppends
+		prov TraceID
+	)
 	_, err := s.db.update(ctx, run, func(tx *Tx) error {
 		var err error
-		id, err = tx.Traces().Record(spec)
+		prov, err = fn(tx.Traces())
+		st = tx.appends.traces
 		return err
 	})
-	return id, err
+	if err != nil {
+		return 0, err
+	}
+	id, ok := st.final(prov)
+	if !ok {
+		return 0, errorf(CodeInternal, "traces.Record", "the trace was committed without a final ID")
+	}
+	return id, nil
 }
 
 // RecordChild appends a trace under parent, which must exist in the same run
 // (NotFound otherwise), and returns its ID.
 func (s TraceStore) RecordChild(ctx context.Context, run RunID, parent TraceID, spec TraceSpec) (TraceID, error) {
-	var id TraceID
-	_, err := s.db.update(ctx, run, func(tx *Tx) error {
-		var err error
-		id, err = tx.Traces().RecordChild(parent, spec)
-		return err
-	})
-	return id, err
+	return s.record(ctx, run, func(t TraceTx) (TraceID, error) { return t.RecordChild(parent, spec) })
 }
 
 // view runs fn in a read-only transaction on run.
@@ -710,8 +720,13 @@ func (s TraceStore) Count(ctx context.Context, run RunID) (int, error) {
 
 // ---- Tx-level facade -------------------------------------------------------
 
-// Record buffers a root trace and returns the ID it will have. See
-// TraceStore.Record.
+// Record buffers a root trace and returns its provisional ID: the next ID
+// as the transaction sees the run. The transaction reads its own traces
+// (and may RecordChild under them) by provisional ID. The final ID is
+// assigned at commit, after whatever other transactions recorded first;
+// FinalID returns it once the transaction committed. Recording does not
+// join the ID counter to the read set, so concurrent Records never
+// conflict. See TraceStore.Record.
 func (t TraceTx) Record(spec TraceSpec) (TraceID, error) {
 	return t.record("traces.Record", 0, spec)
 }
@@ -742,16 +757,13 @@ func (t TraceTx) record(op string, parent TraceID, spec TraceSpec) (TraceID, err
 	if err := tx.checkWrite(op, tx.run); err != nil {
 		return 0, err
 	}
-	if parent != 0 {
+	// A parent the transaction recorded itself exists whatever other
+	// transactions record; any other parent is read (and validated).
+	if parent != 0 && tx.appends.traces.own(parent) < 0 {
 		if _, ok := tx.txn.Get(tx.run, core.Trace, traceRecordKey(parent)); !ok {
 			return 0, (&Error{Code: dberr.NotFound, Op: op, Msg: "parent trace not found", Offset: -1}).WithRef(traceRef(tx.run, parent))
 		}
 	}
-	last, err := t.counter()
-	if err != nil {
-		return 0, err
-	}
-	id := TraceID(last + 1)
 	at := db.nowMicros()
 	fields = append(fields,
 		fld(trType, String(string(typ))), fld(trParent, Int(int64(parent))), fld(trAt, Int(at)),
@@ -760,27 +772,7 @@ func (t TraceTx) record(op string, parent TraceID, spec TraceSpec) (TraceID, err
 	if err := db.checkValue(op, rec); err != nil {
 		return 0, err
 	}
-	run := tx.run
-	tx.txn.Put(run, core.Trace, traceKeyCounter, Int(int64(id)))
-	tx.txn.Append(run, core.Trace, traceRecordKey(id), rec)
-	for _, k := range traceIndexKeys(&Trace{ID: id, Parent: parent, Type: typ, Tags: tags, RecordedAt: Timestamp(at)}) {
-		tx.txn.Append(run, core.Trace, k, Null())
-	}
-	return id, nil
-}
-
-// counter reads the last assigned TraceID of the run (0 if none).
-func (t TraceTx) counter() (uint64, error) {
-	tx := t.tx
-	e, ok := tx.txn.Get(tx.run, core.Trace, traceKeyCounter)
-	if !ok {
-		return 0, nil
-	}
-	n, isInt := e.Value.AsInt()
-	if !isInt || n < 0 {
-		return 0, errorf(CodeInternal, "traces", "malformed trace counter %v", e.Value)
-	}
-	return uint64(n), nil
+	return t.recordProvisional(parent, typ, tags, at, fields, rec)
 }
 
 // get reads one trace; ok is false if it does not exist.

@@ -636,14 +636,19 @@ func TestTraces_InTransaction(t *testing.T) {
 	}
 }
 
-// TestTraces_ConflictOnCounter shows that two transactions recording in one
-// run conflict (the ID counter), so IDs never collide.
-func TestTraces_ConflictOnCounter(t *testing.T) {
+// TestTraces_RecordsCommute shows that two transactions recording in one
+// run both commit: IDs are assigned at commit, so they never collide, and
+// a child recorded under the transaction's own trace follows its parent.
+func TestTraces_RecordsCommute(t *testing.T) {
 	db := openMem(t)
 	run := inmem.NewRunID()
 	a, _ := db.Begin(ctx, run, true)
 	b, _ := db.Begin(ctx, run, true)
 	ida, err := a.Traces().Record(thought("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	childA, err := a.Traces().RecordChild(ida, thought("a child"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,11 +659,26 @@ func TestTraces_ConflictOnCounter(t *testing.T) {
 	if ida != idb {
 		t.Fatalf("both transactions should pick id 1, got %d and %d", ida, idb)
 	}
-	if err := a.Commit(); err != nil {
+	if err := b.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Commit(); !errors.Is(err, inmem.ErrConflict) {
-		t.Fatalf("second commit = %v, want Conflict", err)
+	if err := a.Commit(); err != nil {
+		t.Fatalf("second commit = %v, want success", err)
+	}
+	fa, err := a.Traces().FinalID(ida)
+	if err != nil || fa != 2 {
+		t.Fatalf("FinalID(a) = %d, %v; want 2", fa, err)
+	}
+	fc, err := a.Traces().FinalID(childA)
+	if err != nil || fc != 3 {
+		t.Fatalf("FinalID(child) = %d, %v; want 3", fc, err)
+	}
+	kids, err := db.Traces().Children(ctx, run, fa)
+	if err != nil || len(kids) != 1 || kids[0].Value.ID != fc || kids[0].Value.Parent != fa {
+		t.Fatalf("Children(%d) = %+v, %v", fa, kids, err)
+	}
+	if tr, err := db.Traces().Get(ctx, run, 1); err != nil || tr.Value.Body != (inmem.ThoughtTrace{Content: "b"}) {
+		t.Fatalf("trace 1 = %+v, %v", tr, err)
 	}
 }
 

@@ -47,6 +47,8 @@ type Tx struct {
 	// managed marks a transaction that Update or View owns: they commit
 	// and roll it back, so Commit and Rollback by hand are refused.
 	managed bool
+	// appends holds the transaction's deferred appends (see appends.go).
+	appends txAppends
 }
 
 // Run returns the run the transaction is bound to.

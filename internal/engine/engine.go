@@ -19,11 +19,14 @@
 //     must have no version newer than the snapshot — installed versions count
 //     even if they are not yet published, so a commit still waiting for its
 //     fsync cannot be overtaken by a lost update;
-//  2. assigns the next commit version and a commit timestamp that never goes
+//  2. runs the deferred operations, which compute final writes from the
+//     newest installed state, and drops the provisional writes (see Defer:
+//     appends that never conflict with each other);
+//  3. assigns the next commit version and a commit timestamp that never goes
 //     backwards;
-//  3. installs the new versions at the chain heads (invisible to readers,
+//  4. installs the new versions at the chain heads (invisible to readers,
 //     whose snapshots are older);
-//  4. hands the ordered writeset to the Sink (the WAL), still under the lock,
+//  5. hands the ordered writeset to the Sink (the WAL), still under the lock,
 //     so the log order is the version order.
 //
 // It then releases the lock and waits for the sink's acknowledgement. The

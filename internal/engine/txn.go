@@ -24,6 +24,12 @@ type Txn struct {
 	windex map[wkey]int32 // index into writes, built once there are many
 	buf    *txnBuf
 	spare  *txnBuf // the buffer of the previous use of this Txn, for reuse
+
+	// prov is the kind of each write (prov[i] for writes[i]); nil while
+	// every write is normal. See Defer.
+	prov   []writeKind
+	nprov  int // number of provisional writes
+	defers []Deferred
 }
 
 // txnBuf is the inline storage of a writable transaction: most
@@ -34,6 +40,8 @@ type txnBuf struct {
 	writes [1]core.Mutation
 	wchain [1]*chain
 	reads  [2]readRec
+	prov   [8]writeKind
+	defers [1]Deferred
 }
 
 type readRec struct {
@@ -120,6 +128,12 @@ func (t *Txn) track(run core.RunID, space core.PrimitiveType, key string, c *cha
 // It returns false for an absent or deleted key.
 func (t *Txn) Get(run core.RunID, space core.PrimitiveType, key string) (Entry, bool) {
 	if i := t.findWrite(run, space, key); i >= 0 {
+		if t.isProvisional(i) {
+			// The value depends on what is committed when the deferred
+			// operations run: the caller now knows something that a
+			// concurrent commit can change.
+			t.track(run, space, key, t.wchain[i])
+		}
 		w := &t.writes[i]
 		if w.Op == core.OpDelete {
 			return Entry{Tombstone: true}, false
@@ -151,6 +165,9 @@ func (t *Txn) GetRunRecord(run core.RunID) (Entry, bool) {
 	}
 	if len(t.writes) > 0 {
 		if i := t.findWrite(core.GlobalRun, core.Run, key); i >= 0 {
+			if t.isProvisional(i) {
+				t.track(core.GlobalRun, core.Run, key, t.wchain[i])
+			}
 			w := &t.writes[i]
 			if w.Op == core.OpDelete {
 				return Entry{Tombstone: true}, false
@@ -223,15 +240,27 @@ func (t *Txn) History(run core.RunID, space core.PrimitiveType, key string) []En
 }
 
 func (t *Txn) write(op core.Op, run core.RunID, space core.PrimitiveType, key string, v value.Value) {
+	t.writeAs(op, run, space, key, v, writeNormal)
+}
+
+// writeAs buffers a write of the given kind, which replaces the kind of an
+// earlier write of the key: a normal write over a provisional one is final.
+func (t *Txn) writeAs(op core.Op, run core.RunID, space core.PrimitiveType, key string, v value.Value, kind writeKind) {
 	if i := t.findWrite(run, space, key); i >= 0 {
 		w := &t.writes[i]
 		if w.Op == core.OpAppend && op == core.OpPut {
 			op = core.OpAppend // still the first version of a stream entry
 		}
 		w.Op, w.Value = op, v
+		if t.kindOf(i) != kind {
+			t.setKind(i, kind)
+		}
 		return
 	}
 	t.writes = append(t.writes, core.Mutation{Op: op, Run: run, Space: space, Key: key, Value: v})
+	if kind != writeNormal || t.prov != nil {
+		t.setKind(len(t.writes)-1, kind)
+	}
 	// Find the chain now, outside the commit lock (the lookup takes no
 	// lock): the commit lock's critical section stays short, and the cache
 	// misses of a lookup in a big index are not paid under it. A key the
@@ -293,6 +322,7 @@ func (t *Txn) Rollback() {
 		t.spare = t.buf
 	}
 	t.reads, t.writes, t.wchain, t.windex, t.buf = nil, nil, nil, nil, nil
+	t.prov, t.nprov, t.defers = nil, 0, nil
 }
 
 // ErrClosed is returned by Commit once the engine is closed.
@@ -328,6 +358,19 @@ func (t *Txn) Commit() (uint64, error) {
 		e.commitMu.Unlock()
 		return 0, err
 	}
+	if t.defers != nil {
+		if err := t.resolveDeferred(); err != nil {
+			e.commitMu.Unlock()
+			t.Rollback()
+			return 0, err
+		}
+		if len(t.writes) == 0 {
+			e.commitMu.Unlock()
+			t.Rollback()
+			e.readOnly.Add(1)
+			return 0, nil
+		}
+	}
 	v := e.last + 1
 	if ts < e.lastTime {
 		ts = e.lastTime // commit timestamps never go backwards
@@ -342,6 +385,7 @@ func (t *Txn) Commit() (uint64, error) {
 	*c = core.Commit{Version: v, Run: t.run, Time: ts, Mutations: t.writes}
 	t.spare = t.buf
 	t.reads, t.wchain, t.windex, t.writes, t.buf = nil, nil, nil, nil, nil
+	t.prov, t.nprov, t.defers = nil, 0, nil
 	if e.sink == nil {
 		e.visible.Store(v)
 		e.commitMu.Unlock()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
-	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/internal/manifest"
 	"github.com/inmemdb/inmem/internal/snapshot"
@@ -304,13 +303,13 @@ func (s *storage) recover() error {
 func (s *storage) loadSnapshot() (snapshot.Result, error) {
 	m := s.manifest
 	path := filepath.Join(s.snapDir(), snapshot.FileName(m.SnapshotID))
-	var vs []engine.VersionRec
+	var vs []core.VersionRec
 	return snapshot.Read(snapshot.ReadOptions{
 		FS: s.fs, Path: path, UUID: m.UUID, Codec: s.db.opts.Codec, ID: m.SnapshotID, Watermark: m.SnapshotWatermark,
 	}, func(e *format.SnapshotEntity) error {
 		vs = vs[:0]
 		for _, v := range e.Versions {
-			vs = append(vs, engine.VersionRec(v))
+			vs = append(vs, core.VersionRec(v))
 		}
 		s.db.eng.Load(e.Run, e.Space, e.Key, vs)
 		return nil

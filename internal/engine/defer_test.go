@@ -23,7 +23,7 @@ type doneTicket struct{}
 
 func (doneTicket) Wait() error { return nil }
 
-func (s *recSink) Submit(c *core.Commit) Ticket {
+func (s *recSink) Submit(c *core.Commit) core.Ticket {
 	cp := *c
 	cp.Mutations = slices.Clone(c.Mutations)
 	s.commits = append(s.commits, &cp)

@@ -52,28 +52,11 @@ import (
 	"github.com/tidwall/btree"
 )
 
-// Sink receives every commit, in version order, before it is published.
-type Sink interface {
-	// Submit takes the next commit. It is called with the engine's commit
-	// lock held, strictly in version order, and must not wait for I/O. The
-	// sink owns c from now on. It must eventually call Engine.Publish with
-	// c.Version (or a later version) once c is as durable as promised, and
-	// only then complete the returned ticket.
-	Submit(c *core.Commit) Ticket
-}
-
-// Ticket is the sink's promise for one submitted commit.
-type Ticket interface {
-	// Wait blocks until the commit is acknowledged (nil: it is published)
-	// or failed.
-	Wait() error
-}
-
 // Options configure an Engine.
 type Options struct {
 	// Sink receives commits; nil means nothing is persisted and commits
 	// publish immediately.
-	Sink Sink
+	Sink core.Log
 	// Now returns the current time in microseconds since the Unix epoch.
 	Now func() int64
 }
@@ -82,7 +65,7 @@ type Options struct {
 type Engine struct {
 	// Read-mostly fields first: every reader and writer loads them.
 	runs      sync.Map // core.RunID -> *runIndex
-	sink      Sink
+	sink      core.Log
 	now       func() int64
 	broken    atomic.Pointer[dberr.Error]
 	observers [spaceCount]func(m *core.Mutation)
@@ -146,7 +129,7 @@ func New(opts Options) *Engine {
 
 // SetSink installs the sink once recovery has replayed the log. It must be
 // called before any transaction commits.
-func (e *Engine) SetSink(s Sink) { e.sink = s }
+func (e *Engine) SetSink(s core.Log) { e.sink = s }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {

@@ -28,7 +28,7 @@ type gateTicket struct {
 
 func (t *gateTicket) Wait() error { return <-t.done }
 
-func (s *gateSink) Submit(c *core.Commit) Ticket {
+func (s *gateSink) Submit(c *core.Commit) core.Ticket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := &gateTicket{v: c.Version, done: make(chan error, 1)}

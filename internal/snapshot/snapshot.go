@@ -2,7 +2,7 @@
 // database at a watermark W (every commit <= W and none after), in the
 // format of internal/format.
 //
-// Writing streams the engine's entities into sections of about a megabyte,
+// Writing streams the entities of a Source (the engine) into sections of about a megabyte,
 // each passed through the codec and checksummed, then a footer with counts
 // and a checksum of the whole file. Publication is crash-safe: the file is
 // written as snap-<id>.chk.tmp, fsynced, renamed to snap-<id>.chk and the
@@ -27,7 +27,6 @@ import (
 	"github.com/inmemdb/inmem/internal/codec"
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
-	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/vfs"
 )
@@ -82,9 +81,19 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Write writes the snapshot of eng at o.Watermark and publishes the file.
+// Source is what a snapshot is written from: the engine, or a test's
+// stand-in.
+type Source interface {
+	// ForEachEntity calls fn for every entity that has a version at or
+	// below snap, with those versions oldest first, runs by id, spaces by
+	// tag, keys ascending. It stops at fn's first error and returns it.
+	// vs is valid only during the call.
+	ForEachEntity(snap uint64, fn func(run core.RunID, space core.PrimitiveType, key string, vs []core.VersionRec) error) error
+}
+
+// Write writes the snapshot of src at o.Watermark and publishes the file.
 // It returns once snap-<id>.chk and its directory entry are durable.
-func Write(ctx context.Context, o WriteOptions, eng *engine.Engine) (Info, error) {
+func Write(ctx context.Context, o WriteOptions, src Source) (Info, error) {
 	if o.SectionBytes <= 0 {
 		o.SectionBytes = 1 << 20
 	}
@@ -97,7 +106,7 @@ func Write(ctx context.Context, o WriteOptions, eng *engine.Engine) (Info, error
 	if err != nil {
 		return Info{}, err
 	}
-	info, err := write(ctx, o, eng, f)
+	info, err := write(ctx, o, src, f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -118,7 +127,7 @@ func Write(ctx context.Context, o WriteOptions, eng *engine.Engine) (Info, error
 	return info, nil
 }
 
-func write(ctx context.Context, o WriteOptions, eng *engine.Engine, f vfs.File) (Info, error) {
+func write(ctx context.Context, o WriteOptions, src Source, f vfs.File) (Info, error) {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	cw := &crcWriter{w: bw}
 	var info Info
@@ -150,7 +159,7 @@ func write(ctx context.Context, o WriteOptions, eng *engine.Engine, f vfs.File) 
 		return ctx.Err()
 	}
 	var ent format.SnapshotEntity
-	err := eng.ForEachEntity(o.Watermark, func(run core.RunID, space core.PrimitiveType, key string, vs []engine.VersionRec) error {
+	err := src.ForEachEntity(o.Watermark, func(run core.RunID, space core.PrimitiveType, key string, vs []core.VersionRec) error {
 		ent.Run, ent.Space, ent.Key = run, space, key
 		ent.Versions = ent.Versions[:0]
 		for _, v := range vs {

@@ -10,7 +10,6 @@ import (
 	"github.com/inmemdb/inmem/internal/codec"
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
-	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/vfs"
 )
@@ -51,7 +50,7 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// Writer appends commits to the WAL. It is the engine's Sink.
+// Writer appends commits to the WAL. It is the engine's core.Log.
 //
 // Group commit: committers submit under the engine's commit lock (cheap:
 // they join a queue) and then wait outside it. The first waiter that finds
@@ -175,7 +174,7 @@ func (w *Writer) Stats() *Stats { return &w.stats }
 
 // Submit queues c for the next batch. It is called under the engine's
 // commit lock, in version order.
-func (w *Writer) Submit(c *core.Commit) engine.Ticket {
+func (w *Writer) Submit(c *core.Commit) core.Ticket {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
-	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/manifest"
 	"github.com/inmemdb/inmem/internal/wal"
 )
@@ -42,14 +41,12 @@ func openReadOnly(db *DB) (*storage, error) {
 		return nil, dberr.New(dberr.InvalidArgument, "Open", "%s is not a directory", s.dir)
 	}
 	var lastErr error
-	for attempt := range readOnlyAttempts {
+	for range readOnlyAttempts {
 		before, ferr := s.fingerprint()
 		if ferr != nil {
 			return nil, ferr
 		}
-		if attempt > 0 {
-			db.resetEngine()
-		}
+		db.newEngine(nil) // a fresh one for every attempt
 		err := s.recoverReadOnly()
 		if err == nil {
 			s.follow = wal.NewFollower(wal.FollowOptions{
@@ -131,16 +128,6 @@ func lastSegment(m map[uint64]uint64) uint64 {
 		n = max(n, k)
 	}
 	return n
-}
-
-// resetEngine gives a database that is still being opened an empty engine,
-// for a read-only open that starts over.
-func (db *DB) resetEngine() {
-	db.vectors.close()
-	db.eng.Close()
-	db.eng = engine.New(engine.Options{Now: db.nowMicros})
-	db.vectors = newVectorIndexes(db)
-	db.eng.Observe(core.Vector, db.vectors.observe)
 }
 
 // Refresh catches a read-only database up with the commits a writer in

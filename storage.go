@@ -103,10 +103,35 @@ func openStorage(db *DB) (st *storage, err error) {
 		return nil, dberr.New(dberr.CodecMismatch, "Open", "%s was written with codec %q, opened with codec %q", s.dir, m.CodecID, db.opts.Codec.ID())
 	}
 	s.manifest = m
+	// The engine gets its log at construction, so the writer exists
+	// before recovery but writes nothing until recover starts it.
+	var log core.Log
+	if db.opts.Durability != InMemory {
+		s.wal = wal.New(s.walOptions())
+		log = s.wal
+	}
+	db.newEngine(log)
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+func (s *storage) walOptions() wal.Options {
+	db := s.db
+	mode := wal.Strict
+	if db.opts.Durability == Buffered {
+		mode = wal.Buffered
+	}
+	return wal.Options{
+		FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
+		SegmentSize: db.opts.WALSegmentSize, Mode: mode,
+		FlushInterval: db.opts.BufferedFlushInterval, FlushBytes: db.opts.BufferedFlushBytes,
+		Publish:   func(v uint64) { db.eng.Publish(v) },
+		Poison:    func(err *dberr.Error) { db.eng.Poison(err) },
+		OnSegment: s.setActiveSegment,
+		Logger:    db.opts.Logger,
+	}
 }
 
 // checkDirectory creates dir if needed and refuses a non-empty directory
@@ -280,22 +305,9 @@ func (s *storage) recover() error {
 	if err := s.removeOrphanTorn(s.fs); err != nil {
 		return err
 	}
-	mode := wal.Strict
-	if db.opts.Durability == Buffered {
-		mode = wal.Buffered
-	}
-	w, err := wal.Open(wal.Options{
-		FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
-		SegmentSize: db.opts.WALSegmentSize, Mode: mode,
-		FlushInterval: db.opts.BufferedFlushInterval, FlushBytes: db.opts.BufferedFlushBytes,
-		Publish: db.eng.Publish, Poison: db.eng.Poison, OnSegment: s.setActiveSegment,
-		Logger: db.opts.Logger,
-	}, res.NextSegment)
-	if err != nil {
+	if err := s.wal.Start(res.NextSegment); err != nil {
 		return dberr.Wrap(dberr.Internal, "Open", err, "starting WAL segment %d", res.NextSegment)
 	}
-	s.wal = w
-	db.eng.SetSink(w)
 	return nil
 }
 

@@ -33,9 +33,9 @@ func (s *recSink) Submit(c *core.Commit) core.Ticket {
 
 func newRecorded() (*Engine, *recSink) {
 	var clock atomic.Int64
-	e := New(Options{Now: func() int64 { return clock.Add(1) }})
-	s := &recSink{e: e}
-	e.SetSink(s)
+	s := &recSink{}
+	e := New(Env{Now: func() int64 { return clock.Add(1) }, Log: s})
+	s.e = e
 	return e, s
 }
 
@@ -128,7 +128,7 @@ func TestDeferredAppendsCommute(t *testing.T) {
 	}
 	check(e)
 	// The log holds only final writes: replaying it rebuilds the state.
-	replica := New(Options{Now: func() int64 { return 0 }})
+	replica := New(Env{Now: func() int64 { return 0 }})
 	if err := replica.Apply(s.commits...); err != nil {
 		t.Fatal(err)
 	}

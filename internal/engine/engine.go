@@ -29,16 +29,34 @@
 //  5. hands the ordered writeset to the Sink (the WAL), still under the lock,
 //     so the log order is the version order.
 //
-// It then releases the lock and waits for the sink's acknowledgement. The
+// It then releases the lock and waits for the log's acknowledgement. The
 // sink publishes: after the record of version v is as durable as the mode
 // requires, it calls Publish(v), which advances the watermark that new
 // snapshots read. Publication is in version order, so a reader at snapshot S
 // never later sees a new entry with version <= S. Without a sink (InMemory)
 // the commit publishes itself before releasing the lock.
 //
-// Many committers can wait on the same sink acknowledgement: the lock is not
+// Many committers can wait on the same log acknowledgement: the lock is not
 // held across I/O, which is what lets the WAL share one fsync among them
 // (group commit).
+//
+// # Construction
+//
+// Everything a commit needs besides the engine's own state — the clock, the
+// log and the observers of derived indexes — comes in one Env at New, as
+// Pebble's commitEnv does, and never changes: there is no moment at which a
+// commit could see half of it.
+//
+// Recovery looks circular: the engine must be loaded from the snapshot and
+// the replayed log before the WAL appends anything, and the WAL is only told
+// which segment to start once replay has read the existing ones. The cycle
+// is broken in the WAL, not here: its writer is constructed before replay
+// and does no I/O until it is started, after replay (wal.New, Writer.Start).
+// Recovery installs through Load, Restore and Apply, which never touch the
+// log, and the database is not handed to anyone who could commit before the
+// writer starts; a commit that reached it earlier would fail, not block.
+// The alternative, loading into a log-less engine and then attaching the
+// log, would make the log a mutable field of every commit's path.
 package engine
 
 import (
@@ -52,27 +70,34 @@ import (
 	"github.com/tidwall/btree"
 )
 
-// Options configure an Engine.
-type Options struct {
-	// Sink receives commits; nil means nothing is persisted and commits
-	// publish immediately.
-	Sink core.Log
+// Env is everything a commit needs besides the engine's own state, given
+// once, at construction (see "Construction" in the package doc).
+type Env struct {
 	// Now returns the current time in microseconds since the Unix epoch.
 	Now func() int64
+	// Log receives every commit, in version order, before it is
+	// published; nil means nothing is persisted and commits publish at
+	// once.
+	Log core.Log
+	// Observers are called for every installed mutation of their space,
+	// under the commit lock, in version order — whether or not the commit
+	// is later published, and during recovery too. Derived structures (the
+	// vector search index) use them to follow committed state. An observer
+	// must be fast and must not call back into the engine.
+	Observers Observers
 }
+
+// Observers maps a space to the function told about its mutations.
+type Observers map[core.PrimitiveType]func(m *core.Mutation)
 
 // Engine is the multi-version store. It is safe for concurrent use.
 type Engine struct {
 	// Read-mostly fields first: every reader and writer loads them.
 	runs      sync.Map // core.RunID -> *runIndex
-	sink      core.Log
+	log       core.Log
 	now       func() int64
 	broken    atomic.Pointer[dberr.Error]
-	observers [spaceCount]func(m *core.Mutation)
-	// observers are called for every installed mutation of their space,
-	// under the commit lock, in version order — whether or not the commit
-	// is later published. Derived structures (the vector search index) use
-	// them to follow committed state.
+	observers [spaceCount]func(m *core.Mutation) // Env.Observers by space
 
 	// The commit lock and what it guards share cache lines of their own, so
 	// handing the lock from one core to another moves as few lines as
@@ -101,14 +126,6 @@ type Engine struct {
 	readOnly  atomic.Uint64
 }
 
-// Observe registers fn to be called for every mutation of space as it is
-// installed (under the commit lock, in version order; also during recovery).
-// fn must be fast and must not call back into the engine. Register observers
-// before any commit.
-func (e *Engine) Observe(space core.PrimitiveType, fn func(m *core.Mutation)) {
-	e.observers[space] = fn
-}
-
 // Stats are cumulative counters.
 type Stats struct {
 	Commits   uint64 // committed transactions with writes
@@ -117,19 +134,21 @@ type Stats struct {
 	Versions  uint64 // versions installed (including recovered ones)
 }
 
-// New returns an empty engine.
-func New(opts Options) *Engine {
-	e := &Engine{sink: opts.Sink, now: opts.Now}
+// New returns an empty engine that commits through env.
+func New(env Env) *Engine {
+	e := &Engine{log: env.Log, now: env.Now}
 	if e.now == nil {
-		panic("engine: Options.Now is required")
+		panic("engine: Env.Now is required")
+	}
+	for sp, fn := range env.Observers {
+		if int(sp) >= spaceCount {
+			panic("engine: observer for an unknown space")
+		}
+		e.observers[sp] = fn
 	}
 	e.inflightDone.L = &e.commitMu
 	return e
 }
-
-// SetSink installs the sink once recovery has replayed the log. It must be
-// called before any transaction commits.
-func (e *Engine) SetSink(s core.Log) { e.sink = s }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
@@ -141,7 +160,7 @@ func (e *Engine) Stats() Stats {
 }
 
 // Close refuses every later commit and waits until the commits already
-// handed to the sink are acknowledged, so the sink can then be closed.
+// handed to the log are acknowledged, so the log can then be closed.
 func (e *Engine) Close() {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()

@@ -72,9 +72,9 @@ func (s *gateSink) waitPending(t *testing.T, n int) {
 
 func newGated() (*Engine, *gateSink) {
 	var clock atomic.Int64
-	e := New(Options{Now: func() int64 { return clock.Add(1) }})
-	s := &gateSink{e: e}
-	e.SetSink(s)
+	s := &gateSink{}
+	e := New(Env{Now: func() int64 { return clock.Add(1) }, Log: s})
+	s.e = e
 	return e, s
 }
 
@@ -203,7 +203,7 @@ func TestSinkFailureLeavesCommitInvisible(t *testing.T) {
 }
 
 func TestApplyIsIdempotentAndOrdered(t *testing.T) {
-	e := New(Options{Now: func() int64 { return 1 }})
+	e := New(Env{Now: func() int64 { return 1 }})
 	c1 := &core.Commit{Version: 1, Run: run, Time: 10, Mutations: []core.Mutation{{Op: core.OpPut, Run: run, Space: core.KV, Key: "k", Value: value.Int(1), Version: 1}}}
 	c2 := &core.Commit{Version: 2, Run: run, Time: 20, Mutations: []core.Mutation{{Op: core.OpDelete, Run: run, Space: core.KV, Key: "k", Version: 2}}}
 	for _, c := range []*core.Commit{c1, c1, c2, c1, c2} {
@@ -233,9 +233,10 @@ func TestApplyIsIdempotentAndOrdered(t *testing.T) {
 }
 
 func TestObserverSeesInstallsInOrder(t *testing.T) {
-	e := New(Options{Now: func() int64 { return 1 }})
 	var seen []uint64
-	e.Observe(core.Vector, func(m *core.Mutation) { seen = append(seen, m.Version) })
+	e := New(Env{Now: func() int64 { return 1 }, Observers: Observers{
+		core.Vector: func(m *core.Mutation) { seen = append(seen, m.Version) },
+	}})
 	for i := range 3 {
 		tx := e.Begin(run, true)
 		tx.Put(run, core.Vector, "v", value.Int(int64(i)))

@@ -34,7 +34,7 @@ type Txn struct {
 
 // txnBuf is the inline storage of a writable transaction: most
 // transactions read and write a few keys, and one allocation then serves
-// the read set, the write set and the commit handed to the sink.
+// the read set, the write set and the commit handed to the log.
 type txnBuf struct {
 	commit core.Commit
 	writes [1]core.Mutation
@@ -75,7 +75,7 @@ func (e *Engine) BeginInto(t *Txn, run core.RunID, writable bool) {
 	*t = Txn{e: e, run: run, snap: e.visible.Load(), writable: writable}
 	if writable {
 		// A Txn reused after Commit or Rollback returned reuses its buffer:
-		// the sink is done with the commit in it by then.
+		// the log is done with the commit in it by then.
 		b := spare
 		if b == nil {
 			b = new(txnBuf)
@@ -386,12 +386,12 @@ func (t *Txn) Commit() (uint64, error) {
 	t.spare = t.buf
 	t.reads, t.wchain, t.windex, t.writes, t.buf = nil, nil, nil, nil, nil
 	t.prov, t.nprov, t.defers = nil, 0, nil
-	if e.sink == nil {
+	if e.log == nil {
 		e.visible.Store(v)
 		e.commitMu.Unlock()
 		return v, nil
 	}
-	tk := e.sink.Submit(c)
+	tk := e.log.Submit(c)
 	e.inflight++
 	e.commitMu.Unlock()
 	err := tk.Wait()

@@ -72,6 +72,7 @@ type Writer struct {
 	leading bool
 	err     *dberr.Error // sticky: set by the first failure
 	closed  bool
+	started bool // Start created the first segment
 
 	// fileMu serializes file I/O: the leader's writes and rotations, and
 	// the flusher's syncs.
@@ -141,21 +142,36 @@ type failed struct{ err error }
 
 func (f failed) Wait() error { return f.err }
 
-// Open creates segment first (which must not exist) and returns a writer
-// appending to it.
-func Open(opts Options, first uint64) (*Writer, error) {
+// New returns a writer that does no I/O until Start. The database hands
+// it to the engine at construction, before recovery has replayed the log
+// and so before the number of the first segment to write is known.
+func New(opts Options) *Writer {
 	w := &Writer{opts: opts, segLast: map[uint64]uint64{}}
 	w.cond.L = &w.mu
-	if err := w.newSegment(first); err != nil {
-		return nil, err
+	return w
+}
+
+// Start creates segment first (which must not exist) and starts appending
+// to it. Commits submitted before Start fail.
+func (w *Writer) Start(first uint64) error {
+	w.fileMu.Lock()
+	defer w.fileMu.Unlock()
+	if w.f != nil {
+		return dberr.New(dberr.Internal, "wal", "the WAL is started twice")
 	}
-	if opts.Mode == Buffered {
+	if err := w.newSegment(first); err != nil {
+		return err
+	}
+	if w.opts.Mode == Buffered {
 		w.flushReq = make(chan struct{}, 1)
 		w.stopFlush = make(chan struct{})
 		w.flushDone = make(chan struct{})
 		go w.flusher()
 	}
-	return w, nil
+	w.mu.Lock()
+	w.started = true
+	w.mu.Unlock()
+	return nil
 }
 
 // Segment returns the number of the segment being appended to.
@@ -182,6 +198,9 @@ func (w *Writer) Submit(c *core.Commit) core.Ticket {
 	}
 	if w.closed {
 		return failed{dberr.New(dberr.Closed, "wal", "the WAL is closed")}
+	}
+	if !w.started {
+		return failed{dberr.New(dberr.Internal, "wal", "a commit reached the WAL before recovery started it")}
 	}
 	w.queue = append(w.queue, c)
 	if w.qgroup == nil {
@@ -469,6 +488,9 @@ func (w *Writer) Close() error {
 	}
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
+	if w.f == nil {
+		return nil // never started
+	}
 	var err error
 	if w.poisoned() == nil {
 		err = w.seal()

@@ -127,7 +127,6 @@ func (s *storage) walOptions() wal.Options {
 		FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
 		SegmentSize: db.opts.WALSegmentSize, Mode: mode,
 		FlushInterval: db.opts.BufferedFlushInterval, FlushBytes: db.opts.BufferedFlushBytes,
-		Publish:   func(v uint64) { db.eng.Publish(v) },
 		Poison:    func(err *dberr.Error) { db.eng.Poison(err) },
 		OnSegment: s.setActiveSegment,
 		Logger:    db.opts.Logger,

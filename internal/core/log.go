@@ -8,16 +8,17 @@ import "github.com/inmemdb/inmem/internal/value"
 type Log interface {
 	// Submit takes the next commit. It is called with the engine's commit
 	// lock held, strictly in version order, and must not wait for I/O. The
-	// log owns c from now on. It must publish c (through a callback of its
-	// own) once c is as durable as promised, and only then complete the
-	// returned ticket.
+	// log owns c from now on. The returned ticket completes once c is as
+	// durable as the log promises (or has failed); the engine publishes c
+	// then.
 	Submit(c *Commit) Ticket
 }
 
 // Ticket is a log's promise for one submitted commit.
 type Ticket interface {
-	// Wait blocks until the commit is acknowledged (nil: it is published)
-	// or failed.
+	// Wait blocks until the commit is durable as promised (nil) or failed.
+	// Tickets complete in version order: when Wait returns nil for version
+	// v, every commit before v is as durable as v.
 	Wait() error
 }
 

@@ -29,12 +29,14 @@
 //  5. hands the ordered writeset to the Sink (the WAL), still under the lock,
 //     so the log order is the version order.
 //
-// It then releases the lock and waits for the log's acknowledgement. The
-// sink publishes: after the record of version v is as durable as the mode
-// requires, it calls Publish(v), which advances the watermark that new
-// snapshots read. Publication is in version order, so a reader at snapshot S
-// never later sees a new entry with version <= S. Without a sink (InMemory)
-// the commit publishes itself before releasing the lock.
+// It then releases the lock and waits on the log's ticket. Tickets complete
+// in version order, each once its record is as durable as the mode
+// requires; the committer then publishes its version, advancing the
+// watermark that new snapshots read. So publication is in version order
+// and nothing is visible before it is durable: a reader at snapshot S never
+// later sees a new entry with version <= S. Members of one group commit
+// publish concurrently; the watermark takes the highest. Without a log
+// (InMemory) the commit publishes itself before releasing the lock.
 //
 // Many committers can wait on the same log acknowledgement: the lock is not
 // held across I/O, which is what lets the WAL share one fsync among them
@@ -120,7 +122,7 @@ type Engine struct {
 	visible atomic.Uint64
 	_       [56]byte
 	// published is closed (and replaced) whenever the watermark advances
-	// through Publish, waking WaitVisible.
+	// through publish, waking WaitVisible.
 	published atomic.Pointer[chan struct{}]
 	waiters   atomic.Int32 // goroutines in WaitVisible
 	readOnly  atomic.Uint64
@@ -181,9 +183,11 @@ func (e *Engine) LastAssigned() uint64 {
 	return e.last
 }
 
-// Publish makes every commit up to and including version v visible to new
-// snapshots. Sinks call it in version order after the commits are durable.
-func (e *Engine) Publish(v uint64) {
+// publish makes every commit up to and including version v visible to new
+// snapshots. Committers call it once their log ticket completes; several
+// may race (members of one group commit), and the watermark only ever
+// rises.
+func (e *Engine) publish(v uint64) {
 	for {
 		cur := e.visible.Load()
 		if v <= cur {

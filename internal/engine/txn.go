@@ -395,6 +395,11 @@ func (t *Txn) Commit() (uint64, error) {
 	e.inflight++
 	e.commitMu.Unlock()
 	err := tk.Wait()
+	if err == nil {
+		// Tickets complete in version order, so every commit before v is
+		// as durable as v: publishing v publishes them all.
+		e.publish(v)
+	}
 	e.commitMu.Lock()
 	if e.inflight--; e.inflight == 0 && e.closed {
 		e.inflightDone.Broadcast()

@@ -37,11 +37,9 @@ type Options struct {
 	// FlushInterval and FlushBytes drive Buffered mode's background fsync.
 	FlushInterval time.Duration
 	FlushBytes    int64
-	// Publish makes commits up to a version visible (engine.Publish). It is
-	// called in version order once the commits are as durable as the mode
-	// promises.
-	Publish func(v uint64)
-	// Poison is told about the first write, sync or rotation failure.
+	// Poison is told about the first write, sync or rotation failure — at
+	// once, also when no commit waits (Buffered mode's background fsync, a
+	// Flush), so the database refuses commits and checkpoints from then on.
 	Poison func(err *dberr.Error)
 	// OnSegment is called once a new segment is durable (header synced,
 	// directory synced) and before any record is written into it. The
@@ -55,12 +53,13 @@ type Options struct {
 // Group commit: committers submit under the engine's commit lock (cheap:
 // they join a queue) and then wait outside it. The first waiter that finds
 // no write in progress becomes the leader: it takes the whole queue, writes
-// it with one write call, fsyncs once (Strict), publishes the batch and
-// wakes its members. Commits that arrive while a leader writes form the next
-// batch, whose first waiter leads once the current leader is done. A lone
-// committer leads its own batch, so it pays no hand-off to another
-// goroutine; concurrent committers share fsyncs. Nothing is acknowledged
-// before the fsync that covers it.
+// it with one write call, fsyncs once (Strict), completes the batch's
+// ticket and wakes its members, which publish their commits themselves.
+// Commits that arrive while a leader writes form the next batch, whose
+// first waiter leads once the current leader is done. A lone committer
+// leads its own batch, so it pays no hand-off to another goroutine;
+// concurrent committers share fsyncs. Nothing is acknowledged before the
+// fsync that covers it.
 type Writer struct {
 	opts Options
 
@@ -255,7 +254,9 @@ func (w *Writer) poisoned() error {
 }
 
 // writeBatch appends the batch's records, rotating segments as needed,
-// makes them as durable as the mode requires and publishes them.
+// and makes them as durable as the mode requires. Batches complete one
+// after another, in version order, which is what the engine's publication
+// relies on (core.Ticket).
 func (w *Writer) writeBatch(batch []*core.Commit) error {
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
@@ -314,7 +315,6 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 			break
 		}
 	}
-	w.opts.Publish(batch[len(batch)-1].Version)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
 	"github.com/inmemdb/inmem/internal/manifest"
+	"github.com/inmemdb/inmem/internal/store"
 	"github.com/inmemdb/inmem/internal/wal"
 )
 
@@ -50,7 +51,7 @@ func openReadOnly(db *DB) (*storage, error) {
 		err := s.recoverReadOnly()
 		if err == nil {
 			s.follow = wal.NewFollower(wal.FollowOptions{
-				FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
+				FS: s.fs, Dir: s.walDir(), UUID: s.man.Get().UUID, Codec: db.opts.Codec,
 				Segment: lastSegment(s.segLast), Last: db.eng.Visible(),
 			})
 			return s, nil
@@ -71,12 +72,8 @@ func openReadOnly(db *DB) (*storage, error) {
 func (s *storage) recoverReadOnly() error {
 	m, err := manifest.Read(s.fs, s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		for _, sub := range []string{walDirName, snapDirName} {
-			names, err := s.fs.List(filepath.Join(s.dir, sub))
-			if err == nil && len(names) > 0 {
-				return dberr.NewCorruption(filepath.Join(s.dir, manifestName), -1,
-					"the MANIFEST is missing but %s holds %d files", sub, len(names))
-			}
+		if err := store.CheckNoFiles(s.fs, s.dir); err != nil {
+			return err
 		}
 		return dberr.New(dberr.InvalidArgument, "Open", "%s is not an in-mem database (no MANIFEST)", s.dir)
 	}
@@ -86,7 +83,7 @@ func (s *storage) recoverReadOnly() error {
 	if m.CodecID != s.db.opts.Codec.ID() {
 		return dberr.New(dberr.CodecMismatch, "Open", "%s was written with codec %q, opened with codec %q", s.dir, m.CodecID, s.db.opts.Codec.ID())
 	}
-	s.manifest = m
+	s.man = store.NewManifest(s.dir, m)
 	return s.recover()
 }
 
@@ -95,7 +92,7 @@ func (s *storage) recoverReadOnly() error {
 // to the active segment change none of it.
 func (s *storage) fingerprint() ([]byte, error) {
 	var b bytes.Buffer
-	data, err := s.fs.Open(filepath.Join(s.dir, manifestName))
+	data, err := s.fs.Open(filepath.Join(s.dir, store.ManifestName))
 	if err == nil {
 		st, serr := data.Stat()
 		if serr == nil {
@@ -107,7 +104,7 @@ func (s *storage) fingerprint() ([]byte, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, dberr.Wrap(dberr.Internal, "Open", err, "reading the MANIFEST of %s", s.dir)
 	}
-	for _, sub := range []string{walDirName, snapDirName} {
+	for _, sub := range []string{store.WALDirName, store.SnapDirName} {
 		names, err := s.fs.List(filepath.Join(s.dir, sub))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, dberr.Wrap(dberr.Internal, "Open", err, "listing %s", sub)

@@ -91,10 +91,10 @@ type Writer struct {
 	// fsync made durable, and tag the segment's tag: every record carries
 	// both (its seal), so that recovery can tell damage a power cut may
 	// cause (at or past the synced offset) from corruption (below it).
-	synced int64
-	tag    uint32
-	buf      []byte
-	scratch  []byte
+	synced  int64
+	tag     uint32
+	buf     []byte
+	scratch []byte
 	// segLast maps each segment this writer appended to to the newest
 	// commit version written into it (compaction deletes a closed segment
 	// once a durable snapshot covers that version).
@@ -379,9 +379,9 @@ func (w *Writer) rotate() error {
 	return nil
 }
 
-// sealSegment cuts the current segment to the bytes written (dropping the unused
-// preallocated zeros) and fsyncs it, data and size: a closed segment ends
-// with its last record. The caller holds fileMu.
+// sealSegment cuts the current segment to the bytes written (dropping the
+// unused preallocated zeros) and fsyncs it, data and size: a closed segment
+// ends with its last record. The caller holds fileMu.
 func (w *Writer) sealSegment() error {
 	if err := w.f.Truncate(w.size); err != nil {
 		return w.fail("truncating "+w.segPath, err)
@@ -396,8 +396,8 @@ func (w *Writer) sealSegment() error {
 
 // newSegment creates segment n and makes it current. The file is
 // preallocated ahead of the writes (see preallocChunk), so appends rarely
-// change its size and most fdatasyncs have no size to record; sealSegment cuts the
-// unused rest.
+// change its size and most fdatasyncs have no size to record; sealSegment
+// cuts the unused rest.
 func (w *Writer) newSegment(n uint64) error {
 	path := filepath.Join(w.opts.Dir, SegmentName(n))
 	f, err := w.opts.FS.Create(path)

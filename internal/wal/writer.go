@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -26,6 +27,17 @@ const (
 	// file; a background flusher fsyncs.
 	Buffered
 )
+
+// String returns the mode's name.
+func (m Mode) String() string {
+	switch m {
+	case Strict:
+		return "Strict"
+	case Buffered:
+		return "Buffered"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
 
 // Options configure a Writer.
 type Options struct {

@@ -51,7 +51,7 @@ func TestReplayTornTailShapes(t *testing.T) {
 	}
 	shapes := map[string]shape{
 		// The open segment's preallocated zeros after the last record.
-		"zero tail": {data, 8, used},
+		"zero tail":    {data, 8, used},
 		"garbage tail": {append(bytes.Clone(data[:used]), bytes.Repeat([]byte{0xee}, 300)...), 8, used},
 		"length only":  {append(bytes.Clone(data[:used]), 0x30, 0, 0), 8, used},
 		"bit flip in the last record": {func() []byte {

@@ -296,6 +296,17 @@ func ParseRecordFrame(b []byte) (RecordFrame, RecordProblem, error) {
 	return f, RecordOK, nil
 }
 
+// PeekRecordTag returns the segment tag field of a version 2 record at the
+// front of b without verifying anything, and false if b is too short. A
+// scanner can reject a candidate position with it before paying for the
+// checksum.
+func PeekRecordTag(b []byte) (uint32, bool) {
+	if len(b) < MinRecordSizeV2 {
+		return 0, false
+	}
+	return le.Uint32(b[recordHeaderSizeV1:]), true
+}
+
 // CheckSeal verifies that the record f, found at offset off of the
 // segment with header h, belongs there: its format version is the
 // segment's, and (version 2) its tag is the segment's and its synced

@@ -303,14 +303,14 @@ func replaySegments(o ReplayOptions, segs []SegmentFile, res *ReplayResult, send
 func tornAt(data []byte, off int, hdr format.SegmentHeader, seen uint64) (torn bool, synced int64) {
 	if hdr.RecordVersion() == format.RecordVersionV1 {
 		found := false
-		scanRecords(data, off+1, format.RecordVersionV1, func(p int, f format.RecordFrame) bool {
+		scanRecords(data, off+1, format.RecordVersionV1, nil, func(p int, f format.RecordFrame) bool {
 			found = f.Version > seen
 			return !found
 		})
 		return !found, 0
 	}
 	tag := hdr.Tag()
-	scanRecords(data, off+1, format.RecordVersion, func(p int, f format.RecordFrame) bool {
+	scanRecords(data, off+1, format.RecordVersion, &tag, func(p int, f format.RecordFrame) bool {
 		// Only a record of this segment whose seal is plausible where it
 		// stands speaks for the segment: stale bytes from elsewhere fail
 		// the tag, and a claim past its own offset is impossible.
@@ -323,9 +323,10 @@ func tornAt(data []byte, off int, hdr format.SegmentHeader, seen uint64) (torn b
 }
 
 // scanRecords calls fn with every offset at or after from where a record of
-// format version ver with a valid frame starts, in order, until fn returns
-// false. Records may overlap: damage leaves no boundaries to trust.
-func scanRecords(data []byte, from int, ver byte, fn func(p int, f format.RecordFrame) bool) {
+// format version ver with a valid frame starts (and, if tag is not nil, with
+// that segment tag), in order, until fn returns false. Records may overlap:
+// damage leaves no boundaries to trust.
+func scanRecords(data []byte, from int, ver byte, tag *uint32, fn func(p int, f format.RecordFrame) bool) {
 	for p := from; p+format.MinRecordSize <= len(data); p++ {
 		// Jump to the next position whose record-version byte fits: the
 		// unused, zero-filled tail of a preallocated segment is skipped at
@@ -337,6 +338,14 @@ func scanRecords(data []byte, from int, ver byte, fn func(p int, f format.Record
 		p += i
 		if data[p+5] != 0 {
 			continue
+		}
+		// The tag is checked before the checksum: in a garbage region most
+		// candidates then cost four byte compares, not a checksum over up
+		// to the rest of the file.
+		if tag != nil {
+			if t, ok := format.PeekRecordTag(data[p:]); !ok || t != *tag {
+				continue
+			}
 		}
 		if f, problem, _ := format.ParseRecordFrame(data[p:]); problem == format.RecordOK && f.Format == ver {
 			if !fn(p, f) {

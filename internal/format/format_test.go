@@ -37,7 +37,7 @@ func commitsEqual(t *testing.T, got, want *core.Commit) {
 
 func TestRecordRoundTrip(t *testing.T) {
 	c := sampleCommit()
-	rec, _, err := AppendRecord([]byte("prefix"), c, codec.Identity{}, nil, RecordSeal{})
+	rec, _, err := AppendRecord([]byte("prefix"), c, codec.Identity{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestRecordRoundTrip(t *testing.T) {
 // Every truncation of a record is incomplete and every single-bit flip is
 // detected.
 func TestRecordDamageDetected(t *testing.T) {
-	rec, _, _ := AppendRecord(nil, sampleCommit(), codec.Identity{}, nil, RecordSeal{})
+	rec, _, _ := AppendRecord(nil, sampleCommit(), codec.Identity{}, nil)
 	for n := 0; n < len(rec); n++ {
 		if _, problem, err := ParseRecordFrame(rec[:n]); problem == RecordOK || !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("truncated to %d bytes: problem %v err %v", n, problem, err)
@@ -115,8 +115,8 @@ func (xorCodec) Decode(dst, src []byte, max int) ([]byte, error) { return xorCod
 
 func TestRecordBodyPassesThroughCodec(t *testing.T) {
 	c := sampleCommit()
-	plain, _, _ := AppendRecord(nil, c, codec.Identity{}, nil, RecordSeal{})
-	enc, _, _ := AppendRecord(nil, c, xorCodec{}, nil, RecordSeal{})
+	plain, _, _ := AppendRecord(nil, c, codec.Identity{}, nil)
+	enc, _, _ := AppendRecord(nil, c, xorCodec{}, nil)
 	if bytes.Equal(plain, enc) {
 		t.Fatal("codec did not transform the record")
 	}
@@ -177,7 +177,7 @@ func TestSegmentHeaderV1(t *testing.T) {
 func TestRecordSeal(t *testing.T) {
 	h := SegmentHeader{Number: 4, UUID: testUUID, Version: SegmentVersion}
 	seal := RecordSeal{Tag: h.Tag(), Synced: 100}
-	rec, _, err := AppendRecord(nil, sampleCommit(), codec.Identity{}, nil, seal)
+	rec, _, err := AppendSealedRecord(nil, sampleCommit(), codec.Identity{}, nil, seal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestManifest(t *testing.T) {
 }
 
 func FuzzRecord(f *testing.F) {
-	rec, _, _ := AppendRecord(nil, sampleCommit(), codec.Identity{}, nil, RecordSeal{})
+	rec, _, _ := AppendRecord(nil, sampleCommit(), codec.Identity{}, nil)
 	f.Add(rec)
 	f.Add(rec[:10])
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
@@ -255,7 +255,7 @@ func FuzzRecord(f *testing.F) {
 			return
 		}
 		// Whatever decodes re-encodes into a record that decodes the same.
-		again, _, err := AppendRecord(nil, c, codec.Identity{}, nil, RecordSeal{})
+		again, _, err := AppendRecord(nil, c, codec.Identity{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

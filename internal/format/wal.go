@@ -183,10 +183,18 @@ func AppendWriteset(dst []byte, c *core.Commit) []byte {
 	return dst
 }
 
-// AppendRecord appends the complete version 2 record of c to dst, sealed
-// with seal, passing the writeset through cd. scratch is reused for the
-// pre-codec body and returned for the next call.
-func AppendRecord(dst []byte, c *core.Commit, cd codec.Codec, scratch []byte, seal RecordSeal) (out, scratchOut []byte, err error) {
+// AppendRecord appends the version 2 record of c to dst with a zero seal,
+// which CheckSeal refuses in any segment: it frames a record for tools and
+// tests that work on records alone. A segment's writer uses
+// AppendSealedRecord.
+func AppendRecord(dst []byte, c *core.Commit, cd codec.Codec, scratch []byte) (out, scratchOut []byte, err error) {
+	return AppendSealedRecord(dst, c, cd, scratch, RecordSeal{})
+}
+
+// AppendSealedRecord appends the complete version 2 record of c to dst,
+// sealed with seal, passing the writeset through cd. scratch is reused for
+// the pre-codec body and returned for the next call.
+func AppendSealedRecord(dst []byte, c *core.Commit, cd codec.Codec, scratch []byte, seal RecordSeal) (out, scratchOut []byte, err error) {
 	scratch = AppendWriteset(scratch[:0], c)
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0) // length, patched below
@@ -209,8 +217,8 @@ func AppendRecord(dst []byte, c *core.Commit, cd codec.Codec, scratch []byte, se
 	return dst, scratch, nil
 }
 
-// Reseal rewrites the seal of the version 2 record rec (as AppendRecord
-// produced it, exactly one record) and its checksum. A writer that
+// Reseal rewrites the seal of the version 2 record rec (as
+// AppendSealedRecord produced it, exactly one record) and its checksum. A writer that
 // decides to rotate after encoding a record moves it to the new segment
 // this way.
 func Reseal(rec []byte, seal RecordSeal) {

@@ -266,7 +266,7 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 	for _, c := range batch {
 		start := len(buf)
 		var err error
-		buf, w.scratch, err = format.AppendRecord(buf, c, w.opts.Codec, w.scratch, w.seal())
+		buf, w.scratch, err = format.AppendSealedRecord(buf, c, w.opts.Codec, w.scratch, w.seal())
 		if err != nil {
 			// The version is assigned: skipping its record would leave a
 			// hole in the log, so an unencodable commit poisons too.

@@ -158,7 +158,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 // every v below 10 and every seal.
 func recordSize(t *testing.T, payload int) int64 {
 	t.Helper()
-	rec, _, err := format.AppendRecord(nil, mkCommit(1, payload), codec.Identity{}, nil, format.RecordSeal{})
+	rec, _, err := format.AppendRecord(nil, mkCommit(1, payload), codec.Identity{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

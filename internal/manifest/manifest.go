@@ -1,9 +1,3 @@
-// Package manifest reads and atomically replaces a database's MANIFEST.
-//
-// Replacement protocol: write MANIFEST.tmp, fsync it, rename it over
-// MANIFEST, fsync the directory. A crash at any step leaves either the old
-// or the new MANIFEST in place, never a mix; a leftover MANIFEST.tmp is
-// garbage that recovery removes.
 package manifest
 
 import (

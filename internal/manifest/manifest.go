@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"path/filepath"
 
@@ -17,21 +18,30 @@ const (
 	TempName = "MANIFEST.tmp"
 )
 
-// Read reads and verifies the MANIFEST of dir. A missing file gives an error
-// satisfying errors.Is(err, fs.ErrNotExist); a damaged one a Corruption
-// error.
+// Read reads and verifies the MANIFEST of dir. A missing file gives a
+// NotFound error that also satisfies errors.Is(err, fs.ErrNotExist); a
+// damaged one a Corruption error; an I/O error an Internal error wrapping
+// it.
 func Read(fsys vfs.FS, dir string) (format.Manifest, error) {
 	path := filepath.Join(dir, Name)
-	st, err := fsys.Stat(path)
+	f, err := fsys.Open(path)
 	if err != nil {
-		return format.Manifest{}, err
+		if errors.Is(err, fs.ErrNotExist) {
+			return format.Manifest{}, dberr.Wrap(dberr.NotFound, "manifest.Read", err, "%s does not exist", path)
+		}
+		return format.Manifest{}, dberr.Wrap(dberr.Internal, "manifest.Read", err, "opening %s", path)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return format.Manifest{}, dberr.Wrap(dberr.Internal, "manifest.Read", err, "stat %s", path)
 	}
 	if st.Size() > format.MaxManifestSize {
 		return format.Manifest{}, dberr.NewCorruption(path, -1, "MANIFEST is %d bytes, at most %d expected", st.Size(), format.MaxManifestSize)
 	}
-	b, err := vfs.ReadFile(fsys, path)
+	b, err := io.ReadAll(f)
 	if err != nil {
-		return format.Manifest{}, err
+		return format.Manifest{}, dberr.Wrap(dberr.Internal, "manifest.Read", err, "reading %s", path)
 	}
 	m, err := format.DecodeManifest(b)
 	if err != nil {
@@ -40,9 +50,19 @@ func Read(fsys vfs.FS, dir string) (format.Manifest, error) {
 	return m, nil
 }
 
-// Write atomically replaces the MANIFEST of dir with m.
+// Write atomically replaces the MANIFEST of dir with m. On error the
+// MANIFEST is the old one or the new one, whole, and MANIFEST.tmp is
+// removed (best effort: recovery removes it otherwise).
 func Write(fsys vfs.FS, dir string, m format.Manifest) error {
 	tmp := filepath.Join(dir, TempName)
+	if err := write(fsys, dir, tmp, m); err != nil {
+		fsys.Remove(tmp)
+		return dberr.Wrap(dberr.Internal, "manifest.Write", err, "replacing %s", filepath.Join(dir, Name))
+	}
+	return nil
+}
+
+func write(fsys vfs.FS, dir, tmp string, m format.Manifest) error {
 	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}

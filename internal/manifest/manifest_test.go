@@ -3,9 +3,11 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/inmemdb/inmem/internal/dberr"
@@ -96,6 +98,13 @@ func TestWriteReplacesLeftoverTemp(t *testing.T) {
 	}
 }
 
+func TestReadMissing(t *testing.T) {
+	_, err := Read(newFS(t), dir)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Read of a missing MANIFEST: %v, want fs.ErrNotExist", err)
+	}
+	wantCode(t, err, dberr.NotFound)
+}
 
 func TestReadEveryTruncation(t *testing.T) {
 	good := format.AppendManifest(nil, newM)
@@ -136,42 +145,27 @@ func TestReadRefusesExtraBytes(t *testing.T) {
 	}
 }
 
-// statLiar reports every file as one byte long, through FS.Stat and
-// File.Stat, as a MANIFEST that grew
-// between Stat and the read would look.
-type statLiar struct{ vfs.FS }
-
-type smallInfo struct{ fs.FileInfo }
-
-func (smallInfo) Size() int64 { return 1 }
-
-func (s statLiar) Stat(name string) (fs.FileInfo, error) {
-	st, err := s.FS.Stat(name)
-	if err != nil {
-		return nil, err
+// An I/O error while reading is an I/O error, not Corruption: the file may
+// be perfectly good.
+func TestReadIOErrors(t *testing.T) {
+	for _, kind := range []vfs.OpKind{vfs.OpStat, vfs.OpOpen, vfs.OpRead} {
+		t.Run(kind.String(), func(t *testing.T) {
+			mem := newFS(t)
+			if err := Write(mem, dir, newM); err != nil {
+				t.Fatal(err)
+			}
+			efs := vfs.NewErrorFS(mem, vfs.Rule{OpKinds: kind, Index: -1})
+			_, err := Read(efs, dir)
+			if efs.Injected() == 0 {
+				t.Skipf("Read does no %s", kind)
+			}
+			wantCode(t, err, dberr.Internal)
+			if !errors.Is(err, syscall.EIO) {
+				t.Fatalf("error %v does not wrap EIO", err)
+			}
+		})
 	}
-	return smallInfo{st}, nil
 }
-
-func (s statLiar) Open(name string) (vfs.File, error) {
-	f, err := s.FS.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	return fileStatLiar{f}, nil
-}
-
-type fileStatLiar struct{ vfs.File }
-
-func (f fileStatLiar) Stat() (fs.FileInfo, error) {
-	st, err := f.File.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return smallInfo{st}, nil
-}
-
-
 
 // countOps returns the mutating operations of one successful Write over
 // an existing MANIFEST.
@@ -187,6 +181,48 @@ func countOps(t *testing.T) int {
 	return efs.OpCount()
 }
 
+// An I/O error at any operation of Write returns a typed error wrapping the
+// cause, leaves the old or the new MANIFEST whole, removes MANIFEST.tmp,
+// and does not stop a later Write.
+func TestWriteIOErrorAtEveryOp(t *testing.T) {
+	n := countOps(t)
+	if n < 5 {
+		t.Fatalf("Write does only %d mutating operations", n)
+	}
+	for k := 0; k < n; k++ {
+		for _, partial := range []bool{false, true} {
+			t.Run(fmt.Sprintf("op%d/partial=%v", k, partial), func(t *testing.T) {
+				mem := newFS(t)
+				if err := Write(mem, dir, oldM); err != nil {
+					t.Fatal(err)
+				}
+				efs := vfs.NewErrorFS(mem, vfs.Rule{Index: k, PartialWrite: partial, Err: vfs.ErrENOSPC})
+				err := Write(efs, dir, newM)
+				if efs.Injected() != 1 {
+					t.Fatalf("%d errors injected", efs.Injected())
+				}
+				wantCode(t, err, dberr.Internal)
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("error %v does not wrap the cause", err)
+				}
+				got, rerr := Read(mem, dir)
+				if rerr != nil || (got != oldM && got != newM) {
+					t.Fatalf("after the failed Write, Read = %+v, %v", got, rerr)
+				}
+				if _, err := mem.Stat(filepath.Join(dir, TempName)); !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("%s left behind: %v", TempName, err)
+				}
+				efs.ClearRules()
+				if err := Write(efs, dir, newM); err != nil {
+					t.Fatalf("Write after the error cleared: %v", err)
+				}
+				if got, err := Read(mem, dir); err != nil || got != newM {
+					t.Fatalf("Read = %+v, %v", got, err)
+				}
+			})
+		}
+	}
+}
 
 // A crash before any operation of Write leaves the old MANIFEST or the new
 // one, whole, whatever the disk kept of unsynced state.

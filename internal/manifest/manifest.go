@@ -32,16 +32,15 @@ func Read(fsys vfs.FS, dir string) (format.Manifest, error) {
 		return format.Manifest{}, dberr.Wrap(dberr.Internal, "manifest.Read", err, "opening %s", path)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return format.Manifest{}, dberr.Wrap(dberr.Internal, "manifest.Read", err, "stat %s", path)
-	}
-	if st.Size() > format.MaxManifestSize {
-		return format.Manifest{}, dberr.NewCorruption(path, -1, "MANIFEST is %d bytes, at most %d expected", st.Size(), format.MaxManifestSize)
-	}
-	b, err := io.ReadAll(f)
+	// Read at most one byte more than the largest valid MANIFEST, whatever
+	// the file's size says: it is enough to tell a file that is too long,
+	// and a size read before the bytes can be stale.
+	b, err := io.ReadAll(io.LimitReader(f, format.MaxManifestSize+1))
 	if err != nil {
 		return format.Manifest{}, dberr.Wrap(dberr.Internal, "manifest.Read", err, "reading %s", path)
+	}
+	if len(b) > format.MaxManifestSize {
+		return format.Manifest{}, dberr.NewCorruption(path, -1, "MANIFEST is longer than %d bytes", format.MaxManifestSize)
 	}
 	m, err := format.DecodeManifest(b)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -142,6 +143,57 @@ func TestReadRefusesExtraBytes(t *testing.T) {
 		putFile(t, fsys, b)
 		_, err := Read(fsys, dir)
 		wantCode(t, err, dberr.Corruption)
+	}
+}
+
+// statLiar reports every file as one byte long, through FS.Stat and
+// File.Stat, as a MANIFEST that grew
+// between Stat and the read would look.
+type statLiar struct{ vfs.FS }
+
+type smallInfo struct{ fs.FileInfo }
+
+func (smallInfo) Size() int64 { return 1 }
+
+func (s statLiar) Stat(name string) (fs.FileInfo, error) {
+	st, err := s.FS.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	return smallInfo{st}, nil
+}
+
+func (s statLiar) Open(name string) (vfs.File, error) {
+	f, err := s.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return fileStatLiar{f}, nil
+}
+
+type fileStatLiar struct{ vfs.File }
+
+func (f fileStatLiar) Stat() (fs.FileInfo, error) {
+	st, err := f.File.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return smallInfo{st}, nil
+}
+
+// The size bound holds for the bytes actually read, not for what a Stat
+// said a moment before.
+func TestReadBoundsTheBytesItReads(t *testing.T) {
+	fsys := newFS(t)
+	putFile(t, fsys, make([]byte, 4<<20))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Read(statLiar{fsys}, dir)
+	runtime.ReadMemStats(&after)
+	wantCode(t, err, dberr.Corruption)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Fatalf("reading a 4 MiB MANIFEST allocated %d bytes", n)
 	}
 }
 

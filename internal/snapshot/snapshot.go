@@ -241,7 +241,9 @@ func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, er
 		return res, dberr.Wrap(dberr.Internal, "snapshot", err, "open %s", o.Path)
 	}
 	defer f.Close()
-	cr := &crcReader{r: bufio.NewReaderSize(f, 1<<20)}
+	// A buffer no larger than the file: opening a small database should not
+	// cost a megabyte.
+	cr := &crcReader{r: bufio.NewReaderSize(f, int(min(size, 1<<20)))}
 	readFull := func(b []byte) error {
 		_, err := io.ReadFull(cr, b)
 		return err

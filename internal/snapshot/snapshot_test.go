@@ -431,3 +431,22 @@ func TestWriteCrashAtEveryOp(t *testing.T) {
 func newEngine() *engine.Engine {
 	return engine.New(engine.Options{Now: func() int64 { return 1 }})
 }
+
+// Reading a small snapshot costs memory in proportion to the file, not a
+// fixed megabyte of buffer: Open reads one on every start.
+func TestReadSmallFileAllocatesLittle(t *testing.T) {
+	good := smallSnapshot(t)
+	fsys := newFS(t)
+	putFile(t, fsys, 1, good)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Read(readOpts(fsys, 1, 12), func(*format.SnapshotEntity) error { return nil })
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+		t.Fatalf("reading a %d-byte snapshot allocated %d bytes", len(good), got)
+	}
+}

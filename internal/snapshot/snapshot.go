@@ -227,7 +227,6 @@ func (c *crcReader) Read(p []byte) (int, error) {
 // caller discards what it built then.
 func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, error) {
 	var res Result
-	bad := func(off int64, err error) error { return dberr.NewCorruption(o.Path, off, "%v", err) }
 	st, err := o.FS.Stat(o.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -244,9 +243,22 @@ func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, er
 	// A buffer no larger than the file: opening a small database should not
 	// cost a megabyte.
 	cr := &crcReader{r: bufio.NewReaderSize(f, int(min(size, 1<<20)))}
+	// ioErr is set when a read fails for another reason than the file's
+	// end: that is an I/O error, not damage, and ends the read as such.
+	var ioErr error
 	readFull := func(b []byte) error {
 		_, err := io.ReadFull(cr, b)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			ioErr = dberr.Wrap(dberr.Internal, "snapshot.Read", err, "reading %s", o.Path)
+			return ioErr
+		}
 		return err
+	}
+	bad := func(off int64, err error) error {
+		if ioErr != nil {
+			return ioErr
+		}
+		return dberr.NewCorruption(o.Path, off, "%v", err)
 	}
 	// Header: its fixed part tells the codec ID length.
 	hb := make([]byte, 53)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 
 	"github.com/inmemdb/inmem/internal/codec"
@@ -425,6 +426,29 @@ func TestWriteCrashAtEveryOp(t *testing.T) {
 				t.Fatalf("crash at op %d (%v): the final name holds a bad snapshot: %v", k, opts.Mode, err)
 			}
 		}
+	}
+}
+
+// An I/O error while reading is an I/O error, not Corruption: the file may
+// be intact, and calling it corrupt would send an operator to restore a
+// backup for a loose cable.
+func TestReadIOErrors(t *testing.T) {
+	for _, kind := range []vfs.OpKind{vfs.OpStat, vfs.OpOpen, vfs.OpRead} {
+		t.Run(kind.String(), func(t *testing.T) {
+			mem := newFS(t)
+			if _, err := writeSnap(context.Background(), writeOpts(mem, 1, 30), testEngine(t, 30)); err != nil {
+				t.Fatal(err)
+			}
+			efs := vfs.NewErrorFS(mem, vfs.Rule{OpKinds: kind, Index: -1})
+			_, _, err := readImage(readOpts(efs, 1, 30))
+			if efs.Injected() == 0 {
+				t.Fatalf("Read does no %s", kind)
+			}
+			wantCode(t, err, dberr.Internal)
+			if !errors.Is(err, syscall.EIO) {
+				t.Fatalf("error %v does not wrap EIO", err)
+			}
+		})
 	}
 }
 

@@ -222,9 +222,10 @@ func (c *crcReader) Read(p []byte) (int, error) {
 }
 
 // Read verifies the snapshot at o.Path and calls apply for every entity.
-// Any damage is a Corruption error naming the file and offset. apply may be
-// called for entities of a snapshot that later fails verification; the
-// caller discards what it built then.
+// Any damage is a Corruption error naming the file and offset; an I/O error
+// is an Internal error wrapping it; an error from apply is returned as it
+// is. apply may be called for entities of a snapshot that later fails
+// verification; the caller discards what it built then.
 func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, error) {
 	var res Result
 	st, err := o.FS.Stat(o.Path)
@@ -326,19 +327,20 @@ func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, er
 		if sf.Type != format.SectionEntities {
 			continue // trim floors: reserved, nothing to apply yet
 		}
+		var applyErr error
 		err = format.DecodeEntities(plain, sf.Count, hdr.Watermark, func(e *format.SnapshotEntity) error {
 			got.Entities++
 			got.Versions += uint64(len(e.Versions))
 			for _, v := range e.Versions {
 				got.LastTime = max(got.LastTime, v.Time)
 			}
-			return apply(e)
+			applyErr = apply(e)
+			return applyErr
 		})
+		if applyErr != nil {
+			return res, applyErr // the caller's, not damage to the file
+		}
 		if err != nil {
-			var de *dberr.Error
-			if errors.As(err, &de) {
-				return res, err
-			}
 			return res, bad(off, err)
 		}
 	}

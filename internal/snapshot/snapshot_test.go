@@ -452,6 +452,25 @@ func TestReadIOErrors(t *testing.T) {
 	}
 }
 
+// An error from apply is the caller's, returned as it is, not reported as
+// damage to the file.
+func TestReadReturnsApplyError(t *testing.T) {
+	fsys := newFS(t)
+	if _, err := writeSnap(context.Background(), writeOpts(fsys, 1, 30), testEngine(t, 30)); err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop")
+	_, err := Read(readOpts(fsys, 1, 30), func(*format.SnapshotEntity) error { return stop })
+	if !errors.Is(err, stop) || errors.Is(err, dberr.ErrCorruption) {
+		t.Fatalf("Read = %v, want the apply error", err)
+	}
+	typed := dberr.New(dberr.Closed, "test", "closed")
+	_, err = Read(readOpts(fsys, 1, 30), func(*format.SnapshotEntity) error { return typed })
+	if err != typed {
+		t.Fatalf("Read = %v, want %v", err, typed)
+	}
+}
+
 func newEngine() *engine.Engine {
 	return engine.New(engine.Options{Now: func() int64 { return 1 }})
 }

@@ -83,36 +83,57 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 }
 
 // Write writes the snapshot of eng at o.Watermark and publishes the file.
-// It returns once snap-<id>.chk and its directory entry are durable.
+// It returns once snap-<id>.chk and its directory entry are durable. On
+// error nothing is published: the temporary file and, if the rename was
+// done, the final one are removed (best effort: recovery removes what is
+// left). A canceled ctx gives a Canceled or DeadlineExceeded error, any
+// other failure an Internal error wrapping its cause.
 func Write(ctx context.Context, o WriteOptions, eng *engine.Engine) (Info, error) {
 	if o.SectionBytes <= 0 {
 		o.SectionBytes = 1 << 20
 	}
 	final := filepath.Join(o.Dir, FileName(o.ID))
 	tmp := final + ".tmp"
-	if err := o.FS.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return Info{}, err
-	}
-	f, err := o.FS.Create(tmp)
+	renamed := false
+	info, err := func() (Info, error) {
+		if err := o.FS.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return Info{}, err
+		}
+		f, err := o.FS.Create(tmp)
+		if err != nil {
+			return Info{}, err
+		}
+		info, err := write(ctx, o, eng, f)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return Info{}, err
+		}
+		if err := o.FS.Rename(tmp, final); err != nil {
+			return Info{}, err
+		}
+		renamed = true
+		// Until the directory is synced, the rename may not survive a
+		// crash: the file is not published yet.
+		return info, o.FS.SyncDir(o.Dir)
+	}()
 	if err != nil {
-		return Info{}, err
-	}
-	info, err := write(ctx, o, eng, f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = o.FS.Rename(tmp, final)
-	}
-	if err == nil {
-		err = o.FS.SyncDir(o.Dir)
-	}
-	if err != nil {
-		o.FS.Remove(tmp) // best effort; recovery removes it otherwise
-		return Info{}, err
+		o.FS.Remove(tmp)
+		if renamed {
+			// The directory sync failed: whether the name is durable is
+			// unknown, and the sync is not retried. Take the name back so
+			// that an error always means nothing was published; the
+			// MANIFEST does not name the file either way.
+			o.FS.Remove(final)
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return Info{}, dberr.FromContext("snapshot.Write", ctxErr)
+		}
+		return Info{}, dberr.Wrap(dberr.Internal, "snapshot.Write", err, "writing %s", final)
 	}
 	info.Path = final
 	return info, nil

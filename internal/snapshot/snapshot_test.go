@@ -471,6 +471,60 @@ func TestReadReturnsApplyError(t *testing.T) {
 	}
 }
 
+// An I/O error at any operation of Write returns a typed error wrapping the
+// cause and leaves nothing in the directory: no temporary file and no file
+// under the final name, which only a successful Write publishes. A later
+// Write succeeds.
+func TestWriteIOErrorAtEveryOp(t *testing.T) {
+	eng := testEngine(t, 30)
+	n := countOps(t, eng)
+	if n < 6 {
+		t.Fatalf("Write does only %d mutating operations", n)
+	}
+	for k := 0; k < n; k++ {
+		for _, partial := range []bool{false, true} {
+			t.Run(fmt.Sprintf("op%d/partial=%v", k, partial), func(t *testing.T) {
+				mem := newFS(t)
+				efs := vfs.NewErrorFS(mem, vfs.Rule{Index: k, PartialWrite: partial, Err: vfs.ErrENOSPC})
+				_, err := writeSnap(context.Background(), writeOpts(efs, 1, 30), eng)
+				if efs.Injected() != 1 {
+					t.Fatalf("%d errors injected", efs.Injected())
+				}
+				wantCode(t, err, dberr.Internal)
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Fatalf("error %v does not wrap the cause", err)
+				}
+				if got := names(t, mem); len(got) != 0 {
+					t.Fatalf("a failed Write left %v", got)
+				}
+				efs.ClearRules()
+				if _, err := writeSnap(context.Background(), writeOpts(efs, 1, 30), eng); err != nil {
+					t.Fatalf("Write after the error cleared: %v", err)
+				}
+				if _, _, err := readImage(readOpts(mem, 1, 30)); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+func TestWriteCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fsys := newFS(t)
+	o := writeOpts(fsys, 1, 30)
+	o.SectionBytes = 1
+	_, err := writeSnap(ctx, o, testEngine(t, 30))
+	wantCode(t, err, dberr.Canceled)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v does not wrap context.Canceled", err)
+	}
+	if got := names(t, fsys); len(got) != 0 {
+		t.Fatalf("a canceled Write left %v", got)
+	}
+}
+
 func newEngine() *engine.Engine {
 	return engine.New(engine.Options{Now: func() int64 { return 1 }})
 }

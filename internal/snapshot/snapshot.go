@@ -1,17 +1,3 @@
-// Package snapshot writes and reads snapshots: logical images of the whole
-// database at a watermark W (every commit <= W and none after), in the
-// format of internal/format.
-//
-// Writing streams the engine's entities into sections of about a megabyte,
-// each passed through the codec and checksummed, then a footer with counts
-// and a checksum of the whole file. Publication is crash-safe: the file is
-// written as snap-<id>.chk.tmp, fsynced, renamed to snap-<id>.chk and the
-// directory fsynced; only then may the MANIFEST name it.
-//
-// Reading verifies the header (UUID, codec, watermark), every section's
-// checksum before decoding it, and the footer's counts and whole-file
-// checksum. Every length is checked against the bytes remaining before
-// anything is allocated.
 package snapshot
 
 import (

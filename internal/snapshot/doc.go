@@ -64,12 +64,13 @@ internal/format encodes and decodes it.
 # Checksums and hostile input
 
 Read trusts no byte of the file. It verifies the header's checksum before
-using any of its fields, a section's checksum before handing its body to
-the codec, and at the end the whole-file checksum and the footer's counts
+using any of its fields, a section's checksum before handing its body to the
+codec, and at the end the whole-file checksum and the footer's counts
 against what it decoded. Every length read from the file is checked against
 a fixed maximum and against the bytes left in the file before anything of
 that size is allocated, so a damaged or crafted file costs memory in
-proportion to its own size, never to a length it claims. The codec's output is bounded too (codec.Codec).
+proportion to its own size, never to a length it claims. The codec's output
+is bounded too (codec.Codec).
 
 # Publication
 
@@ -90,14 +91,14 @@ rename.
 # Errors
 
 Every error is a *dberr.Error. A missing file (the MANIFEST names it) and
-damage — a bad checksum, magic, length,
-count, order, a truncation, trailing bytes, a foreign database UUID, an id
-or watermark other than the MANIFEST's — is Corruption naming the file and
-the offset of the damaged structure. A snapshot written with another codec
-is CodecMismatch. An I/O error is Internal wrapping the cause, never
-Corruption: the file may be intact. Write's errors are Internal, or
-Canceled/DeadlineExceeded when its context ends; after any of them nothing
-is published: the temporary file is removed, and so is the final one if
-the directory fsync after the rename failed (that fsync is not retried).
+damage — a bad checksum, magic, length, count, order, a truncation, trailing
+bytes, a foreign database UUID, an id or watermark other than the MANIFEST's
+— is Corruption naming the file and the offset of the damaged structure. A
+snapshot written with another codec is CodecMismatch. An I/O error is
+Internal wrapping the cause, never Corruption: the file may be intact.
+Write's errors are Internal, or Canceled/DeadlineExceeded when its context
+ends; after any of them nothing is published: the temporary file is removed,
+and so is the final one if the directory fsync after the rename failed (that
+fsync is not retried).
 */
 package snapshot

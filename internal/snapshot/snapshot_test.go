@@ -547,3 +547,54 @@ func TestReadSmallFileAllocatesLittle(t *testing.T) {
 		t.Fatalf("reading a %d-byte snapshot allocated %d bytes", len(good), got)
 	}
 }
+
+// frame wraps an entities body into a file whose every checksum is right,
+// so that the fuzzer reaches the decoding of entities instead of stopping
+// at a checksum.
+func frame(typ byte, count uint32, body []byte, foot format.SnapshotFooter) []byte {
+	b := format.AppendSnapshotHeader(nil, format.SnapshotHeader{ID: 1, Watermark: 12, Created: 42, UUID: testUUID, CodecID: codec.IdentityID})
+	b, err := format.AppendSection(b, typ, int(count), body, codec.Identity{})
+	if err != nil {
+		panic(err)
+	}
+	b = format.AppendFooterBody(b, foot)
+	crc := format.Checksum(b)
+	return append(b, byte(crc), byte(crc>>8), byte(crc>>16), byte(crc>>24))
+}
+
+func FuzzReadSection(f *testing.F) {
+	var body []byte
+	for i, v := range []format.SnapshotVersionRec{{Version: 3, Time: 9, Value: value.String("v")}, {Version: 12, Time: -1, Tombstone: true}} {
+		e := format.SnapshotEntity{Run: core.RunID{byte(i)}, Space: core.KV, Key: "k", Versions: []format.SnapshotVersionRec{v}}
+		body = format.AppendEntity(body, &e)
+	}
+	f.Add(byte(format.SectionEntities), uint32(2), body, uint32(1), uint64(2), uint64(2), int64(9))
+	f.Add(byte(format.SectionEntities), uint32(1), body, uint32(1), uint64(1), uint64(1), int64(9))
+	f.Add(byte(format.SectionTrimFloors), uint32(0), []byte{}, uint32(1), uint64(0), uint64(0), int64(0))
+	f.Add(byte(format.SectionEntities), ^uint32(0), body[:20], uint32(1), uint64(0), uint64(0), int64(0))
+	f.Fuzz(func(t *testing.T, typ byte, count uint32, body []byte, sections uint32, entities, versions uint64, last int64) {
+		fsys := newFS(t)
+		foot := format.SnapshotFooter{Sections: sections, Entities: entities, Versions: versions, LastTime: last}
+		putFile(t, fsys, 1, frame(typ, count, body, foot))
+		var n uint64
+		res, err := Read(readOpts(fsys, 1, 12), func(e *format.SnapshotEntity) error {
+			n++
+			if len(e.Versions) == 0 || !e.Space.Valid() {
+				t.Fatalf("applied a malformed entity %+v", e)
+			}
+			for _, v := range e.Versions {
+				if v.Version == 0 || v.Version > 12 {
+					t.Fatalf("applied version %d above the watermark", v.Version)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			wantCode(t, err, dberr.Corruption)
+			return
+		}
+		if res.Footer != foot || n != entities {
+			t.Fatalf("accepted footer %+v after applying %d entities", res.Footer, n)
+		}
+	})
+}

@@ -75,6 +75,14 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 // left). A canceled ctx gives a Canceled or DeadlineExceeded error, any
 // other failure an Internal error wrapping its cause.
 func Write(ctx context.Context, o WriteOptions, eng *engine.Engine) (Info, error) {
+	// Either would give a file nothing accepts: ParseFileName refuses id
+	// 0, so cleanup would never remove it, and a reader refuses the header.
+	if o.ID == 0 {
+		return Info{}, dberr.New(dberr.InvalidArgument, "snapshot.Write", "snapshot id 0")
+	}
+	if !codec.ValidID(o.Codec.ID()) {
+		return Info{}, dberr.New(dberr.InvalidArgument, "snapshot.Write", "codec ID %q is not 1 to 64 printable ASCII bytes", o.Codec.ID())
+	}
 	if o.SectionBytes <= 0 {
 		o.SectionBytes = 1 << 20
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -597,4 +598,39 @@ func FuzzReadSection(f *testing.F) {
 			t.Fatalf("accepted footer %+v after applying %d entities", res.Footer, n)
 		}
 	})
+}
+
+// Options that would produce a file no reader accepts (or one no cleanup
+// recognises) are refused before anything is written.
+func TestWriteRefusesBadOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(o *WriteOptions)
+	}{
+		{"id 0", func(o *WriteOptions) { o.ID = 0 }},
+		{"empty codec ID", func(o *WriteOptions) { o.Codec = namedCodec("") }},
+		{"long codec ID", func(o *WriteOptions) { o.Codec = namedCodec(strings.Repeat("c", 65)) }},
+		{"codec ID with a space", func(o *WriteOptions) { o.Codec = namedCodec("a b") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := newFS(t)
+			o := writeOpts(fsys, 1, 10)
+			tc.edit(&o)
+			_, err := writeSnap(context.Background(), o, testEngine(t, 10))
+			wantCode(t, err, dberr.InvalidArgument)
+			if got := names(t, fsys); len(got) != 0 {
+				t.Fatalf("a refused Write left %v", got)
+			}
+		})
+	}
+}
+
+type namedCodec string
+
+func (c namedCodec) ID() string { return string(c) }
+
+func (namedCodec) Encode(dst, src []byte) ([]byte, error) { return append(dst, src...), nil }
+
+func (namedCodec) Decode(dst, src []byte, maxOut int) ([]byte, error) {
+	return codec.Identity{}.Decode(dst, src, maxOut)
 }

@@ -95,10 +95,11 @@ damage — a bad checksum, magic, length, count, order, a truncation, trailing
 bytes, a foreign database UUID, an id or watermark other than the MANIFEST's
 — is Corruption naming the file and the offset of the damaged structure. A
 snapshot written with another codec is CodecMismatch. An I/O error is
-Internal wrapping the cause, never Corruption: the file may be intact.
-Write's errors are Internal, or Canceled/DeadlineExceeded when its context
-ends; after any of them nothing is published: the temporary file is removed,
-and so is the final one if the directory fsync after the rename failed (that
-fsync is not retried).
+Internal wrapping the cause, never Corruption: the file may be intact. Write
+refuses id 0 and an invalid codec ID with InvalidArgument before writing
+anything; its other errors are Internal, or Canceled/DeadlineExceeded when
+its context ends; after any of them nothing is published: the temporary file
+is removed, and so is the final one if the directory fsync after the rename
+failed (that fsync is not retried).
 */
 package snapshot

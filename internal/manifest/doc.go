@@ -55,8 +55,10 @@ fsynced, before Write is called.
 
 Every error is a *dberr.Error. A missing MANIFEST is NotFound (and
 errors.Is(err, fs.ErrNotExist) holds); damaged content is Corruption naming
-the file; an I/O error is Internal, wrapping the cause. An I/O error is
-never reported as Corruption: the file may be intact.
+the file; an I/O error is Internal, wrapping the cause. Write refuses with
+InvalidArgument, before touching any file, a MANIFEST it could not read back
+(a codec ID that is not 1..64 printable ASCII bytes). An I/O error is never
+reported as Corruption: the file may be intact.
 
 When Write fails, the MANIFEST is the old or the new one, whole (new only if
 the failure came after the rename, at the directory fsync, whose outcome is

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 
+	"github.com/inmemdb/inmem/internal/codec"
 	"github.com/inmemdb/inmem/internal/dberr"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/vfs"
@@ -53,6 +54,10 @@ func Read(fsys vfs.FS, dir string) (format.Manifest, error) {
 // MANIFEST is the old one or the new one, whole, and MANIFEST.tmp is
 // removed (best effort: recovery removes it otherwise).
 func Write(fsys vfs.FS, dir string, m format.Manifest) error {
+	// The encoding would be unreadable, and it would replace a good one.
+	if !codec.ValidID(m.CodecID) {
+		return dberr.New(dberr.InvalidArgument, "manifest.Write", "codec ID %q is not 1 to 64 printable ASCII bytes", m.CodecID)
+	}
 	tmp := filepath.Join(dir, TempName)
 	if err := write(fsys, dir, tmp, m); err != nil {
 		fsys.Remove(tmp)

@@ -340,3 +340,20 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// A MANIFEST that no reader accepts is never written: replacing a good one
+// with it would make the database unopenable.
+func TestWriteRefusesAnUnreadableManifest(t *testing.T) {
+	for _, id := range []string{"", strings.Repeat("c", 65), strings.Repeat("c", 256), "a b", "\x00"} {
+		mem := newFS(t)
+		if err := Write(mem, dir, oldM); err != nil {
+			t.Fatal(err)
+		}
+		m := newM
+		m.CodecID = id
+		wantCode(t, Write(mem, dir, m), dberr.InvalidArgument)
+		if got, err := Read(mem, dir); err != nil || got != oldM {
+			t.Fatalf("codec ID %q: after the refused Write, Read = %+v, %v", id, got, err)
+		}
+	}
+}

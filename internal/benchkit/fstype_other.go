@@ -1,0 +1,5 @@
+//go:build !linux
+
+package benchkit
+
+func fsType(string) string { return "unknown" }

@@ -2,6 +2,7 @@ package peers
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -14,7 +15,7 @@ type pebbleEngine struct {
 }
 
 func (e *pebbleEngine) Open(dir string, mode benchkit.Mode) error {
-	o := &pebble.Options{}
+	o := &pebble.Options{Logger: quietLogger{}}
 	e.opts = pebble.Sync
 	switch mode {
 	case benchkit.Buffered:
@@ -82,4 +83,14 @@ func (e *pebbleEngine) Close() error {
 	err := e.db.Close()
 	e.db = nil
 	return err
+}
+
+// quietLogger keeps Pebble's informational lines out of the report's
+// stderr; a real error still fails the run through a returned error.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
 }

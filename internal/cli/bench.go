@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/inmemdb/inmem/internal/benchkit"
@@ -36,6 +37,7 @@ func (a *app) benchCommand(extra []benchkit.Spec) *cobra.Command {
 		jsonPath   string
 		dir        string
 		quiet      bool
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -83,6 +85,17 @@ count is read back after its run; a mismatch fails the command. Peers
 			if !quiet {
 				cfg.Progress = a.stderr
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			rep, err := benchkit.Run(cfg, specs)
 			if err != nil {
 				if strings.Contains(err.Error(), "out of range") || strings.Contains(err.Error(), "unknown workload") {
@@ -117,6 +130,7 @@ count is read back after its run; a mismatch fails the command. Peers
 	f.StringSliceVar(&engines, "engines", nil, "engines to run, by name prefix (default all; e.g. in-mem,go,raw)")
 	f.StringVar(&jsonPath, "json", "", "also write the full report, samples included, as JSON to this file")
 	f.StringVar(&dir, "dir", "", "directory for the engines' files (default the system temp dir); its file system is what durable runs measure")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (narrow it with --engines and --workloads)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	return cmd
 }

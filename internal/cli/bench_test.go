@@ -10,7 +10,7 @@ import (
 
 // tinyBench keeps the command's test well under a second: a few commits
 // per run, a few hundred keys, a few kilobytes of recovery state.
-var tinyBench = []string{"bench", "-q", "--ops", "30", "--writers", "1,4", "--buffered-writers", "2",
+var tinyBench = []string{"bench", "-q", "--ops", "12", "--writers", "1,4", "--buffered-writers", "2",
 	"--keys", "300", "--recovery-mb", "0.02", "--repeat", "2"}
 
 func TestBenchTable(t *testing.T) {
@@ -54,7 +54,8 @@ func TestBenchTable(t *testing.T) {
 }
 
 func TestBenchJSONOutputAndFilter(t *testing.T) {
-	out, errOut, code := run(t, append(tinyBench, "--dir", t.TempDir(), "-o", "json", "--engines", "go", "--workloads", "memory")...)
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	out, errOut, code := run(t, append(tinyBench, "--dir", t.TempDir(), "-o", "json", "--engines", "go", "--workloads", "memory", "--cpuprofile", prof)...)
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
@@ -64,6 +65,9 @@ func TestBenchJSONOutputAndFilter(t *testing.T) {
 	}
 	if len(rep.Results) != 1 || rep.Results[0].Engine != "go map+mutex" {
 		t.Fatalf("results %+v, want the Go map alone", rep.Results)
+	}
+	if st, err := os.Stat(prof); err != nil || st.Size() == 0 {
+		t.Fatalf("CPU profile: %v", err)
 	}
 }
 

@@ -2,6 +2,9 @@ package benchkit
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,4 +32,23 @@ func fsType(dir string) string {
 		return "fuse"
 	}
 	return fmt.Sprintf("0x%x", uint32(st.Type))
+}
+
+// residentBytes is the process's resident set: the measure of memory that
+// also sees stores allocating outside the Go heap (Pebble's memtable
+// through cgo, SQLite's own allocator).
+func residentBytes() (uint64, bool) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, false
+	}
+	pages, err := strconv.ParseUint(f[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * uint64(os.Getpagesize()), true
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -29,6 +30,7 @@ const (
 	MetricPutNanos        = "put_ns"
 	MetricGetNanos        = "get_ns"
 	MetricHeapPerRawByte  = "heap_per_raw_byte"
+	MetricRSSPerRawByte   = "rss_per_raw_byte"
 	MetricRecoveryMillis  = "recovery_ms"
 	MetricStateMB         = "state_mb"
 )
@@ -207,6 +209,9 @@ func memKeys(n, size int, seed uint64) [][]byte {
 func heapAlloc() uint64 {
 	runtime.GC()
 	runtime.GC()
+	// Return freed pages too, so that the resident size that follows
+	// counts what the engine holds, not what an earlier one left behind.
+	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
@@ -217,6 +222,7 @@ func heapAlloc() uint64 {
 // random keys, as many as it put.
 func runMemory(cfg *Config, spec Spec, dir string, keys [][]byte, value []byte) (s Sample, err error) {
 	h0 := heapAlloc()
+	r0, rssOK := residentBytes()
 	e := spec.New()
 	if err := e.Open(dir, Memory); err != nil {
 		return nil, fmt.Errorf("open: %w", err)
@@ -234,6 +240,7 @@ func runMemory(cfg *Config, spec Spec, dir string, keys [][]byte, value []byte) 
 	}
 	putTime := time.Since(t0)
 	h1 := heapAlloc()
+	r1, _ := residentBytes()
 	if err := verifyCount(e, len(keys)); err != nil {
 		return nil, err
 	}
@@ -258,6 +265,9 @@ func runMemory(cfg *Config, spec Spec, dir string, keys [][]byte, value []byte) 
 	}
 	if h1 > h0 {
 		s[MetricHeapPerRawByte] = float64(h1-h0) / raw
+	}
+	if rssOK && r1 > r0 {
+		s[MetricRSSPerRawByte] = float64(r1-r0) / raw
 	}
 	return s, nil
 }

@@ -3,6 +3,7 @@ package benchkit
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -119,8 +120,8 @@ func TestConfigRejectsBadInput(t *testing.T) {
 	} {
 		cfg := tinyConfig(t)
 		mod(&cfg)
-		if _, err := Run(cfg, Baselines()); err == nil {
-			t.Errorf("Run accepted %+v", cfg)
+		if _, err := Run(cfg, Baselines()); !errors.Is(err, ErrConfig) {
+			t.Errorf("Run(%+v) = %v, want ErrConfig", cfg, err)
 		}
 	}
 }

@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// ErrConfig marks a Config that Run refuses (a usage error).
+var ErrConfig = errors.New("invalid benchmark configuration")
+
 // Config sets what Run measures. Zero fields take the defaults of
 // DefaultConfig.
 type Config struct {
@@ -94,24 +97,24 @@ func (c *Config) fill() error {
 		switch w {
 		case WorkloadDurable, WorkloadBuffered, WorkloadMemory, WorkloadRecovery:
 		default:
-			return fmt.Errorf("unknown workload %q (want durable, buffered, memory or recovery)", w)
+			return fmt.Errorf("%w: unknown workload %q (want durable, buffered, memory or recovery)", ErrConfig, w)
 		}
 	}
 	switch {
 	case c.KeySize < MinKeySize || c.KeySize > 1<<15:
-		return fmt.Errorf("key size %d out of range [%d, %d]", c.KeySize, MinKeySize, 1<<15)
+		return fmt.Errorf("%w: key size %d out of range [%d, %d]", ErrConfig, c.KeySize, MinKeySize, 1<<15)
 	case c.ValueSize < 1 || c.ValueSize > 1<<15:
-		return fmt.Errorf("value size %d out of range [1, %d]", c.ValueSize, 1<<15)
+		return fmt.Errorf("%w: value size %d out of range [1, %d]", ErrConfig, c.ValueSize, 1<<15)
 	case c.Keys < 1 || c.Keys > 1<<30:
-		return fmt.Errorf("keys %d out of range [1, %d]", c.Keys, 1<<30)
+		return fmt.Errorf("%w: keys %d out of range [1, %d]", ErrConfig, c.Keys, 1<<30)
 	case c.Repeat < 1 || c.Repeat > 1000:
-		return fmt.Errorf("repeat %d out of range [1, 1000]", c.Repeat)
+		return fmt.Errorf("%w: repeat %d out of range [1, 1000]", ErrConfig, c.Repeat)
 	case c.Duration < 0 || c.Ops < 0 || c.RecoveryBytes < 0:
-		return errors.New("duration, ops and recovery bytes must not be negative")
+		return fmt.Errorf("%w: duration, ops and recovery bytes must not be negative", ErrConfig)
 	}
 	for _, w := range slices.Concat(c.DurableWriters, c.BufferedWriters) {
 		if w < 1 || w > 1000 {
-			return fmt.Errorf("writers %d out of range [1, 1000]", w)
+			return fmt.Errorf("%w: writers %d out of range [1, 1000]", ErrConfig, w)
 		}
 	}
 	return nil
@@ -155,7 +158,7 @@ func Run(cfg Config, specs []Spec) (*Report, error) {
 	names := map[string]bool{}
 	for _, s := range specs {
 		if names[s.Name] {
-			return nil, fmt.Errorf("engine %q listed twice", s.Name)
+			return nil, fmt.Errorf("%w: engine %q listed twice", ErrConfig, s.Name)
 		}
 		names[s.Name] = true
 	}

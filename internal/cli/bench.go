@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -98,7 +99,7 @@ count is read back after its run; a mismatch fails the command. Peers
 			}
 			rep, err := benchkit.Run(cfg, specs)
 			if err != nil {
-				if strings.Contains(err.Error(), "out of range") || strings.Contains(err.Error(), "unknown workload") {
+				if errors.Is(err, benchkit.ErrConfig) {
 					return usageError{err}
 				}
 				return err

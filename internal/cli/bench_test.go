@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/inmemdb/inmem/internal/benchkit"
 )
 
 // tinyBench keeps the command's test well under a second: a few commits
@@ -84,5 +87,24 @@ func TestBenchUsageErrors(t *testing.T) {
 		if code != ExitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, ExitUsage)
 		}
+	}
+}
+
+// TestBenchMainExtraEngines runs the tool as bench/'s inmem-bench does:
+// the bench command as the root, with a peer beside in-mem.
+func TestBenchMainExtraEngines(t *testing.T) {
+	peer := benchkit.Baselines()[0]
+	peer.Name, peer.Kind = "fake peer", benchkit.KindPeer
+	var out, errOut bytes.Buffer
+	code := BenchMain([]string{"-q", "--workloads", "memory", "--keys", "200", "--repeat", "1", "--dir", t.TempDir()},
+		&out, &errOut, []benchkit.Spec{peer})
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "| fake peer |") || !strings.Contains(out.String(), "best peer: fake peer") {
+		t.Fatalf("table lacks the extra engine:\n%s", out.String())
+	}
+	if code := BenchMain([]string{"--key-size", "2"}, &out, &errOut, nil); code != ExitUsage {
+		t.Fatalf("bad flag: exit %d, want %d", code, ExitUsage)
 	}
 }

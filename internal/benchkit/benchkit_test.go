@@ -15,9 +15,9 @@ func tinyConfig(t *testing.T) Config {
 		Dir:             t.TempDir(),
 		DurableWriters:  []int{1, 4},
 		BufferedWriters: []int{2},
-		Ops:             40,
+		Ops:             16,
 		Keys:            500,
-		RecoveryBytes:   20_000,
+		RecoveryBytes:   5_000,
 		Repeat:          2,
 	}
 }

@@ -14,22 +14,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// BenchMain runs the bench command as a tool of its own, with extra
-// engines beside in-mem and the baselines: the bench/ module's
-// inmem-bench passes its peers here, so both tools share one runner and
-// one set of flags.
+// benchPeers are the engines BenchMain adds beside in-mem and the
+// baselines; the library's own tool has none.
+var benchPeers []benchkit.Spec
+
+// BenchMain runs `inmem bench` with extra engines beside in-mem and the
+// baselines: the bench/ module's inmem-bench passes its peers here, so both
+// tools share one runner and one set of flags. It is meant for a tool's
+// main function: calls must not overlap.
 func BenchMain(args []string, stdout, stderr io.Writer, extra []benchkit.Spec) int {
-	a := &app{stdout: stdout, stderr: stderr}
-	root := a.rootCommand()
-	cmd := a.benchCommand(extra)
-	cmd.Use = "inmem-bench"
-	cmd.PersistentFlags().AddFlagSet(root.PersistentFlags())
-	cmd.PersistentPreRunE = root.PersistentPreRunE
-	cmd.SetFlagErrorFunc(root.FlagErrorFunc())
-	return a.execute(cmd, args)
+	benchPeers = extra
+	defer func() { benchPeers = nil }()
+	return Main(append([]string{"bench"}, args...), stdout, stderr)
 }
 
-func (a *app) benchCommand(extra []benchkit.Spec) *cobra.Command {
+func (a *app) benchCommand() *cobra.Command {
 	d := benchkit.DefaultConfig()
 	cfg := d
 	var (
@@ -63,7 +62,7 @@ count is read back after its run; a mismatch fails the command. Peers
 		Args: a.args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			specs := append([]benchkit.Spec{inmemengine.Spec()}, benchkit.Baselines()...)
-			specs = append(specs, extra...)
+			specs = append(specs, benchPeers...)
 			specs, err := filterEngines(specs, engines)
 			if err != nil {
 				return usageError{err}

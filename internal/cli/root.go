@@ -42,19 +42,15 @@ type app struct {
 // Main runs the tool with args and returns the process exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	a := &app{stdout: stdout, stderr: stderr}
-	return a.execute(a.rootCommand(), args)
-}
-
-// execute runs root with args and maps its error to an exit code.
-func (a *app) execute(root *cobra.Command, args []string) int {
+	root := a.rootCommand()
 	root.SetArgs(args)
-	root.SetOut(a.stdout)
-	root.SetErr(a.stderr)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(a.stderr, "inmem:", strings.TrimPrefix(err.Error(), "inmem: "))
+	fmt.Fprintln(stderr, "inmem:", strings.TrimPrefix(err.Error(), "inmem: "))
 	var ue usageError
 	var ie integrityError
 	switch {
@@ -111,9 +107,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.runsCommand(),
 		a.jsonCommand(),
 		a.vectorsCommand(),
-
-		a.benchCommand(nil),
 	)
+	root.AddCommand(a.benchCommand())
 	a.strictGroups(root)
 	return root
 }

@@ -116,6 +116,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.jsonCommand(),
 		a.vectorsCommand(),
 	)
+	root.AddCommand(a.benchCommand())
 	a.strictGroups(root)
 	return root
 }

@@ -108,6 +108,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.jsonCommand(),
 		a.vectorsCommand(),
 	)
+	root.AddCommand(a.serveCommands()...)
 	a.strictGroups(root)
 	return root
 }

@@ -137,7 +137,7 @@ type errorBody struct {
 type errorDetail struct {
 	Code     string  `json:"code"`
 	Message  string  `json:"message"`
-	Op       int     `json:"op_index,omitempty"`
+	Op       *int    `json:"op_index,omitempty"`
 	Expected *uint64 `json:"expected_version,omitempty"`
 	Actual   *uint64 `json:"actual_version,omitempty"`
 }
@@ -155,7 +155,8 @@ func errorDetailOf(err error) (int, errorDetail) {
 	}
 	d := errorDetail{Code: name, Message: strings.TrimPrefix(msgErr.Error(), "inmem: ")}
 	if oe != nil {
-		d.Op = oe.Index
+		i := oe.Index
+		d.Op = &i
 	}
 	var e *inmem.Error
 	if errors.As(err, &e) && e.Expected != nil && e.Actual != nil {

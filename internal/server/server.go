@@ -79,6 +79,7 @@ type Server struct {
 	// would otherwise keep Shutdown waiting for ever.
 	stop       chan struct{}
 	stopClosed bool
+	mcpState
 }
 
 // New returns a server for db. It does not listen; see Serve and Handler.

@@ -971,7 +971,11 @@ func runIDs(db *inmem.DB) ([]string, error) {
 // eventsFrom reads up to limit events of run from sequence from on, at one
 // snapshot; the change feed calls it after every wake-up.
 func eventsFrom(ctx context.Context, db *inmem.DB, run inmem.RunID, from uint64, limit int) ([]Result, error) {
-	evs, err := db.Events().Range(ctx, run, from, from+uint64(limit))
+	to := from + uint64(limit)
+	if to < from {
+		to = math.MaxUint64
+	}
+	evs, err := db.Events().Range(ctx, run, from, to)
 	if err != nil {
 		return nil, err
 	}

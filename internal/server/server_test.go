@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/inmemdb/inmem"
 )
@@ -520,5 +521,82 @@ func TestPrimitivesRoundTrip(t *testing.T) {
 	h.must("POST", "/v1/admin/compact", "")
 	if st := h.must("GET", "/v1/admin/stats", ""); st["commits"] == float64(0) {
 		t.Fatalf("stats %v", st)
+	}
+}
+
+// TestSlowAndAbusiveClients: a client that never finishes its headers is
+// cut off by ReadHeaderTimeout, and meanwhile — and afterwards — other
+// clients are served, and a huge body is refused without being stored.
+func TestSlowAndAbusiveClients(t *testing.T) {
+	db, err := inmem.Open(t.TempDir(), &inmem.Options{Durability: inmem.InMemory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := New(db, Config{ReadHeaderTimeout: 50 * time.Millisecond, MaxBodyBytes: 1 << 10})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	defer func() { stop(); <-done }()
+	base := "http://" + ln.Addr().String()
+
+	slow, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	if _, err := slow.Write([]byte("PUT /v1/runs/global/kv/k HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// Others are served while the slow client holds its connection.
+	resp, err := http.Post(base+"/v1/runs/global/events", "application/json", strings.NewReader(`{"type":"ok"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("append while a slow client waits: %d", resp.StatusCode)
+	}
+	// The server closes the slow connection (the read ends) rather than
+	// waiting for ever; a reply, if any, is an error status.
+	b, _ := io.ReadAll(slow)
+	if len(b) > 0 && !bytes.Contains(b, []byte(" 408 ")) && !bytes.Contains(b, []byte(" 400 ")) {
+		t.Fatalf("slow client got %q", b)
+	}
+	// A body larger than the limit, sent as a stream of unknown length.
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(`{"value":"`))
+		chunk := bytes.Repeat([]byte("x"), 512)
+		for range 64 {
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("PUT", base+"/v1/runs/global/kv/big", pr)
+	resp, err = http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("huge streamed body: %d", resp.StatusCode)
+		}
+	}
+	pr.Close()
+	if ok, _ := db.KV().Exists(context.Background(), inmem.GlobalRun, "big"); ok {
+		t.Fatal("the oversized body was stored")
+	}
+	resp, err = http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("health after abuse: %d", resp.StatusCode)
 	}
 }

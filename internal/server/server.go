@@ -99,7 +99,22 @@ func New(db *inmem.DB, cfg Config) *Server {
 }
 
 // Handler returns the server's HTTP handler, with authentication.
-func (s *Server) Handler() http.Handler { return s.auth(s.mux) }
+func (s *Server) Handler() http.Handler { return s.auth(noRedirects(s.mux)) }
+
+// noRedirects answers 400 for a path the mux would clean and redirect
+// ("a//b", "a/./b", "a/../b"): a key with such segments would otherwise
+// reach a different key, and clients that follow redirects with the same
+// method would write there. Such keys are reachable through /v1/batch.
+func noRedirects(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if strings.Contains(p, "//") || strings.Contains(p+"/", "/./") || strings.Contains(p+"/", "/../") {
+			writeError(w, newErr(inmem.CodeInvalidKey, "route", "path %q has empty, \".\" or \"..\" segments; address such keys through POST /v1/batch", p))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
 
 // httpError is an error the HTTP layer itself reports (authentication,
 // body limits, unknown routes), with its own status and code.

@@ -78,7 +78,7 @@ export class Client {
     if (payload !== undefined) headers["Content-Type"] = "application/json";
     if (this.token) headers["Authorization"] = `Bearer ${this.token}`;
     const resp = await fetch(this.baseURL + path, {
-      method, headers, signal, body: payload === undefined ? undefined : JSON.stringify(payload),
+      method, headers, signal, redirect: "error", body: payload === undefined ? undefined : JSON.stringify(payload),
     });
     if (!resp.ok) {
       const text = await resp.text();

@@ -141,7 +141,7 @@ func (s *Server) routes() []route {
 	get, put, post, del, patch := http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete, http.MethodPatch
 	return []route{
 		{method: get, path: "/healthz", name: "healthz", handle: func(s *Server, w http.ResponseWriter, r *http.Request) (any, int, error) {
-			return map[string]any{"status": "ok", "commit_version": s.db.Stats().CommitVersion}, http.StatusOK, nil
+			return map[string]any{"status": "ok", "commit_version": stats(s.db).CommitVersion}, http.StatusOK, nil
 		}},
 		{method: get, path: "/metrics", name: "metrics", handle: func(s *Server, w http.ResponseWriter, r *http.Request) (any, int, error) {
 			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -27,6 +27,8 @@ __all__ = [
 
 GLOBAL = "global"
 
+_MISSING = object()
+
 
 class InmemError(Exception):
     """An error answered by the server: code is the database's error code."""
@@ -155,12 +157,16 @@ class Batch:
     run: str = GLOBAL
     ops: list = field(default_factory=list)
 
-    def op(self, op: str, **fields) -> "Batch":
-        self.ops.append({"op": op, **{k: v for k, v in fields.items() if v is not None and v is not False}})
+    def op(self, op: str, value=_MISSING, **fields) -> "Batch":
+        """Adds an operation; fields that are None are left out."""
+        o = {"op": op, **{k: v for k, v in fields.items() if v is not None}}
+        if value is not _MISSING:
+            o["value"] = value
+        self.ops.append(o)
         return self
 
     def kv_put(self, key, value, if_version=None, if_absent=False):
-        return self.op("kv.put", key=key, value=value, if_version=if_version, if_absent=if_absent)
+        return self.op("kv.put", key=key, value=value, if_version=if_version, if_absent=if_absent or None)
 
     def kv_delete(self, key, if_version=None):
         return self.op("kv.delete", key=key, if_version=if_version)
@@ -169,10 +175,10 @@ class Batch:
         return self.op("event.append", type=type, value=payload)
 
     def state_set(self, name, value, if_version=None, if_absent=False):
-        return self.op("state.set", key=name, value=value, if_version=if_version, if_absent=if_absent)
+        return self.op("state.set", key=name, value=value, if_version=if_version, if_absent=if_absent or None)
 
     def json_put(self, id, doc, if_version=None, if_absent=False):
-        return self.op("json.put", key=id, value=doc, if_version=if_version, if_absent=if_absent)
+        return self.op("json.put", key=id, value=doc, if_version=if_version, if_absent=if_absent or None)
 
     def trace_record(self, type, body, parent=None, tags=None, metadata=None):
         return self.op("trace.record", type=type, body=body, parent=parent, tags=tags, metadata=metadata)
@@ -201,7 +207,16 @@ class _Prim:
 
     @staticmethod
     def _body(**fields):
-        return {k: v for k, v in fields.items() if v is not None and v is not False}
+        """The JSON body: fields that are None are left out."""
+        return {k: v for k, v in fields.items() if v is not None}
+
+    @staticmethod
+    def _cond(body, if_version, if_absent):
+        if if_version is not None:
+            body["if_version"] = if_version
+        if if_absent:
+            body["if_absent"] = True
+        return body
 
 
 class KV(_Prim):
@@ -209,7 +224,7 @@ class KV(_Prim):
 
     def put(self, run, key, value, if_version=None, if_absent=False) -> int:
         return self.c.request("PUT", f"/v1/runs/{_q(run)}/kv/{_key(key)}",
-                              self._body(value=value, if_version=if_version, if_absent=if_absent))["version"]
+                              self._cond({"value": value}, if_version, if_absent))["version"]
 
     def get(self, run, key) -> Versioned:
         r = self.c.request("GET", f"/v1/runs/{_q(run)}/kv/{_key(key)}")
@@ -227,7 +242,7 @@ class Events(_Prim):
     """A run's append-only, hash-chained event log."""
 
     def append(self, run, type, payload=None) -> int:
-        return self.c.request("POST", f"/v1/runs/{_q(run)}/events", self._body(type=type, value=payload))["sequence"]
+        return self.c.request("POST", f"/v1/runs/{_q(run)}/events", {"type": type, "value": payload})["sequence"]
 
     def read(self, run, seq) -> Event:
         return _event(self.c.request("GET", f"/v1/runs/{_q(run)}/events/{int(seq)}"))
@@ -326,7 +341,7 @@ class JSON(_Prim):
 
     def put(self, run, id, doc, if_version=None, if_absent=False) -> int:
         return self.c.request("PUT", f"/v1/runs/{_q(run)}/json/{_key(id)}",
-                              self._body(value=doc, if_version=if_version, if_absent=if_absent))["version"]
+                              self._cond({"value": doc}, if_version, if_absent))["version"]
 
     def create(self, run, id, doc) -> int:
         return self.put(run, id, doc, if_absent=True)

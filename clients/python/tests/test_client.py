@@ -91,6 +91,16 @@ class ClientTest(unittest.TestCase):
             db.kv.put(run, "_system/x", 1)
         self.assertEqual(cm.exception.code, "InvalidKey")
 
+    def test_falsy_values_are_values(self):
+        db = self.db
+        run = db.runs.create("falsy-test")
+        for i, v in enumerate([False, 0, "", None, [], {}]):
+            db.kv.put(run, f"k{i}", v)
+            self.assertEqual(db.kv.get(run, f"k{i}").value, v)
+        db.batch(run).kv_put("b", False).state_set("s", 0).commit()
+        self.assertEqual(db.kv.get(run, "b").value, False)
+        self.assertEqual(db.state.read(run, "s").value, 0)
+
     def test_batch_atomic(self):
         db = self.db
         run = db.runs.create("batch-test")

@@ -44,9 +44,9 @@ export class InmemError extends Error {
 const q = encodeURIComponent;
 /** Keys may hold "/": the routes take the rest of the path. */
 const key = (/** @type {string} */ s) => s.split("/").map(encodeURIComponent).join("/");
-/** Drops undefined fields. */
+/** Drops undefined fields (false, 0, "" and null are values). */
 const body = (/** @type {Record<string, any>} */ o) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== false));
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 export class Client {
   /**
@@ -131,7 +131,7 @@ class Prim {
 export class KV extends Prim {
   /** @param {string} run @param {string} k @param {any} value @param {{ifVersion?: number, ifAbsent?: boolean}} [cond] @returns {Promise<number>} */
   async put(run, k, value, cond = {}) {
-    return (await this.c.request("PUT", `/v1/runs/${q(run)}/kv/${key(k)}`, body({ value, if_version: cond.ifVersion, if_absent: cond.ifAbsent }))).version;
+    return (await this.c.request("PUT", `/v1/runs/${q(run)}/kv/${key(k)}`, body({ value, if_version: cond.ifVersion, if_absent: cond.ifAbsent || undefined }))).version;
   }
   /** @param {string} run @param {string} k @returns {Promise<Versioned>} */
   get(run, k) { return this.c.request("GET", `/v1/runs/${q(run)}/kv/${key(k)}`); }
@@ -147,7 +147,7 @@ export class KV extends Prim {
 export class Events extends Prim {
   /** @param {string} run @param {string} type @param {any} [payload] @returns {Promise<number>} the sequence */
   async append(run, type, payload) {
-    return (await this.c.request("POST", `/v1/runs/${q(run)}/events`, body({ type, value: payload }))).sequence;
+    return (await this.c.request("POST", `/v1/runs/${q(run)}/events`, { type, value: payload ?? null })).sequence;
   }
   /** @param {string} run @param {number} seq @returns {Promise<Event>} */
   read(run, seq) { return this.c.request("GET", `/v1/runs/${q(run)}/events/${seq}`); }
@@ -253,7 +253,7 @@ export class Runs extends Prim {
 export class JSONDocs extends Prim {
   /** @param {string} run @param {string} id @param {any} doc @param {{ifVersion?: number, ifAbsent?: boolean}} [cond] */
   async put(run, id, doc, cond = {}) {
-    return (await this.c.request("PUT", `/v1/runs/${q(run)}/json/${key(id)}`, body({ value: doc, if_version: cond.ifVersion, if_absent: cond.ifAbsent }))).version;
+    return (await this.c.request("PUT", `/v1/runs/${q(run)}/json/${key(id)}`, body({ value: doc, if_version: cond.ifVersion, if_absent: cond.ifAbsent || undefined }))).version;
   }
   /** @param {string} run @param {string} id @param {any} doc */
   create(run, id, doc) { return this.put(run, id, doc, { ifAbsent: true }); }

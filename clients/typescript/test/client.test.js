@@ -60,6 +60,14 @@ test("kv, versions and typed errors", async () => {
   await assert.rejects(db.kv.put(run, "_system/x", 1), (e) => e.code === "InvalidKey");
 });
 
+test("falsy values are values", async () => {
+  const run = await db.runs.create("falsy-test");
+  for (const [i, v] of [false, 0, "", null, [], {}].entries()) {
+    await db.kv.put(run, `k${i}`, v);
+    assert.deepEqual((await db.kv.get(run, `k${i}`)).value, v);
+  }
+});
+
 test("a batch is atomic", async () => {
   const run = await db.runs.create("batch-test");
   await assert.rejects(db.batch(run, [

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/inmemdb/inmem"
 )
@@ -88,6 +89,7 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) (any, int,
 	for {
 		changed := s.changes.wait()
 		evs, err := eventsFrom(ctx, s.db, run, from, feedBatch)
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 		if err != nil {
 			// The headers are gone; end the stream with an error record.
 			_, d := errorDetailOf(err)

@@ -289,6 +289,10 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) (any, int, 
 func (s *Server) instrument(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// http.Server has no WriteTimeout (feeds stream for hours); the
+		// deadline is per response instead. Errors mean the connection
+		// does not support deadlines (tests' recorders), which is fine.
+		_ = http.NewResponseController(w).SetWriteDeadline(start.Add(s.cfg.WriteTimeout))
 		sw := &statusWriter{ResponseWriter: w}
 		v, status, err := rt.handle(s, sw, r)
 		switch {

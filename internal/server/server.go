@@ -36,6 +36,10 @@ type Config struct {
 	// to send its request (defaults 10s and 60s), so slow clients cannot
 	// hold connections open.
 	ReadHeaderTimeout, ReadTimeout time.Duration
+	// WriteTimeout bounds writing one response (default 60s), and each
+	// batch of events a change feed writes, so a client that stops reading
+	// cannot hold a connection for ever.
+	WriteTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown (default 30s).
 	ShutdownTimeout time.Duration
 	// Logger receives request errors (default silent).
@@ -59,6 +63,9 @@ func (c *Config) defaults() {
 	}
 	if c.ReadTimeout <= 0 {
 		c.ReadTimeout = 60 * time.Second
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 60 * time.Second
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 30 * time.Second

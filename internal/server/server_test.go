@@ -603,3 +603,44 @@ func TestSlowAndAbusiveClients(t *testing.T) {
 		t.Fatalf("health after abuse: %d", resp.StatusCode)
 	}
 }
+
+// TestNoServerErrorForClientMistakes sends malformed, mistyped and
+// nonsensical bodies and parameters to every route: the answer is never a
+// 5xx, and every error carries a code.
+func TestNoServerErrorForClientMistakes(t *testing.T) {
+	h := newHarness(t, Config{MaxBodyBytes: 4 << 10})
+	bodies := []string{"", "null", "[]", "{}", "7", `"s"`, "{", `{"value":}`, `{"value":1,"nope":1}`,
+		`{"value":{"a":[1,{"b":null}]},"if_version":0}`, `{"if_version":-1}`, `{"if_version":1e99}`,
+		`{"embedding":"x"}`, `{"embedding":[1e400]}`, `{"dim":-5}`, `{"dim":100000000}`, `{"k":-1,"embedding":[]}`,
+		`{"patch":{}}`, `{"patch":[{"op":"move","from":"/a","path":"/a/b"}]}`, `{"type":"custom:","body":[]}`,
+		`{"type":"tool_call","body":{"tool":"t","duration_ms":-1}}`, `{"status":"failed","error":"` + strings.Repeat("e", 100) + `"}`,
+		`{"ops":[{"op":"kv.put"}]}`, `{"ops":[null]}`, `{"ops":"x"}`, `{"name":"\u0000"}`, `{"name":"` + strings.Repeat("n", 300) + `"}`,
+		`{"parent_run":"nope"}`, `{"filter":[{"field":"a","op":"zz","value":1}],"embedding":[1]}`, `{"metric":"manhattan","dim":2}`,
+	}
+	params := []string{"x", "global", "00000000-0000-0000-0000-000000000000", "%00", "18446744073709551616", "_system%2Fk"}
+	for _, rt := range h.srv.routes() {
+		if rt.name == "metrics" || rt.name == "openapi" {
+			continue // not JSON
+		}
+		for _, p := range params {
+			path := pathParam.ReplaceAllString(rt.path, p)
+			// Query strings matter to reads and deletes, bodies to writes.
+			queries, bs := []string{""}, bodies
+			if rt.method == "GET" || rt.method == "DELETE" {
+				queries = []string{"", "?limit=0", "?limit=99999999", "?from=x", "?path=/a~9", "?if_version=x", "?follow=0&type=%00"}
+				bs = []string{""}
+			}
+			for _, q := range queries {
+				for _, b := range bs {
+					st, m := h.do(rt.method, path+q, b)
+					if st >= 500 {
+						t.Fatalf("%s %s%s %q: %d %v", rt.method, path, q, b, st, m)
+					}
+					if st >= 400 && errCode(m) == "" {
+						t.Fatalf("%s %s%s %q: %d without a code: %v", rt.method, path, q, b, st, m)
+					}
+				}
+			}
+		}
+	}
+}

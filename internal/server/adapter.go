@@ -46,6 +46,7 @@ type Op struct {
 	Seq        *uint64         `json:"seq,omitempty"`
 	From       uint64          `json:"from,omitempty"`
 	Limit      int             `json:"limit,omitempty"`
+	At         *uint64         `json:"at,omitempty"`
 	IfVersion  *uint64         `json:"if_version,omitempty"`
 	IfAbsent   bool            `json:"if_absent,omitempty"`
 }
@@ -74,31 +75,34 @@ func fields(lists ...[]string) []string { return slices.Concat(lists...) }
 
 // opSpecs is the vocabulary of operations.
 var opSpecs = map[string]opSpec{
-	"kv.get":    {false, []string{"key"}},
-	"kv.put":    {true, fields([]string{"key", "value"}, cond)},
-	"kv.delete": {true, fields([]string{"key"}, cond)},
-	"kv.list":   {false, []string{"prefix"}},
+	"kv.get":     {false, []string{"key", "at"}},
+	"kv.history": {false, []string{"key"}},
+	"kv.put":     {true, fields([]string{"key", "value"}, cond)},
+	"kv.delete":  {true, fields([]string{"key"}, cond)},
+	"kv.list":    {false, []string{"prefix"}},
 
 	"event.append": {true, []string{"type", "value"}},
 	"event.get":    {false, []string{"seq"}},
 	"event.list":   {false, []string{"from", "limit", "type"}},
 
-	"state.get":    {false, []string{"key"}},
-	"state.set":    {true, fields([]string{"key", "value"}, cond)},
-	"state.delete": {true, fields([]string{"key"}, cond)},
-	"state.list":   {false, []string{"prefix"}},
+	"state.get":     {false, []string{"key", "at"}},
+	"state.history": {false, []string{"key"}},
+	"state.set":     {true, fields([]string{"key", "value"}, cond)},
+	"state.delete":  {true, fields([]string{"key"}, cond)},
+	"state.list":    {false, []string{"prefix"}},
 
 	"trace.record": {true, []string{"type", "body", "parent", "tags", "metadata"}},
 	"trace.get":    {false, []string{"seq"}},
 	"trace.list":   {false, []string{"type", "tag"}},
 
-	"json.get":    {false, []string{"key", "path"}},
-	"json.put":    {true, fields([]string{"key", "value"}, cond)},
-	"json.set":    {true, fields([]string{"key", "path", "value"}, cond)},
-	"json.patch":  {true, fields([]string{"key", "patch"}, cond)},
-	"json.merge":  {true, fields([]string{"key", "value"}, cond)},
-	"json.delete": {true, fields([]string{"key", "path"}, cond)},
-	"json.list":   {false, []string{"prefix"}},
+	"json.get":     {false, []string{"key", "path", "at"}},
+	"json.history": {false, []string{"key"}},
+	"json.put":     {true, fields([]string{"key", "value"}, cond)},
+	"json.set":     {true, fields([]string{"key", "path", "value"}, cond)},
+	"json.patch":   {true, fields([]string{"key", "patch"}, cond)},
+	"json.merge":   {true, fields([]string{"key", "value"}, cond)},
+	"json.delete":  {true, fields([]string{"key", "path"}, cond)},
+	"json.list":    {false, []string{"prefix"}},
 
 	"vector.create_collection": {true, []string{"collection", "dim", "metric"}},
 	"vector.delete_collection": {true, []string{"collection"}},
@@ -272,6 +276,20 @@ func versioned(v inmem.Versioned[inmem.Value]) Result {
 	return Result{"value": v.Value, "version": v.Version.N, "timestamp": int64(v.Timestamp)}
 }
 
+// history renders a version list, newest first, deletions included.
+func history(vs []inmem.Versioned[inmem.Value], err error) (Result, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Result, len(vs))
+	for i, v := range vs {
+		r := versioned(v)
+		r["deleted"] = v.Deleted
+		out[i] = r
+	}
+	return Result{"versions": out}, nil
+}
+
 func limitOf(op Op) (int, error) {
 	switch {
 	case op.Limit < 0 || op.Limit > maxLimit:
@@ -289,11 +307,22 @@ func applyOp(tx *inmem.Tx, op Op) (Result, error) {
 		if err := needKey(op, "key"); err != nil {
 			return nil, err
 		}
-		v, err := tx.KV().Get(op.Key)
+		var v inmem.Versioned[inmem.Value]
+		var err error
+		if op.At != nil {
+			v, err = tx.KV().GetAt(op.Key, inmem.Txn(*op.At))
+		} else {
+			v, err = tx.KV().Get(op.Key)
+		}
 		if err != nil {
 			return nil, err
 		}
 		return versioned(v), nil
+	case "kv.history":
+		if err := needKey(op, "key"); err != nil {
+			return nil, err
+		}
+		return history(tx.KV().History(op.Key))
 	case "kv.put":
 		if err := needKey(op, "key"); err != nil {
 			return nil, err
@@ -396,11 +425,22 @@ func applyOp(tx *inmem.Tx, op Op) (Result, error) {
 		if err := needKey(op, "key"); err != nil {
 			return nil, err
 		}
-		v, err := tx.State().Read(op.Key)
+		var v inmem.Versioned[inmem.Value]
+		var err error
+		if op.At != nil {
+			v, err = tx.State().GetAt(op.Key, inmem.Counter(*op.At))
+		} else {
+			v, err = tx.State().Read(op.Key)
+		}
 		if err != nil {
 			return nil, err
 		}
 		return versioned(v), nil
+	case "state.history":
+		if err := needKey(op, "key"); err != nil {
+			return nil, err
+		}
+		return history(tx.State().History(op.Key))
 	case "state.set":
 		if err := needKey(op, "key"); err != nil {
 			return nil, err
@@ -494,11 +534,26 @@ func applyOp(tx *inmem.Tx, op Op) (Result, error) {
 		if err := needKey(op, "key"); err != nil {
 			return nil, err
 		}
+		if op.At != nil {
+			if op.Path != "" && op.Path != "$" {
+				return nil, newErr(inmem.CodeInvalidArgument, op.Op, "at reads a whole document; leave path empty")
+			}
+			v, err := tx.JSON().GetAt(op.Key, inmem.Txn(*op.At))
+			if err != nil {
+				return nil, err
+			}
+			return versioned(v), nil
+		}
 		v, err := tx.JSON().Get(op.Key, op.Path)
 		if err != nil {
 			return nil, err
 		}
 		return versioned(v), nil
+	case "json.history":
+		if err := needKey(op, "key"); err != nil {
+			return nil, err
+		}
+		return history(tx.JSON().History(op.Key))
 	case "json.put", "json.set", "json.patch", "json.merge", "json.delete":
 		return applyJSONWrite(tx, op)
 	case "json.list":

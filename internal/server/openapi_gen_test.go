@@ -42,6 +42,8 @@ var fieldSchemas = map[string]any{
 	"seq":        map[string]any{"type": "integer", "minimum": 0},
 	"from":       map[string]any{"type": "integer", "minimum": 0},
 	"limit":      map[string]any{"type": "integer", "minimum": 1},
+	"at":         map[string]any{"type": "integer", "minimum": 0, "description": "read as of this version (time travel)"},
+	"history":    map[string]any{"type": "string", "enum": []string{"1", "true"}, "description": "list every retained version instead"},
 	"if_version": map[string]any{"type": "integer", "minimum": 0, "description": "fail with Conflict unless the current version is this (0: absent)"},
 	"if_absent":  map[string]any{"type": "boolean", "description": "fail with Conflict if the entity exists"},
 }
@@ -105,6 +107,8 @@ func generateOpenAPI(s *Server) map[string]any {
 		case "metrics":
 			op["summary"] = "Prometheus text metrics"
 			op["responses"] = map[string]any{"200": map[string]any{"description": "metrics", "content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}}
+		case "kv.get", "state.get", "json.get":
+			params = append(params, map[string]any{"name": "history", "in": "query", "schema": fieldSchemas["history"]})
 		case "healthz", "openapi", "stats", "checkpoint", "compact", "run.delete":
 			op["summary"] = rt.name
 		}

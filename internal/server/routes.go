@@ -92,6 +92,23 @@ func pathKey(name string) func(r *http.Request, op *Op) error {
 	}
 }
 
+// timeTravel reads ?at=<version> (a read as of that version) and
+// ?history=1 (every retained version) on point reads.
+func timeTravel(r *http.Request, op *Op) error {
+	if n, ok, err := queryUint(r, "at"); err != nil {
+		return err
+	} else if ok {
+		op.At = &n
+	}
+	if h := r.URL.Query().Get("history"); h == "1" || h == "true" {
+		if op.At != nil {
+			return newErr(inmem.CodeInvalidArgument, op.Op, "at and history exclude each other")
+		}
+		op.Op = strings.TrimSuffix(op.Op, ".get") + ".history"
+	}
+	return nil
+}
+
 func queryFill(r *http.Request, op *Op) error {
 	q := r.URL.Query()
 	op.Prefix = q.Get("prefix")
@@ -185,7 +202,7 @@ func (s *Server) routes() []route {
 		}},
 
 		opRoute(get, "/v1/runs/{run}/kv", "kv.list", false, queryFill),
-		opRoute(get, "/v1/runs/{run}/kv/{key...}", "kv.get", false, pathKey("key")),
+		opRoute(get, "/v1/runs/{run}/kv/{key...}", "kv.get", false, both(pathKey("key"), timeTravel)),
 		opRoute(put, "/v1/runs/{run}/kv/{key...}", "kv.put", true, pathKey("key")),
 		opRoute(del, "/v1/runs/{run}/kv/{key...}", "kv.delete", false, both(pathKey("key"), condQuery)),
 
@@ -194,7 +211,7 @@ func (s *Server) routes() []route {
 		opRoute(get, "/v1/runs/{run}/events/{seq}", "event.get", false, seqParam("seq")),
 
 		opRoute(get, "/v1/runs/{run}/state", "state.list", false, queryFill),
-		opRoute(get, "/v1/runs/{run}/state/{key...}", "state.get", false, pathKey("key")),
+		opRoute(get, "/v1/runs/{run}/state/{key...}", "state.get", false, both(pathKey("key"), timeTravel)),
 		opRoute(put, "/v1/runs/{run}/state/{key...}", "state.set", true, pathKey("key")),
 		opRoute(del, "/v1/runs/{run}/state/{key...}", "state.delete", false, both(pathKey("key"), condQuery)),
 
@@ -203,7 +220,7 @@ func (s *Server) routes() []route {
 		opRoute(get, "/v1/runs/{run}/traces/{id}", "trace.get", false, seqParam("id")),
 
 		opRoute(get, "/v1/runs/{run}/json", "json.list", false, queryFill),
-		opRoute(get, "/v1/runs/{run}/json/{key...}", "json.get", false, both(pathKey("key"), queryFill)),
+		opRoute(get, "/v1/runs/{run}/json/{key...}", "json.get", false, both(pathKey("key"), queryFill, timeTravel)),
 		opRoute(put, "/v1/runs/{run}/json/{key...}", "json.put", true, pathKey("key")),
 		opRoute(post, "/v1/runs/{run}/json/{key...}", "json.set", true, pathKey("key")),
 		opRoute(patch, "/v1/runs/{run}/json/{key...}", "json.patch", true, pathKey("key")),

@@ -644,3 +644,45 @@ func TestNoServerErrorForClientMistakes(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeTravel reads KV, state and JSON as of past versions and lists
+// their histories, deletions included.
+func TestTimeTravel(t *testing.T) {
+	h := newHarness(t, Config{})
+	v1 := h.must("PUT", "/v1/runs/global/kv/k", `{"value":"one"}`)["version"].(float64)
+	h.must("PUT", "/v1/runs/global/kv/k", `{"value":"two"}`)
+	h.must("DELETE", "/v1/runs/global/kv/k", "")
+	if got := h.must("GET", fmt.Sprintf("/v1/runs/global/kv/k?at=%d", int(v1)), "")["value"]; got != "one" {
+		t.Fatalf("kv at %v: %v", v1, got)
+	}
+	if st, m := h.do("GET", "/v1/runs/global/kv/k", ""); st != 404 {
+		t.Fatalf("deleted key: %d %v", st, m)
+	}
+	hist := h.must("GET", "/v1/runs/global/kv/k?history=1", "")["versions"].([]any)
+	if len(hist) != 3 || hist[0].(map[string]any)["deleted"] != true || hist[2].(map[string]any)["value"] != "one" {
+		t.Fatalf("history %v", hist)
+	}
+	h.must("PUT", "/v1/runs/global/state/s", `{"value":"a"}`)
+	h.must("PUT", "/v1/runs/global/state/s", `{"value":"b"}`)
+	if got := h.must("GET", "/v1/runs/global/state/s?at=1", "")["value"]; got != "a" {
+		t.Fatalf("state at counter 1: %v", got)
+	}
+	d1 := h.must("PUT", "/v1/runs/global/json/d", `{"value":{"x":1}}`)["version"].(float64)
+	h.must("POST", "/v1/runs/global/json/d", `{"path":"/x","value":2}`)
+	if got := h.must("GET", fmt.Sprintf("/v1/runs/global/json/d?at=%d", int(d1)), "")["value"]; fmt.Sprint(got) != "map[x:1]" {
+		t.Fatalf("json at %v: %v", d1, got)
+	}
+	if n := len(h.must("GET", "/v1/runs/global/json/d?history=1", "")["versions"].([]any)); n != 2 {
+		t.Fatalf("json history %d", n)
+	}
+	if st, m := h.do("GET", "/v1/runs/global/json/d?at=1&path=/x", ""); st != 400 || errCode(m) != "InvalidArgument" {
+		t.Fatalf("at with a path: %d %v", st, m)
+	}
+	if st, _ := h.do("GET", "/v1/runs/global/kv/k?at=1&history=1", ""); st != 400 {
+		t.Fatalf("at with history: %d", st)
+	}
+	m := h.must("POST", "/v1/batch", `{"ops":[{"op":"kv.history","key":"k"},{"op":"kv.get","key":"k","at":`+fmt.Sprint(int(v1))+`}]}`)
+	if res := m["results"].([]any); res[1].(map[string]any)["value"] != "one" {
+		t.Fatalf("batch time travel %v", res)
+	}
+}

@@ -226,9 +226,15 @@ class KV(_Prim):
         return self.c.request("PUT", f"/v1/runs/{_q(run)}/kv/{_key(key)}",
                               self._cond({"value": value}, if_version, if_absent))["version"]
 
-    def get(self, run, key) -> Versioned:
-        r = self.c.request("GET", f"/v1/runs/{_q(run)}/kv/{_key(key)}")
+    def get(self, run, key, at: Optional[int] = None) -> Versioned:
+        """The value of key, or (with at=) the value it had as of version at."""
+        q = "" if at is None else f"?at={int(at)}"
+        r = self.c.request("GET", f"/v1/runs/{_q(run)}/kv/{_key(key)}{q}")
         return Versioned(r["value"], r["version"], r["timestamp"])
+
+    def history(self, run, key) -> list:
+        """Every retained version, newest first; deletions have deleted=True."""
+        return self.c.request("GET", f"/v1/runs/{_q(run)}/kv/{_key(key)}?history=1")["versions"]
 
     def delete(self, run, key, if_version=None) -> int:
         q = "" if if_version is None else f"?if_version={int(if_version)}"
@@ -273,9 +279,14 @@ class Events(_Prim):
 class State(_Prim):
     """Coordination cells whose version is a per-cell counter."""
 
-    def read(self, run, name) -> Versioned:
-        r = self.c.request("GET", f"/v1/runs/{_q(run)}/state/{_key(name)}")
+    def read(self, run, name, at: Optional[int] = None) -> Versioned:
+        """The cell, or (with at=) the value it held with counter at."""
+        q = "" if at is None else f"?at={int(at)}"
+        r = self.c.request("GET", f"/v1/runs/{_q(run)}/state/{_key(name)}{q}")
         return Versioned(r["value"], r["version"], r["timestamp"])
+
+    def history(self, run, name) -> list:
+        return self.c.request("GET", f"/v1/runs/{_q(run)}/state/{_key(name)}?history=1")["versions"]
 
     def set(self, run, name, value) -> int:
         return self.c.request("PUT", f"/v1/runs/{_q(run)}/state/{_key(name)}", {"value": value})["version"]
@@ -349,9 +360,14 @@ class JSON(_Prim):
     def set(self, run, id, path, value) -> int:
         return self.c.request("POST", f"/v1/runs/{_q(run)}/json/{_key(id)}", {"path": path, "value": value})["version"]
 
-    def get(self, run, id, path="") -> Versioned:
-        r = self.c.request("GET", f"/v1/runs/{_q(run)}/json/{_key(id)}?path={_q(path)}")
+    def get(self, run, id, path="", at: Optional[int] = None) -> Versioned:
+        """The value at path, or (with at=) the whole document as of version at."""
+        q = f"?path={_q(path)}" + ("" if at is None else f"&at={int(at)}")
+        r = self.c.request("GET", f"/v1/runs/{_q(run)}/json/{_key(id)}{q}")
         return Versioned(r["value"], r["version"], r["timestamp"])
+
+    def history(self, run, id) -> list:
+        return self.c.request("GET", f"/v1/runs/{_q(run)}/json/{_key(id)}?history=1")["versions"]
 
     def patch(self, run, id, ops: list) -> int:
         return self.c.request("PATCH", f"/v1/runs/{_q(run)}/json/{_key(id)}", {"patch": ops})["version"]

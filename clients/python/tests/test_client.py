@@ -113,6 +113,21 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(res[1]["sequence"], 0)
         self.assertEqual(db.kv.get(run, "x").version, res[0]["version"])
 
+    def test_time_travel(self):
+        db = self.db
+        run = db.runs.create("history-test")
+        v1 = db.kv.put(run, "k", "one")
+        db.kv.put(run, "k", "two")
+        self.assertEqual(db.kv.get(run, "k", at=v1).value, "one")
+        self.assertEqual([h["value"] for h in db.kv.history(run, "k")], ["two", "one"])
+        db.state.set(run, "s", "a")
+        db.state.set(run, "s", "b")
+        self.assertEqual(db.state.read(run, "s", at=1).value, "a")
+        d1 = db.json.put(run, "d", {"x": 1})
+        db.json.set(run, "d", "/x", 2)
+        self.assertEqual(db.json.get(run, "d", at=d1).value, {"x": 1})
+        self.assertEqual(len(db.json.history(run, "d")), 2)
+
     def test_state_cas(self):
         db = self.db
         run = db.runs.create("state-test")

@@ -133,8 +133,13 @@ export class KV extends Prim {
   async put(run, k, value, cond = {}) {
     return (await this.c.request("PUT", `/v1/runs/${q(run)}/kv/${key(k)}`, body({ value, if_version: cond.ifVersion, if_absent: cond.ifAbsent || undefined }))).version;
   }
-  /** @param {string} run @param {string} k @returns {Promise<Versioned>} */
-  get(run, k) { return this.c.request("GET", `/v1/runs/${q(run)}/kv/${key(k)}`); }
+  /**
+   * The value of k, or (with at) the value it had as of version at.
+   * @param {string} run @param {string} k @param {{at?: number}} [opts] @returns {Promise<Versioned>}
+   */
+  get(run, k, opts = {}) { return this.c.request("GET", `/v1/runs/${q(run)}/kv/${key(k)}${opts.at === undefined ? "" : `?at=${opts.at}`}`); }
+  /** Every retained version, newest first; deletions have deleted: true. @param {string} run @param {string} k @returns {Promise<(Versioned & {deleted: boolean})[]>} */
+  async history(run, k) { return (await this.c.request("GET", `/v1/runs/${q(run)}/kv/${key(k)}?history=1`)).versions; }
   /** @param {string} run @param {string} k @param {{ifVersion?: number}} [cond] */
   async delete(run, k, cond = {}) {
     const qs = cond.ifVersion === undefined ? "" : `?if_version=${cond.ifVersion}`;
@@ -190,8 +195,10 @@ export class Events extends Prim {
 }
 
 export class State extends Prim {
-  /** @param {string} run @param {string} name @returns {Promise<Versioned>} */
-  read(run, name) { return this.c.request("GET", `/v1/runs/${q(run)}/state/${key(name)}`); }
+  /** The cell, or (with at) the value it held with counter at. @param {string} run @param {string} name @param {{at?: number}} [opts] @returns {Promise<Versioned>} */
+  read(run, name, opts = {}) { return this.c.request("GET", `/v1/runs/${q(run)}/state/${key(name)}${opts.at === undefined ? "" : `?at=${opts.at}`}`); }
+  /** @param {string} run @param {string} name */
+  async history(run, name) { return (await this.c.request("GET", `/v1/runs/${q(run)}/state/${key(name)}?history=1`)).versions; }
   /** @param {string} run @param {string} name @param {any} value @returns {Promise<number>} the new counter */
   async set(run, name, value) { return (await this.c.request("PUT", `/v1/runs/${q(run)}/state/${key(name)}`, { value })).version; }
   /** @param {string} run @param {string} name @param {any} value */
@@ -259,8 +266,10 @@ export class JSONDocs extends Prim {
   create(run, id, doc) { return this.put(run, id, doc, { ifAbsent: true }); }
   /** @param {string} run @param {string} id @param {string} path @param {any} value */
   async set(run, id, path, value) { return (await this.c.request("POST", `/v1/runs/${q(run)}/json/${key(id)}`, { path, value })).version; }
-  /** @param {string} run @param {string} id @param {string} [path] @returns {Promise<Versioned>} */
-  get(run, id, path = "") { return this.c.request("GET", `/v1/runs/${q(run)}/json/${key(id)}?path=${q(path)}`); }
+  /** The value at path, or (with at) the whole document as of version at. @param {string} run @param {string} id @param {string} [path] @param {{at?: number}} [opts] @returns {Promise<Versioned>} */
+  get(run, id, path = "", opts = {}) { return this.c.request("GET", `/v1/runs/${q(run)}/json/${key(id)}?path=${q(path)}${opts.at === undefined ? "" : `&at=${opts.at}`}`); }
+  /** @param {string} run @param {string} id */
+  async history(run, id) { return (await this.c.request("GET", `/v1/runs/${q(run)}/json/${key(id)}?history=1`)).versions; }
   /** @param {string} run @param {string} id @param {any[]} ops RFC 6902 operations */
   async patch(run, id, ops) { return (await this.c.request("PATCH", `/v1/runs/${q(run)}/json/${key(id)}`, { patch: ops })).version; }
   /** @param {string} run @param {string} id @param {any} patch an RFC 7396 merge patch */

@@ -82,6 +82,21 @@ test("a batch is atomic", async () => {
   assert.equal((await db.kv.get(run, "x")).version, res[0].version);
 });
 
+test("time travel", async () => {
+  const run = await db.runs.create("history-test");
+  const v1 = await db.kv.put(run, "k", "one");
+  await db.kv.put(run, "k", "two");
+  assert.equal((await db.kv.get(run, "k", { at: v1 })).value, "one");
+  assert.deepEqual((await db.kv.history(run, "k")).map((h) => h.value), ["two", "one"]);
+  await db.state.set(run, "s", "a");
+  await db.state.set(run, "s", "b");
+  assert.equal((await db.state.read(run, "s", { at: 1 })).value, "a");
+  const d1 = await db.json.put(run, "d", { x: 1 });
+  await db.json.set(run, "d", "/x", 2);
+  assert.deepEqual((await db.json.get(run, "d", "", { at: d1 })).value, { x: 1 });
+  assert.equal((await db.json.history(run, "d")).length, 2);
+});
+
 test("state CAS", async () => {
   const run = await db.runs.create("state-test");
   assert.equal(await db.state.cas(run, "lock", 0, "me"), 1);

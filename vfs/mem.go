@@ -141,7 +141,31 @@ type CrashOptions struct {
 	// stays atomic; a rename across directories is one change in each and
 	// may survive in one, both or neither.
 	RandomEntries bool
+	// Fate, with CrashRandom, lets a test choose the outcome of chosen
+	// blocks: it is called with the file's path and the block's index
+	// (offset / BlockSize) for every block holding unsynced bytes, and any
+	// result but BlockRandom replaces the seed's choice; the blocks it
+	// leaves to the seed still decide at random. It runs while the file
+	// system is locked and must not call it.
+	Fate func(path string, block int) BlockFate
 }
+
+// BlockFate is the outcome of one block's unsynced bytes in a CrashRandom
+// crash (see CrashOptions.Fate).
+type BlockFate int
+
+const (
+	// BlockRandom leaves the choice to the seed.
+	BlockRandom BlockFate = iota
+	// BlockDrop reverts the unsynced bytes to the durable content.
+	BlockDrop
+	// BlockKeep keeps the current content.
+	BlockKeep
+	// BlockZero zero-fills the unsynced bytes.
+	BlockZero
+	// BlockGarbage fills the unsynced bytes with random bytes.
+	BlockGarbage
+)
 
 // MemFS is an in-memory FS that can simulate power cuts. It is safe for
 // concurrent use. Create one with NewMem.
@@ -850,8 +874,8 @@ func (m *MemFS) crashLocked(opts CrashOptions) *MemFS {
 	}
 	img := &MemFS{locks: map[*memNode]bool{}, crashAt: -1, nextIno: m.nextIno}
 	copies := map[*memNode]*memNode{}
-	var copyDir func(src *memNode) *memNode
-	copyDir = func(src *memNode) *memNode {
+	var copyDir func(src *memNode, dir string) *memNode
+	copyDir = func(src *memNode, dir string) *memNode {
 		dst := &memNode{ino: src.ino, isDir: true, entries: map[string]*memNode{}}
 		copies[src] = dst
 		entries := crashEntries(src, opts)
@@ -868,9 +892,9 @@ func (m *MemFS) crashLocked(opts CrashOptions) *MemFS {
 				continue
 			}
 			if child.isDir {
-				dst.entries[name] = copyDir(child)
+				dst.entries[name] = copyDir(child, path.Join(dir, name))
 			} else {
-				data := crashData(child, opts, bs)
+				data := crashData(child, path.Join(dir, name), opts, bs)
 				c := &memNode{ino: child.ino, data: data, durable: slices.Clone(data)}
 				copies[child] = c
 				dst.entries[name] = c
@@ -879,7 +903,7 @@ func (m *MemFS) crashLocked(opts CrashOptions) *MemFS {
 		dst.durableEntries = cloneEntries(dst.entries)
 		return dst
 	}
-	img.root = copyDir(m.root)
+	img.root = copyDir(m.root, "/")
 	return img
 }
 
@@ -917,7 +941,7 @@ const (
 )
 
 // crashData returns the content of file n after a crash.
-func crashData(n *memNode, opts CrashOptions, bs int) []byte {
+func crashData(n *memNode, name string, opts CrashOptions, bs int) []byte {
 	switch opts.Mode {
 	case CrashKeepAll:
 		return cloneBytes(n.data)
@@ -951,7 +975,11 @@ func crashData(n *memNode, opts CrashOptions, bs int) []byte {
 			}
 			parts = append(parts, span{max(d.lo, start), min(d.hi, end)})
 		}
-		applyBlock(rng, out, n.data, parts)
+		fate := BlockRandom
+		if opts.Fate != nil {
+			fate = opts.Fate(name, start/bs)
+		}
+		applyBlock(rng, out, n.data, parts, fate)
 		for len(dirty) > 0 && dirty[0].hi <= end {
 			dirty = dirty[1:]
 		}
@@ -964,9 +992,20 @@ func crashData(n *memNode, opts CrashOptions, bs int) []byte {
 }
 
 // applyBlock decides one block: parts are its dirty ranges (sorted, within
-// len(out) and len(cur)); out holds the reverted content.
-func applyBlock(rng *rand.Rand, out, cur []byte, parts []span) {
+// len(out) and len(cur)); out holds the reverted content. fate, unless
+// BlockRandom, overrides the random outcome.
+func applyBlock(rng *rand.Rand, out, cur []byte, parts []span, fate BlockFate) {
 	outcome := rng.IntN(numBlockOutcomes)
+	switch fate {
+	case BlockDrop:
+		outcome = blockDrop
+	case BlockKeep:
+		outcome = blockKeep
+	case BlockZero:
+		outcome = blockZero
+	case BlockGarbage:
+		outcome = blockGarbage
+	}
 	lo, hi := parts[0].lo, parts[len(parts)-1].hi
 	if outcome == blockTorn && hi-lo < 2 {
 		outcome = blockKeep // nothing to tear

@@ -961,3 +961,70 @@ func TestMemConcurrent(t *testing.T) {
 		t.Fatalf("OpCount = %d, want at least %d", m.OpCount(), want)
 	}
 }
+
+// TestMemCrashFate checks that CrashOptions.Fate decides the blocks it
+// names, whatever the seed: a dropped earlier block beside a kept later
+// one is the image an unordered writeback leaves.
+func TestMemCrashFate(t *testing.T) {
+	const bs = 512
+	m := NewMem()
+	if err := m.MkdirAll("/db"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := m.Create("/db/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced := bytes.Repeat([]byte{'s'}, 100)
+	if _, err := f.Write(synced); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Preallocate(4 * bs); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"/", "/db"} {
+		if err := m.SyncDir(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Preallocate keeps the offset: the write lands right after the synced
+	// bytes and dirties blocks 0..3.
+	cur := bytes.Repeat([]byte{'u'}, 4*bs-100)
+	if _, err := f.Write(cur); err != nil {
+		t.Fatal(err)
+	}
+	fates := []BlockFate{BlockDrop, BlockKeep, BlockZero, BlockGarbage}
+	for seed := range uint64(20) {
+		var calls []string
+		img := m.Crash(CrashOptions{Mode: CrashRandom, Seed: seed, BlockSize: bs, Fate: func(path string, block int) BlockFate {
+			calls = append(calls, fmt.Sprintf("%s#%d", path, block))
+			return fates[block]
+		}})
+		b, err := ReadFile(img, "/db/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != 4*bs {
+			t.Fatalf("seed %d: length %d", seed, len(b))
+		}
+		if !bytes.Equal(b[:100], synced) {
+			t.Fatalf("seed %d: synced bytes damaged", seed)
+		}
+		if !allBytes(b[100:bs], 0) || !allBytes(b[bs:2*bs], 'u') || !allBytes(b[2*bs:3*bs], 0) {
+			t.Fatalf("seed %d: blocks 0..2 are not dropped, kept, zeroed", seed)
+		}
+		if allBytes(b[3*bs:], 0) || allBytes(b[3*bs:], 'u') {
+			t.Fatalf("seed %d: block 3 is not garbage", seed)
+		}
+		if want := "/db/f#0 /db/f#1 /db/f#2 /db/f#3"; strings.Join(calls, " ") != want {
+			t.Fatalf("seed %d: Fate called for %v, want %s", seed, calls, want)
+		}
+	}
+}
+
+func allBytes(b []byte, c byte) bool {
+	return bytes.Count(b, []byte{c}) == len(b)
+}

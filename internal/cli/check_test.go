@@ -32,6 +32,7 @@ func eventsDB(t *testing.T, n int) (dir string, run inmem.RunID) {
 type walRecord struct {
 	off, size int
 	commit    *core.Commit
+	seal      format.RecordSeal // kept so a rewritten record still fits its segment
 }
 
 // readSegment returns the only WAL segment of dir and its records.
@@ -58,7 +59,7 @@ func readSegment(t *testing.T, dir string) (path string, data []byte, recs []wal
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = append(recs, walRecord{off: off, size: f.Size, commit: c})
+		recs = append(recs, walRecord{off: off, size: f.Size, commit: c, seal: f.Seal})
 		off += f.Size
 	}
 	return path, data, recs
@@ -127,7 +128,7 @@ func TestCheckTamperedEvent(t *testing.T) {
 			typ, _ := m.Value.Index(0)
 			hdr, _ := m.Value.Index(2)
 			m.Value = value.Array(typ, inmem.MustValue(map[string]any{"n": seq, "text": "HELLO"}), hdr)
-			rec, _, err := format.AppendRecord(nil, r.commit, codec.Identity{}, nil)
+			rec, _, err := format.AppendSealedRecord(nil, r.commit, codec.Identity{}, nil, r.seal)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -135,7 +135,7 @@ func TestRecordBodyPassesThroughCodec(t *testing.T) {
 }
 
 func TestSegmentHeader(t *testing.T) {
-	h := SegmentHeader{Number: 7, UUID: testUUID}
+	h := SegmentHeader{Number: 7, UUID: testUUID, Version: SegmentVersion}
 	b := AppendSegmentHeader(nil, h)
 	if len(b) != SegmentHeaderSize {
 		t.Fatalf("header is %d bytes", len(b))
@@ -153,6 +153,62 @@ func TestSegmentHeader(t *testing.T) {
 	}
 	if _, err := DecodeSegmentHeader(b[:39]); !errors.Is(err, ErrCorrupt) {
 		t.Fatal("short header accepted")
+	}
+}
+
+// TestSegmentHeaderV1 checks that version 1 headers still decode, and
+// say their records are version 1.
+func TestSegmentHeaderV1(t *testing.T) {
+	h := SegmentHeader{Number: 3, UUID: testUUID, Version: SegmentVersionV1}
+	got, err := DecodeSegmentHeader(AppendSegmentHeader(nil, h))
+	if err != nil || got != h || got.RecordVersion() != RecordVersionV1 {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+	h.Version = 3
+	if _, err := DecodeSegmentHeader(AppendSegmentHeader(nil, h)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("version 3 header: %v", err)
+	}
+}
+
+// TestRecordSeal checks that a version 2 record carries its segment's tag
+// and synced offset, that Reseal moves it to another segment, and that
+// CheckSeal refuses a record in the wrong segment or with an impossible
+// synced offset.
+func TestRecordSeal(t *testing.T) {
+	h := SegmentHeader{Number: 4, UUID: testUUID, Version: SegmentVersion}
+	seal := RecordSeal{Tag: h.Tag(), Synced: 100}
+	rec, _, err := AppendSealedRecord(nil, sampleCommit(), codec.Identity{}, nil, seal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, problem, err := ParseRecordFrame(rec)
+	if problem != RecordOK || f.Format != RecordVersion || f.Seal != seal {
+		t.Fatalf("ParseRecordFrame = %+v, %v, %v", f, problem, err)
+	}
+	if err := CheckSeal(f, h, 100); err != nil {
+		t.Fatalf("record at its synced offset: %v", err)
+	}
+	if err := CheckSeal(f, h, 99); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("synced offset past the record's own: %v", err)
+	}
+	other := SegmentHeader{Number: 5, UUID: testUUID, Version: SegmentVersion}
+	if err := CheckSeal(f, other, 1000); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("record of segment 4 in segment 5: %v", err)
+	}
+	v1 := SegmentHeader{Number: 4, UUID: testUUID, Version: SegmentVersionV1}
+	if err := CheckSeal(f, v1, 1000); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("version 2 record in a version 1 segment: %v", err)
+	}
+	Reseal(rec, RecordSeal{Tag: other.Tag(), Synced: SegmentHeaderSize})
+	f, problem, err = ParseRecordFrame(rec)
+	if problem != RecordOK || CheckSeal(f, other, SegmentHeaderSize) != nil {
+		t.Fatalf("resealed record: %+v, %v, %v", f, problem, err)
+	}
+	if err := CheckSeal(f, other, SegmentHeaderSize); err != nil {
+		t.Fatal(err)
+	}
+	if SegmentTag(testUUID, 4) == SegmentTag(testUUID, 5) {
+		t.Fatal("two segments share a tag")
 	}
 }
 

@@ -43,6 +43,9 @@ type TornTail struct {
 	Bytes    int64 // bytes cut
 	SideFile string
 	Header   bool // the segment's header itself was torn: the file was removed
+	// Synced is the highest synced offset a record after the damage
+	// attests (version 2 segments; at most Offset, or it would not be torn).
+	Synced int64
 }
 
 // ReplayResult summarizes a replay.
@@ -57,8 +60,8 @@ type ReplayResult struct {
 	// once a snapshot covers them; deleting only a prefix keeps the
 	// remaining segment numbers contiguous).
 	Covered []SegmentFile
-	// SegmentRecords maps segment number to its newest record version (0
-	// for a segment without records).
+	// SegmentLast maps segment number to its newest record version (0 for
+	// a segment without records).
 	SegmentLast map[uint64]uint64
 	// NextSegment is the number the next fresh segment must take.
 	NextSegment uint64
@@ -72,11 +75,12 @@ type ReplayResult struct {
 // contiguous, that the MANIFEST's active segment exists, and that the
 // replayed versions continue the watermark without a gap.
 //
-// A torn tail — incomplete or invalid bytes at the end of the LAST segment
-// with no valid record after them, including a zero-filled or garbage
-// region left by a power cut — is truncated (with Repair) and reported. Any
-// other damage is a Corruption error naming file and offset; Replay then
-// modifies nothing.
+// A torn tail — damage in the LAST segment that a power cut can cause:
+// incomplete or invalid bytes at or past the highest synced offset any
+// valid record of the segment attests (see tornAt), including a
+// zero-filled or garbage region — is cut there, with every record after it
+// (with Repair), and reported. Any other damage is a Corruption error
+// naming file and offset; Replay then modifies nothing.
 func Replay(o ReplayOptions, apply func(batch []*core.Commit) error) (ReplayResult, error) {
 	res := ReplayResult{LastVersion: o.Watermark, NextSegment: 1, SegmentLast: map[uint64]uint64{}}
 	l, err := List(o.FS, o.Dir)
@@ -219,15 +223,27 @@ func replaySegments(o ReplayOptions, segs []SegmentFile, res *ReplayResult, send
 				break
 			}
 			frame, problem, ferr := format.ParseRecordFrame(data[off:])
+			if problem == format.RecordOK {
+				if ferr = format.CheckSeal(frame, hdr, int64(off)); ferr != nil {
+					problem = format.RecordInvalid
+				}
+			}
 			if problem != format.RecordOK {
 				if data, err = stream.all(); err != nil {
 					return last, dberr.Wrap(dberr.Corruption, "recovery", err, "cannot read %s", seg.Path)
 				}
-				if isLast && !validRecordAfter(data, off+1, seen) {
-					res.Torn = &TornTail{Segment: seg.Number, Path: seg.Path, Offset: int64(off), Bytes: int64(len(data) - off)}
-					break
+				if !isLast {
+					return last, dberr.NewCorruption(seg.Path, int64(off), "%v", ferr)
 				}
-				return last, dberr.NewCorruption(seg.Path, int64(off), "%v", ferr)
+				torn, synced := tornAt(data, off, hdr, seen)
+				if !torn && synced > int64(off) {
+					return last, dberr.NewCorruption(seg.Path, int64(off), "%v, below the synced offset %d a later record attests", ferr, synced)
+				}
+				if !torn {
+					return last, dberr.NewCorruption(seg.Path, int64(off), "%v", ferr)
+				}
+				res.Torn = &TornTail{Segment: seg.Number, Path: seg.Path, Offset: int64(off), Bytes: int64(len(data) - off), Synced: synced}
+				break
 			}
 			if frame.Version <= seen {
 				return last, dberr.NewCorruption(seg.Path, int64(off), "record version %d does not follow %d", frame.Version, seen)
@@ -268,26 +284,75 @@ func replaySegments(o ReplayOptions, segs []SegmentFile, res *ReplayResult, send
 	return last, nil
 }
 
-// validRecordAfter reports whether a valid record newer than last starts
-// anywhere at or after from — if so, damage before it is not a torn tail.
-func validRecordAfter(data []byte, from int, last uint64) bool {
+// tornAt decides whether damage at off in the last segment is a torn tail,
+// the end of what a crash left, and returns the highest synced offset a
+// valid record after the damage attests (0 in a version 1 segment).
+//
+// Version 2: a crash can damage only bytes no fsync had made durable, and
+// page writeback is unordered, so it may lose an unsynced page and keep a
+// later one. Every record carries the synced offset of its segment when it
+// was written; damage at or past the highest one attested is in the
+// unsynced region and is a torn tail, however many valid records follow
+// (they were never synced, and Buffered mode promises only a prefix, so
+// they are cut too). Damage below it hit bytes that were synced: that is
+// corruption. Records before off attest offsets at most their own, below
+// off, so only those after the damage matter.
+//
+// Version 1 records carry no synced offset: damage is a torn tail only if
+// no valid record newer than seen follows it.
+func tornAt(data []byte, off int, hdr format.SegmentHeader, seen uint64) (torn bool, synced int64) {
+	if hdr.RecordVersion() == format.RecordVersionV1 {
+		found := false
+		scanRecords(data, off+1, format.RecordVersionV1, nil, func(p int, f format.RecordFrame) bool {
+			found = f.Version > seen
+			return !found
+		})
+		return !found, 0
+	}
+	tag := hdr.Tag()
+	scanRecords(data, off+1, format.RecordVersion, &tag, func(p int, f format.RecordFrame) bool {
+		// Only a record of this segment whose seal is plausible where it
+		// stands speaks for the segment: stale bytes from elsewhere fail
+		// the tag, and a claim past its own offset is impossible.
+		if f.Seal.Tag == tag && f.Seal.Synced <= uint64(p) && int64(f.Seal.Synced) > synced {
+			synced = int64(f.Seal.Synced)
+		}
+		return true
+	})
+	return int64(off) >= synced, synced
+}
+
+// scanRecords calls fn with every offset at or after from where a record of
+// format version ver with a valid frame starts (and, if tag is not nil, with
+// that segment tag), in order, until fn returns false. Records may overlap:
+// damage leaves no boundaries to trust.
+func scanRecords(data []byte, from int, ver byte, tag *uint32, fn func(p int, f format.RecordFrame) bool) {
 	for p := from; p+format.MinRecordSize <= len(data); p++ {
 		// Jump to the next position whose record-version byte fits: the
 		// unused, zero-filled tail of a preallocated segment is skipped at
 		// memory speed.
-		i := bytes.IndexByte(data[p+4:len(data)-format.MinRecordSize+5], format.RecordVersion)
+		i := bytes.IndexByte(data[p+4:len(data)-format.MinRecordSize+5], ver)
 		if i < 0 {
-			return false
+			return
 		}
 		p += i
 		if data[p+5] != 0 {
 			continue
 		}
-		if f, problem, _ := format.ParseRecordFrame(data[p:]); problem == format.RecordOK && f.Version > last {
-			return true
+		// The tag is checked before the checksum: in a garbage region most
+		// candidates then cost four byte compares, not a checksum over up
+		// to the rest of the file.
+		if tag != nil {
+			if t, ok := format.PeekRecordTag(data[p:]); !ok || t != *tag {
+				continue
+			}
+		}
+		if f, problem, _ := format.ParseRecordFrame(data[p:]); problem == format.RecordOK && f.Format == ver {
+			if !fn(p, f) {
+				return
+			}
 		}
 	}
-	return false
 }
 
 // repairTorn keeps the torn bytes in a side file, then cuts them off (or
@@ -331,7 +396,7 @@ func repairTorn(o ReplayOptions, t *TornTail) error {
 		}
 	}
 	if o.Logger != nil {
-		o.Logger.Warn("WAL torn tail truncated", "segment", t.Path, "offset", t.Offset, "bytes", t.Bytes, "kept_in", t.SideFile, "header", t.Header)
+		o.Logger.Warn("WAL torn tail truncated", "segment", t.Path, "offset", t.Offset, "bytes", t.Bytes, "synced", t.Synced, "kept_in", t.SideFile, "header", t.Header)
 	}
 	return nil
 }
@@ -393,12 +458,16 @@ func Dump(fsys vfs.FS, dir string, cd codec.Codec, fn func(r DumpRecord) error, 
 		if err != nil {
 			return err
 		}
-		if _, err := format.DecodeSegmentHeader(data); err != nil {
+		hdr, err := format.DecodeSegmentHeader(data)
+		if err != nil {
 			bad(seg, 0, err)
 			continue
 		}
 		for off := format.SegmentHeaderSize; off < len(data); {
 			frame, _, err := format.ParseRecordFrame(data[off:])
+			if err == nil {
+				err = format.CheckSeal(frame, hdr, int64(off))
+			}
 			if err != nil {
 				bad(seg, int64(off), err)
 				break

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -25,6 +26,17 @@ const (
 	// file; a background flusher fsyncs.
 	Buffered
 )
+
+// String returns the mode's name.
+func (m Mode) String() string {
+	switch m {
+	case Strict:
+		return "Strict"
+	case Buffered:
+		return "Buffered"
+	}
+	return fmt.Sprintf("Mode(%d)", uint8(m))
+}
 
 // Options configure a Writer.
 type Options struct {
@@ -86,13 +98,23 @@ type Writer struct {
 	curSize  atomic.Int64
 	alloc    int64 // bytes of the current segment preallocated
 	unsynced int64 // bytes written since the last sync
-	buf      []byte
-	scratch  []byte
+	// synced is how many bytes of the current segment the last completed
+	// fsync made durable, and tag the segment's tag: every record carries
+	// both (its seal), so that recovery can tell damage a power cut may
+	// cause (at or past the synced offset) from corruption (below it).
+	synced  int64
+	tag     uint32
+	buf     []byte
+	scratch []byte
 	// segLast maps each segment this writer appended to to the newest
 	// commit version written into it (compaction deletes a closed segment
 	// once a durable snapshot covers that version).
 	segMu   sync.Mutex
 	segLast map[uint64]uint64
+
+	// onAck, if set (by tests), is told the newest version of each batch
+	// just before its ticket completes.
+	onAck func(v uint64)
 
 	flushReq  chan struct{}
 	stopFlush chan struct{}
@@ -267,7 +289,7 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 	for _, c := range batch {
 		start := len(buf)
 		var err error
-		buf, w.scratch, err = format.AppendRecord(buf, c, w.opts.Codec, w.scratch)
+		buf, w.scratch, err = format.AppendSealedRecord(buf, c, w.opts.Codec, w.scratch, w.seal())
 		if err != nil {
 			// The version is assigned: skipping its record would leave a
 			// hole in the log, so an unencodable commit poisons too.
@@ -284,6 +306,7 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 				return err
 			}
 			buf = append(buf[:0], buf[start:]...)
+			format.Reseal(buf, w.seal()) // it now belongs to the new segment
 		}
 		w.segMu.Lock()
 		w.segLast[w.seg] = c.Version
@@ -315,7 +338,16 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 			break
 		}
 	}
+	if w.onAck != nil {
+		w.onAck(batch[len(batch)-1].Version)
+	}
 	return nil
+}
+
+// seal is what the records written next into the current segment carry.
+// The caller holds fileMu.
+func (w *Writer) seal() format.RecordSeal {
+	return format.RecordSeal{Tag: w.tag, Synced: uint64(w.synced)}
 }
 
 // preallocChunk is how far ahead of the writes a segment is preallocated:
@@ -359,7 +391,7 @@ func (w *Writer) syncLocked() error {
 	if err := w.f.SyncData(); err != nil {
 		return w.fail("syncing "+w.segPath, err)
 	}
-	w.unsynced = 0
+	w.unsynced, w.synced = 0, w.size
 	w.stats.Fsyncs.Add(1)
 	return nil
 }
@@ -370,7 +402,7 @@ func (w *Writer) syncLocked() error {
 // only then write into it. The old segment is never touched again. The
 // caller holds fileMu.
 func (w *Writer) rotate() error {
-	if err := w.seal(); err != nil {
+	if err := w.sealSegment(); err != nil {
 		return err
 	}
 	old := w.f
@@ -384,25 +416,25 @@ func (w *Writer) rotate() error {
 	return nil
 }
 
-// seal cuts the current segment to the bytes written (dropping the unused
-// preallocated zeros) and fsyncs it, data and size: a closed segment ends
-// with its last record. The caller holds fileMu.
-func (w *Writer) seal() error {
+// sealSegment cuts the current segment to the bytes written (dropping the
+// unused preallocated zeros) and fsyncs it, data and size: a closed segment
+// ends with its last record. The caller holds fileMu.
+func (w *Writer) sealSegment() error {
 	if err := w.f.Truncate(w.size); err != nil {
 		return w.fail("truncating "+w.segPath, err)
 	}
 	if err := w.f.Sync(); err != nil {
 		return w.fail("syncing "+w.segPath, err)
 	}
-	w.unsynced = 0
+	w.unsynced, w.synced = 0, w.size
 	w.stats.Fsyncs.Add(1)
 	return nil
 }
 
 // newSegment creates segment n and makes it current. The file is
 // preallocated ahead of the writes (see preallocChunk), so appends rarely
-// change its size and most fdatasyncs have no size to record; seal cuts the
-// unused rest.
+// change its size and most fdatasyncs have no size to record; sealSegment
+// cuts the unused rest.
 func (w *Writer) newSegment(n uint64) error {
 	path := filepath.Join(w.opts.Dir, SegmentName(n))
 	f, err := w.opts.FS.Create(path)
@@ -434,6 +466,8 @@ func (w *Writer) newSegment(n uint64) error {
 		}
 	}
 	w.f, w.seg, w.segPath, w.size, w.alloc, w.unsynced = f, n, path, int64(len(hdr)), alloc, 0
+	// The header was synced above: records start in an unsynced region.
+	w.synced, w.tag = w.size, format.SegmentTag(w.opts.UUID, n)
 	w.curSeg.Store(n)
 	w.curSize.Store(w.size)
 	w.segMu.Lock()
@@ -493,7 +527,7 @@ func (w *Writer) Close() error {
 	}
 	var err error
 	if w.poisoned() == nil {
-		err = w.seal()
+		err = w.sealSegment()
 	}
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = cerr

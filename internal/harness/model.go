@@ -210,7 +210,9 @@ func (m *Model) Check(ctx context.Context, db *inmem.DB) (CheckReport, error) {
 		return rep, err
 	}
 	runNames := map[string]map[string]inmem.RunInfo{}
+	registered := map[inmem.RunID]bool{}
 	for _, r := range runs {
+		registered[r.Value.ID] = true
 		parts := strings.SplitN(r.Value.Name, "/", 3)
 		if len(parts) != 3 || parts[0] != "h" || m.writers[parts[1]] == nil {
 			rep.Violations = append(rep.Violations, Violation{Kind: KindPhantom, Detail: fmt.Sprintf("run index entry %q", r.Value.Name)})
@@ -226,7 +228,7 @@ func (m *Model) Check(ctx context.Context, db *inmem.DB) (CheckReport, error) {
 		return rep, err
 	}
 	for _, id := range ids {
-		if !id.IsGlobal() && m.writers[id.String()] == nil {
+		if !id.IsGlobal() && m.writers[id.String()] == nil && !registered[id] {
 			rep.Violations = append(rep.Violations, Violation{Kind: KindPhantom, Detail: fmt.Sprintf("run %s holds data no writer wrote", id)})
 		}
 	}

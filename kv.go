@@ -298,6 +298,11 @@ func (k KVTx) GetAt(key string, at Version) (Versioned[Value], error) {
 		return Versioned[Value]{}, errorf(CodeInvalidArgument, "kv.GetAt", "version must be a Txn version, got %s", at)
 	}
 	e, ok := tx.txn.GetAt(tx.run, core.KV, key, at.N)
+	if !ok {
+		if err := tx.trimmedErr("kv.GetAt", core.KV, key, at.N, kvRef(tx.run, key)); err != nil {
+			return Versioned[Value]{}, err
+		}
+	}
 	if !ok || e.Tombstone {
 		return Versioned[Value]{}, notFound("kv.GetAt", kvRef(tx.run, key))
 	}
@@ -319,7 +324,13 @@ func (k KVTx) History(key string) ([]Versioned[Value], error) {
 	for i, e := range es {
 		out[i] = versioned(e)
 	}
-	return out, nil
+	var oldest uint64
+	if len(es) > 0 {
+		oldest = es[len(es)-1].Version
+	}
+	// Older versions removed by retention: the retained ones come back
+	// with the HistoryTrimmed error, never as if they were all.
+	return out, tx.historyTrimmedErr("kv.History", core.KV, oldest, kvRef(tx.run, key))
 }
 
 // Scan iterates over the live keys with the given prefix, ascending, as the

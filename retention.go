@@ -345,3 +345,12 @@ func (tx *Tx) historyTrimmedErr(op string, space PrimitiveType, oldest uint64, r
 func newHistoryTrimmed(op string, ref EntityRef, requested, earliest uint64) error {
 	return dberr.NewHistoryTrimmed(op, ref, core.Txn(requested), core.Txn(earliest))
 }
+
+// oldestOf returns the version of the last (oldest) entry of a history, or
+// 0 for an empty one.
+func oldestOf(es []engine.Entry) uint64 {
+	if len(es) == 0 {
+		return 0
+	}
+	return es[len(es)-1].Version
+}

@@ -116,6 +116,8 @@ func (a *app) rootCommand() *cobra.Command {
 		a.jsonCommand(),
 		a.vectorsCommand(),
 	)
+	root.AddCommand(a.benchCommand())
+	root.AddCommand(a.serveCommands()...)
 	a.strictGroups(root)
 	return root
 }

@@ -1,11 +1,3 @@
-// Package codec is the seam every persisted payload passes through exactly
-// once: WAL record bodies and snapshot section bodies. Framing (lengths,
-// checksums) stays outside the codec, and checksums cover the encoded bytes,
-// so a damaged payload is detected before it is decoded.
-//
-// A codec is identified by a stable ID recorded in the MANIFEST and in every
-// snapshot header; opening a database with a codec of another ID fails with
-// CodecMismatch.
 package codec
 
 import "errors"
@@ -18,7 +10,8 @@ type Codec interface {
 	Encode(dst, src []byte) ([]byte, error)
 	// Decode appends the decoded form of src to dst and returns it. It must
 	// treat src as hostile: fail, never panic, and never allocate more than
-	// a small multiple of len(src) plus maxOut.
+	// a small multiple of len(src) plus maxOut. The result must not alias
+	// src (the snapshot reader reuses src while decoded values live on).
 	Decode(dst, src []byte, maxOut int) ([]byte, error)
 }
 

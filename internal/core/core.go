@@ -1,10 +1,3 @@
-// Package core holds the small data types every layer of in-mem shares:
-// run identifiers, primitive tags, versions, entity references and the
-// committed writeset that the engine hands to storage.
-//
-// The package depends only on internal/value, so that the engine, the storage
-// layer and the public API can all use these types without importing one
-// another. The public package re-exports them under the same names.
 package core
 
 import (

@@ -1,17 +1,3 @@
-// Package snapshot writes and reads snapshots: logical images of the whole
-// database at a watermark W (every commit <= W and none after), in the
-// format of internal/format.
-//
-// Writing streams the engine's entities into sections of about a megabyte,
-// each passed through the codec and checksummed, then a footer with counts
-// and a checksum of the whole file. Publication is crash-safe: the file is
-// written as snap-<id>.chk.tmp, fsynced, renamed to snap-<id>.chk and the
-// directory fsynced; only then may the MANIFEST name it.
-//
-// Reading verifies the header (UUID, codec, watermark), every section's
-// checksum before decoding it, and the footer's counts and whole-file
-// checksum. Every length is checked against the bytes remaining before
-// anything is allocated.
 package snapshot
 
 import (
@@ -83,36 +69,65 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 }
 
 // Write writes the snapshot of eng at o.Watermark and publishes the file.
-// It returns once snap-<id>.chk and its directory entry are durable.
+// It returns once snap-<id>.chk and its directory entry are durable. On
+// error nothing is published: the temporary file and, if the rename was
+// done, the final one are removed (best effort: recovery removes what is
+// left). A canceled ctx gives a Canceled or DeadlineExceeded error, any
+// other failure an Internal error wrapping its cause.
 func Write(ctx context.Context, o WriteOptions, eng *engine.Engine) (Info, error) {
+	// Either would give a file nothing accepts: ParseFileName refuses id
+	// 0, so cleanup would never remove it, and a reader refuses the header.
+	if o.ID == 0 {
+		return Info{}, dberr.New(dberr.InvalidArgument, "snapshot.Write", "snapshot id 0")
+	}
+	if !codec.ValidID(o.Codec.ID()) {
+		return Info{}, dberr.New(dberr.InvalidArgument, "snapshot.Write", "codec ID %q is not 1 to 64 printable ASCII bytes", o.Codec.ID())
+	}
 	if o.SectionBytes <= 0 {
 		o.SectionBytes = 1 << 20
 	}
 	final := filepath.Join(o.Dir, FileName(o.ID))
 	tmp := final + ".tmp"
-	if err := o.FS.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return Info{}, err
-	}
-	f, err := o.FS.Create(tmp)
+	renamed := false
+	info, err := func() (Info, error) {
+		if err := o.FS.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return Info{}, err
+		}
+		f, err := o.FS.Create(tmp)
+		if err != nil {
+			return Info{}, err
+		}
+		info, err := write(ctx, o, eng, f)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return Info{}, err
+		}
+		if err := o.FS.Rename(tmp, final); err != nil {
+			return Info{}, err
+		}
+		renamed = true
+		// Until the directory is synced, the rename may not survive a
+		// crash: the file is not published yet.
+		return info, o.FS.SyncDir(o.Dir)
+	}()
 	if err != nil {
-		return Info{}, err
-	}
-	info, err := write(ctx, o, eng, f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = o.FS.Rename(tmp, final)
-	}
-	if err == nil {
-		err = o.FS.SyncDir(o.Dir)
-	}
-	if err != nil {
-		o.FS.Remove(tmp) // best effort; recovery removes it otherwise
-		return Info{}, err
+		o.FS.Remove(tmp)
+		if renamed {
+			// The directory sync failed: whether the name is durable is
+			// unknown, and the sync is not retried. Take the name back so
+			// that an error always means nothing was published; the
+			// MANIFEST does not name the file either way.
+			o.FS.Remove(final)
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return Info{}, dberr.FromContext("snapshot.Write", ctxErr)
+		}
+		return Info{}, dberr.Wrap(dberr.Internal, "snapshot.Write", err, "writing %s", final)
 	}
 	info.Path = final
 	return info, nil
@@ -222,12 +237,12 @@ func (c *crcReader) Read(p []byte) (int, error) {
 }
 
 // Read verifies the snapshot at o.Path and calls apply for every entity.
-// Any damage is a Corruption error naming the file and offset. apply may be
-// called for entities of a snapshot that later fails verification; the
-// caller discards what it built then.
+// Any damage is a Corruption error naming the file and offset; an I/O error
+// is an Internal error wrapping it; an error from apply is returned as it
+// is. apply may be called for entities of a snapshot that later fails
+// verification; the caller discards what it built then.
 func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, error) {
 	var res Result
-	bad := func(off int64, err error) error { return dberr.NewCorruption(o.Path, off, "%v", err) }
 	st, err := o.FS.Stat(o.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -241,10 +256,25 @@ func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, er
 		return res, dberr.Wrap(dberr.Internal, "snapshot", err, "open %s", o.Path)
 	}
 	defer f.Close()
-	cr := &crcReader{r: bufio.NewReaderSize(f, 1<<20)}
+	// A buffer no larger than the file: opening a small database should not
+	// cost a megabyte.
+	cr := &crcReader{r: bufio.NewReaderSize(f, int(min(size, 1<<20)))}
+	// ioErr is set when a read fails for another reason than the file's
+	// end: that is an I/O error, not damage, and ends the read as such.
+	var ioErr error
 	readFull := func(b []byte) error {
 		_, err := io.ReadFull(cr, b)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			ioErr = dberr.Wrap(dberr.Internal, "snapshot.Read", err, "reading %s", o.Path)
+			return ioErr
+		}
 		return err
+	}
+	bad := func(off int64, err error) error {
+		if ioErr != nil {
+			return ioErr
+		}
+		return dberr.NewCorruption(o.Path, off, "%v", err)
 	}
 	// Header: its fixed part tells the codec ID length.
 	hb := make([]byte, 53)
@@ -312,19 +342,20 @@ func Read(o ReadOptions, apply func(e *format.SnapshotEntity) error) (Result, er
 		if sf.Type != format.SectionEntities {
 			continue // trim floors: reserved, nothing to apply yet
 		}
+		var applyErr error
 		err = format.DecodeEntities(plain, sf.Count, hdr.Watermark, func(e *format.SnapshotEntity) error {
 			got.Entities++
 			got.Versions += uint64(len(e.Versions))
 			for _, v := range e.Versions {
 				got.LastTime = max(got.LastTime, v.Time)
 			}
-			return apply(e)
+			applyErr = apply(e)
+			return applyErr
 		})
+		if applyErr != nil {
+			return res, applyErr // the caller's, not damage to the file
+		}
 		if err != nil {
-			var de *dberr.Error
-			if errors.As(err, &de) {
-				return res, err
-			}
 			return res, bad(off, err)
 		}
 	}

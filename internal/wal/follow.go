@@ -38,7 +38,8 @@ type FollowOptions struct {
 type Follower struct {
 	o    FollowOptions
 	seg  uint64
-	off  int64 // where the next record of seg starts (0: header not read yet)
+	off  int64                // where the next record of seg starts (0: header not read yet)
+	hdr  format.SegmentHeader // seg's header, once off != 0
 	last uint64
 }
 
@@ -139,7 +140,7 @@ func (f *Follower) readSegment(sealed bool, fn func(c *core.Commit) error) (int,
 		if h.UUID != f.o.UUID {
 			return 0, dberr.NewCorruption(path, 0, "segment belongs to database %s, not %s", h.UUID, f.o.UUID)
 		}
-		f.off = format.SegmentHeaderSize
+		f.hdr, f.off = h, format.SegmentHeaderSize
 	}
 	delivered := 0
 	window := int64(followWindow)
@@ -161,6 +162,13 @@ func (f *Follower) readSegment(sealed bool, fn func(c *core.Commit) error) (int,
 			frame, problem, ferr := format.ParseRecordFrame(buf[pos:])
 			if problem == format.RecordIncomplete && int64(len(buf)) < remain {
 				break // the record goes on past the window
+			}
+			if problem == format.RecordOK {
+				// A record whose seal is not this segment's is stale bytes,
+				// not the writer's: treat it as damage, as replay does.
+				if serr := format.CheckSeal(frame, f.hdr, f.off+int64(pos)); serr != nil {
+					problem, ferr = format.RecordInvalid, serr
+				}
 			}
 			if problem != format.RecordOK {
 				if sealed {

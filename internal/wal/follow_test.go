@@ -35,8 +35,15 @@ func (x *followFixture) record(v uint64, val string) []byte {
 // write replaces segment n with its header followed by parts.
 func (x *followFixture) write(n uint64, parts ...[]byte) {
 	x.t.Helper()
-	b := format.AppendSegmentHeader(nil, format.SegmentHeader{Number: n, UUID: x.uuid})
+	h := format.SegmentHeader{Number: n, UUID: x.uuid}
+	b := format.AppendSegmentHeader(nil, h)
 	for _, p := range parts {
+		// Whole records get the seal a writer gives them in this segment;
+		// partial or damaged ones stay as they are.
+		if _, problem, _ := format.ParseRecordFrame(p); problem == format.RecordOK {
+			p = append([]byte(nil), p...)
+			format.Reseal(p, format.RecordSeal{Tag: h.Tag(), Synced: format.SegmentHeaderSize})
+		}
 		b = append(b, p...)
 	}
 	x.writeRaw(n, b)
@@ -173,5 +180,39 @@ func TestFollowerSealedDamage(t *testing.T) {
 	f = NewFollower(FollowOptions{FS: x.fs, Dir: "wal", UUID: x.uuid, Codec: codec.Identity{}})
 	if got := x.poll(f); !sameVersions(got, versions(1, 1)) {
 		t.Fatalf("active segment: %v", got)
+	}
+}
+
+// TestFollowerRefusesForeignSeal: a complete record whose seal belongs to
+// another segment (stale bytes, a copied file) is never delivered.
+func TestFollowerRefusesForeignSeal(t *testing.T) {
+	x := &followFixture{t: t, fs: vfs.NewMem(), uuid: format.UUID{1}}
+	x.fs.MkdirAll("wal")
+	r1, r2 := x.record(1, "a"), x.record(2, "b")
+	foreign := append([]byte(nil), r2...)
+	other := format.SegmentHeader{Number: 7, UUID: x.uuid}
+	format.Reseal(foreign, format.RecordSeal{Tag: other.Tag(), Synced: format.SegmentHeaderSize})
+	x.write(1, r1)
+	// Append the foreign record after the sealed r1 by hand: write() would
+	// reseal it.
+	seg, err := x.fs.Open(filepath.Join("wal", SegmentName(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := seg.Stat()
+	img := make([]byte, st.Size())
+	seg.ReadAt(img, 0)
+	seg.Close()
+	x.writeRaw(1, append(img, foreign...))
+
+	f := NewFollower(FollowOptions{FS: x.fs, Dir: "wal", UUID: x.uuid, Codec: codec.Identity{}})
+	if got := x.poll(f); !sameVersions(got, versions(1, 1)) {
+		t.Fatalf("active segment with a foreign record: delivered %v, want [1]", got)
+	}
+	x.write(2)
+	f = NewFollower(FollowOptions{FS: x.fs, Dir: "wal", UUID: x.uuid, Codec: codec.Identity{}})
+	_, err = f.Poll(context.Background(), func(*core.Commit) error { return nil })
+	if dberr.CodeOf(err) != dberr.Corruption {
+		t.Fatalf("foreign record in a sealed segment: %v, want Corruption", err)
 	}
 }

@@ -38,6 +38,10 @@ type DB struct {
 
 	vectors *vectorIndexes
 	store   *storage // nil for a database without a directory
+
+	// memCompact makes Compact(Full) of a database without a directory
+	// one at a time (with a directory, storage.compMu does).
+	memCompact sync.Mutex
 }
 
 // Open opens the database in dir, creating it if needed, and recovers it

@@ -635,6 +635,11 @@ func (j JSONTx) GetAt(id string, at Version) (Versioned[Value], error) {
 		return Versioned[Value]{}, errorf(CodeInvalidArgument, op, "version must be a Txn version, got %s", at)
 	}
 	e, ok := tx.txn.GetAt(tx.run, core.JSON, id, at.N)
+	if !ok {
+		if err := tx.trimmedErr(op, core.JSON, id, at.N, jsonRef(tx.run, id)); err != nil {
+			return Versioned[Value]{}, err
+		}
+	}
 	if !ok || e.Tombstone {
 		return Versioned[Value]{}, notFound(op, jsonRef(tx.run, id))
 	}
@@ -659,7 +664,7 @@ func (j JSONTx) History(id string) ([]Versioned[Value], error) {
 	for i, e := range es {
 		out[i] = versioned(e)
 	}
-	return out, nil
+	return out, tx.historyTrimmedErr(op, core.JSON, oldestOf(es), jsonRef(tx.run, id))
 }
 
 // Scan iterates over the live documents whose id has the given prefix, in

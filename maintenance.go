@@ -137,12 +137,18 @@ const (
 	// below the durable snapshot's watermark. It needs a snapshot
 	// (Checkpoint) and never touches data or the active segment.
 	WALOnly CompactMode = iota + 1
+	// Full applies the retention policies (see compactfull.go), then
+	// checkpoints and does what WALOnly does, and removes superseded
+	// snapshots.
+	Full
 )
 
 func (m CompactMode) String() string {
 	switch m {
 	case WALOnly:
 		return "wal-only"
+	case Full:
+		return "full"
 	}
 	return "unknown"
 }
@@ -169,11 +175,14 @@ var ErrCompactionRunning = &Error{Code: dberr.ConstraintViolation, Op: "Compact"
 func (db *DB) Compact(ctx context.Context, mode CompactMode) (CompactInfo, error) {
 	db.life.RLock()
 	defer db.life.RUnlock()
+	if mode == Full && db.store == nil {
+		return db.compactMemory(ctx)
+	}
 	s, err := db.maintainable("Compact")
 	if err != nil {
 		return CompactInfo{}, err
 	}
-	if mode != WALOnly {
+	if mode != WALOnly && mode != Full {
 		return CompactInfo{}, errorf(CodeInvalidArgument, "Compact", "unknown compaction mode %d", mode)
 	}
 	if !s.compMu.TryLock() {
@@ -189,7 +198,12 @@ func (db *DB) Compact(ctx context.Context, mode CompactMode) (CompactInfo, error
 		return CompactInfo{}, err
 	}
 	u := s.maintenanceFS()
-	info, err := s.compactWAL(ctx, u, mode)
+	var info CompactInfo
+	if mode == Full {
+		info, err = s.compactFull(ctx, u)
+	} else {
+		info, err = s.compactWAL(ctx, u, mode)
+	}
 	return info, s.maintenanceFailed(u, "Compact", err)
 }
 

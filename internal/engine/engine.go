@@ -126,6 +126,8 @@ type Engine struct {
 	published atomic.Pointer[chan struct{}]
 	waiters   atomic.Int32 // goroutines in WaitVisible
 	readOnly  atomic.Uint64
+
+	snaps snapRegistry // open transactions' snapshots (retain.go)
 }
 
 // Stats are cumulative counters.
@@ -302,6 +304,9 @@ type runIndex struct {
 	// writers share.
 	record    atomic.Pointer[chain]
 	recordKey string
+	// floors are the run's trim floors by space (retain.go), replaced
+	// whole when one rises.
+	floors atomic.Pointer[[spaceCount]uint64]
 }
 
 // RunRecordKey is the key of a run's record in the run index: space
@@ -395,6 +400,11 @@ func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
 	}
 	c.head.Store(v)
 	e.stats.Versions++
+	if m.Space == core.System {
+		if sp, f, ok := floorOf(m); ok {
+			e.raiseFloor(m.Run, sp, f)
+		}
+	}
 	if obs := e.observers[m.Space]; obs != nil {
 		obs(m)
 	}

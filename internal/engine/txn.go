@@ -72,7 +72,8 @@ func (e *Engine) Begin(run core.RunID, writable bool) *Txn {
 // it and save an allocation). t must be zero or finished.
 func (e *Engine) BeginInto(t *Txn, run core.RunID, writable bool) {
 	spare := t.spare
-	*t = Txn{e: e, run: run, snap: e.visible.Load(), writable: writable}
+	*t = Txn{e: e, run: run, writable: writable}
+	t.snap = e.snaps.register(e, t)
 	if writable {
 		// A Txn reused after Commit or Rollback returned reuses its buffer:
 		// the log is done with the commit in it by then.
@@ -317,6 +318,9 @@ func (t *Txn) OwnWrites(run core.RunID, space core.PrimitiveType, start, end str
 
 // Rollback discards the transaction. It is idempotent.
 func (t *Txn) Rollback() {
+	if !t.done && t.e != nil {
+		t.e.snaps.unregister(t)
+	}
 	t.done = true
 	if t.buf != nil {
 		t.spare = t.buf
@@ -336,6 +340,7 @@ func (t *Txn) Commit() (uint64, error) {
 	}
 	t.done = true
 	e := t.e
+	e.snaps.unregister(t)
 	if len(t.writes) == 0 {
 		e.readOnly.Add(1)
 		return 0, nil
@@ -417,7 +422,7 @@ func (t *Txn) validate() error {
 	for i := range t.reads {
 		r := &t.reads[i]
 		c := r.c
-		if c == nil {
+		if c == nil || c.purged() {
 			if c = t.e.lookup(r.run, r.space, r.key); c == nil {
 				continue // still absent
 			}

@@ -260,7 +260,7 @@ func (s JSONStore) Get(ctx context.Context, run RunID, id, path string) (Version
 	if err != nil {
 		return Versioned[Value]{}, err
 	}
-	e, ok := db.eng.Get(run, core.JSON, id, db.eng.Visible())
+	e, ok := db.getLatest(run, core.JSON, id)
 	if !ok {
 		return Versioned[Value]{}, notFound(op, ref)
 	}
@@ -290,7 +290,7 @@ func (s JSONStore) Exists(ctx context.Context, run RunID, id string) (bool, erro
 	if err := db.checkKey(op, "document id", id); err != nil {
 		return false, err
 	}
-	_, ok := db.eng.Get(run, core.JSON, id, db.eng.Visible())
+	_, ok := db.getLatest(run, core.JSON, id)
 	return ok, nil
 }
 

@@ -44,7 +44,7 @@ func (s KVStore) Get(ctx context.Context, run RunID, key string) (Versioned[Valu
 	if err := db.checkKey("kv.Get", "key", key); err != nil {
 		return Versioned[Value]{}, err
 	}
-	e, ok := db.eng.Get(run, core.KV, key, db.eng.Visible())
+	e, ok := db.getLatest(run, core.KV, key)
 	if !ok {
 		return Versioned[Value]{}, notFound("kv.Get", kvRef(run, key))
 	}
@@ -60,7 +60,7 @@ func (s KVStore) Exists(ctx context.Context, run RunID, key string) (bool, error
 	if err := db.checkKey("kv.Exists", "key", key); err != nil {
 		return false, err
 	}
-	_, ok := db.eng.Get(run, core.KV, key, db.eng.Visible())
+	_, ok := db.getLatest(run, core.KV, key)
 	return ok, nil
 }
 

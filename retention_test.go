@@ -369,3 +369,50 @@ func TestCompactFullOneAtATimeAndSegments(t *testing.T) {
 		t.Fatalf("second CompactInfo = %+v, want 1 version and the old snapshot reclaimed", info)
 	}
 }
+
+// TestRetention_ScanOutlivesFullCompaction: a scan outside a transaction
+// that its caller consumes slowly keeps seeing the snapshot it started at,
+// even when every key is overwritten and a Full compaction with KeepLast(1)
+// runs in the middle of it.
+func TestRetention_ScanOutlivesFullCompaction(t *testing.T) {
+	db := openRet(t, vfs.NewMem(), &testClock{})
+	defer db.Close()
+	if _, err := db.SetRetentionPolicy(ctx, retRun, inmem.KeepLast(1)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	for i := range n {
+		if _, err := db.KV().Put(ctx, retRun, fmt.Sprintf("k%02d", i), inmem.Int(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := 0
+	for e, err := range db.KV().Scan(ctx, retRun, "k") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := e.Value.AsInt(); v != 0 {
+			t.Fatalf("%s = %d, want the value at the scan's snapshot (0)", e.Key, v)
+		}
+		seen++
+		if seen == 1 {
+			for i := range n {
+				if _, err := db.KV().Put(ctx, retRun, fmt.Sprintf("k%02d", i), inmem.Int(1)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			mustCompactFull(t, db)
+		}
+	}
+	if seen != n {
+		t.Fatalf("scan saw %d keys, want %d: a compaction trimmed them from under it", seen, n)
+	}
+	// Point reads outside a transaction see the newest value afterwards.
+	v, err := db.KV().Get(ctx, retRun, "k07")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, _ := v.Value.AsInt(); x != 1 {
+		t.Fatalf("k07 = %d, want 1", x)
+	}
+}

@@ -117,7 +117,7 @@ func (s StateCells) Read(ctx context.Context, run RunID, name string) (Versioned
 	if err := db.checkKey(op, "cell name", name); err != nil {
 		return Versioned[Value]{}, err
 	}
-	e, ok := db.eng.Get(run, core.State, stateCellKey(name), db.eng.Visible())
+	e, ok := db.getLatest(run, core.State, stateCellKey(name))
 	if !ok {
 		return Versioned[Value]{}, notFound(op, stateRef(run, name))
 	}

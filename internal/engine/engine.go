@@ -127,7 +127,8 @@ type Engine struct {
 	waiters   atomic.Int32 // goroutines in WaitVisible
 	readOnly  atomic.Uint64
 
-	snaps snapRegistry // open transactions' snapshots (retain.go)
+	snaps  snapRegistry  // open transactions' snapshots (retain.go)
+	pinSeq atomic.Uint64 // spreads Pins over the registry's shards
 }
 
 // Stats are cumulative counters.

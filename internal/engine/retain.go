@@ -375,7 +375,11 @@ func shardOf(t *Txn) int { return int(uintptr(unsafe.Pointer(t))>>6) % snapShard
 // OldestSnapshot either sees the registration or reads a watermark no newer
 // than the snapshot.
 func (r *snapRegistry) register(e *Engine, t *Txn) uint64 {
-	sh := &r.shards[shardOf(t)]
+	return r.registerIn(e, shardOf(t))
+}
+
+func (r *snapRegistry) registerIn(e *Engine, shard int) uint64 {
+	sh := &r.shards[shard]
 	sh.mu.Lock()
 	snap := e.visible.Load()
 	if sh.snaps == nil {
@@ -386,16 +390,40 @@ func (r *snapRegistry) register(e *Engine, t *Txn) uint64 {
 	return snap
 }
 
-func (r *snapRegistry) unregister(t *Txn) {
-	sh := &r.shards[shardOf(t)]
+func (r *snapRegistry) unregister(t *Txn) { r.unregisterIn(shardOf(t), t.snap) }
+
+func (r *snapRegistry) unregisterIn(shard int, snap uint64) {
+	sh := &r.shards[shard]
 	sh.mu.Lock()
-	if n := sh.snaps[t.snap] - 1; n > 0 {
-		sh.snaps[t.snap] = n
+	if n := sh.snaps[snap] - 1; n > 0 {
+		sh.snaps[snap] = n
 	} else {
-		delete(sh.snaps, t.snap)
+		delete(sh.snaps, snap)
 	}
 	sh.mu.Unlock()
 }
+
+// Pin is a snapshot held open outside a transaction: trimming keeps every
+// version a read at it can need until Release. Scans that run for as long
+// as their caller likes take one, so a concurrent Full compaction can never
+// remove a key from under them.
+type Pin struct {
+	e     *Engine
+	shard int
+	snap  uint64
+}
+
+// Pin registers a snapshot at the published watermark.
+func (e *Engine) Pin() Pin {
+	shard := int(e.pinSeq.Add(1) % snapShards)
+	return Pin{e: e, shard: shard, snap: e.snaps.registerIn(e, shard)}
+}
+
+// Snapshot returns the pinned version.
+func (p Pin) Snapshot() uint64 { return p.snap }
+
+// Release lets trimming pass the pinned snapshot. Call it exactly once.
+func (p Pin) Release() { p.e.snaps.unregisterIn(p.shard, p.snap) }
 
 // OldestSnapshot returns the smaller of the published watermark and the
 // oldest snapshot of an open transaction: no snapshot older than it can

@@ -117,6 +117,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.vectorsCommand(),
 	)
 	root.AddCommand(a.benchCommand())
+	root.AddCommand(a.stressCommand(), a.crashtestCommand())
 	root.AddCommand(a.serveCommands()...)
 	a.strictGroups(root)
 	return root

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStressPrintsEveryAcknowledgedCommit: stress prints one NDJSON line per
+// acknowledged commit, each with its own version, and a summary.
+func TestStressPrintsEveryAcknowledgedCommit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	stdout, stderr, code := run(t, "stress", dir, "--writers", "3", "--max-commits", "30", "--seed", "5")
+	if code != ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	commits := 0
+	seen := map[uint64]bool{}
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		var rec struct {
+			Kind    string `json:"kind"`
+			Version uint64 `json:"version"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("not NDJSON: %q: %v", sc.Text(), err)
+		}
+		if rec.Kind != "commit" {
+			continue
+		}
+		commits++
+		// Writers acknowledge concurrently, so lines need not be in version
+		// order; each version is one commit.
+		if rec.Version == 0 || seen[rec.Version] {
+			t.Fatalf("version %d missing or printed twice", rec.Version)
+		}
+		seen[rec.Version] = true
+	}
+	// Writers already committing when the cap is reached finish their
+	// commit: up to one more per writer.
+	if commits < 30 || commits > 33 {
+		t.Fatalf("%d commit lines, want 30 to 33", commits)
+	}
+	if stderr == "" {
+		t.Fatal("no summary on stderr")
+	}
+	if _, stderr, code := run(t, "stress", dir, "--min-value", "0"); code != ExitUsage {
+		t.Fatalf("bad value size: exit %d, want %d (%s)", code, ExitUsage, stderr)
+	}
+}
+
+// TestCrashtestShortRun runs a few kill cycles through real child processes
+// of the tool and expects a clean summary.
+func TestCrashtestShortRun(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	stdout, stderr, code := run(t, "crashtest", dir, "--cycles", "4", "--seed", "11", "--max-acks", "20")
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "SCENARIO") || !strings.Contains(stdout, "wal-append") {
+		t.Fatalf("no summary table:\n%s", stdout)
+	}
+	if _, _, code := run(t, "crashtest", dir, "--scenario", "no-such"); code != ExitUsage {
+		t.Fatalf("unknown scenario: exit %d, want %d", code, ExitUsage)
+	}
+}

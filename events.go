@@ -329,25 +329,13 @@ func (l EventLog) Read(ctx context.Context, run RunID, seq uint64) (Versioned[Ev
 // (so Range(ctx, run, 0, math.MaxUint64) returns the whole log); from > to
 // is an InvalidArgument error.
 func (l EventLog) Range(ctx context.Context, run RunID, from, to uint64) ([]Event, error) {
-	var out []Event
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().Range(from, to)
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) ([]Event, error) { return tx.Events().Range(from, to) })
 }
 
 // Head returns the last event of run's log, or a NotFound error when the log
 // is empty.
 func (l EventLog) Head(ctx context.Context, run RunID) (Versioned[Event], error) {
-	var out Versioned[Event]
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().Head()
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) (Versioned[Event], error) { return tx.Events().Head() })
 }
 
 // Len returns the number of events in run's log (the next sequence).
@@ -370,24 +358,12 @@ func (l EventLog) Len(ctx context.Context, run RunID) (uint64, error) {
 
 // ReadByType returns the events of type typ, in sequence order.
 func (l EventLog) ReadByType(ctx context.Context, run RunID, typ string) ([]Event, error) {
-	var out []Event
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().ReadByType(typ)
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) ([]Event, error) { return tx.Events().ReadByType(typ) })
 }
 
 // Types returns the distinct event types of run's log, sorted.
 func (l EventLog) Types(ctx context.Context, run RunID) ([]string, error) {
-	var out []string
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().Types()
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) ([]string, error) { return tx.Events().Types() })
 }
 
 // VerifyChain walks run's whole log at one snapshot and checks every link:
@@ -402,13 +378,7 @@ func (l EventLog) Types(ctx context.Context, run RunID) ([]string, error) {
 // reads the whole log: O(Len) time, constant memory apart from one entry
 // per event type.
 func (l EventLog) VerifyChain(ctx context.Context, run RunID) (ChainReport, error) {
-	var out ChainReport
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().VerifyChain()
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) (ChainReport, error) { return tx.Events().VerifyChain() })
 }
 
 // --- Tx-level facade -------------------------------------------------------

@@ -67,13 +67,7 @@ func (s KVStore) Exists(ctx context.Context, run RunID, key string) (bool, error
 // GetMany reads several keys at one snapshot. The result has one entry per
 // key, in order; a missing key gives nil.
 func (s KVStore) GetMany(ctx context.Context, run RunID, keys []string) ([]*Versioned[Value], error) {
-	var out []*Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.KV().GetMany(keys)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]*Versioned[Value], error) { return tx.KV().GetMany(keys) })
 }
 
 // Put writes a new version of key and returns it.
@@ -123,25 +117,13 @@ func (s KVStore) CAS(ctx context.Context, run RunID, key string, expected Versio
 // GetAt returns the value key had as of version at (a Txn version): the
 // newest version not newer than at. NotFound if key had no live value then.
 func (s KVStore) GetAt(ctx context.Context, run RunID, key string, at Version) (Versioned[Value], error) {
-	var out Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.KV().GetAt(key, at)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[Value], error) { return tx.KV().GetAt(key, at) })
 }
 
 // History returns every retained version of key, newest first, including
 // deletions (Deleted set). A key never written gives an empty slice.
 func (s KVStore) History(ctx context.Context, run RunID, key string) ([]Versioned[Value], error) {
-	var out []Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.KV().History(key)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Value], error) { return tx.KV().History(key) })
 }
 
 // Scan iterates over the live keys with the given prefix in ascending order,

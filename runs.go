@@ -249,29 +249,15 @@ func checkRunID(op string, id RunID) error {
 // (see MaxRunNameBytes; empty or with control characters) is
 // InvalidArgument; a Parent that is not registered is RunNotFound.
 func (r RunIndex) Create(ctx context.Context, name string, opts RunOptions) (RunID, error) {
-	var id RunID
-	_, err := r.db.update(ctx, GlobalRun, func(tx *Tx) error {
-		var err error
-		id, err = tx.Runs().Create(name, opts)
-		return err
-	})
+	id, _, err := updateGet(r.db, ctx, GlobalRun, func(tx *Tx) (RunID, error) { return tx.Runs().Create(name, opts) })
 	return id, err
-}
-
-func (r RunIndex) view(ctx context.Context, fn func(t RunIndexTx) error) error {
-	return r.db.view(ctx, GlobalRun, func(tx *Tx) error { return fn(tx.Runs()) })
 }
 
 // mutate runs a RunIndexTx mutator in its own transaction and returns the
 // new version of the run's record: the commit version, or the current
 // version when nothing had to change.
 func (r RunIndex) mutate(ctx context.Context, fn func(t RunIndexTx) (uint64, error)) (Version, error) {
-	var cur uint64
-	v, err := r.db.update(ctx, GlobalRun, func(tx *Tx) error {
-		var err error
-		cur, err = fn(tx.Runs())
-		return err
-	})
+	cur, v, err := updateGet(r.db, ctx, GlobalRun, func(tx *Tx) (uint64, error) { return fn(tx.Runs()) })
 	if err != nil {
 		return Version{}, err
 	}
@@ -283,67 +269,39 @@ func (r RunIndex) mutate(ctx context.Context, fn func(t RunIndexTx) (uint64, err
 
 // Get returns the record of run id, or RunNotFound.
 func (r RunIndex) Get(ctx context.Context, id RunID) (Versioned[RunInfo], error) {
-	var out Versioned[RunInfo]
-	err := r.view(ctx, func(t RunIndexTx) error {
-		var err error
-		out, err = t.Get(id)
-		return err
-	})
-	return out, err
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) (Versioned[RunInfo], error) { return tx.Runs().Get(id) })
 }
 
 // GetByName returns the record of the run named name, or RunNotFound.
 func (r RunIndex) GetByName(ctx context.Context, name string) (Versioned[RunInfo], error) {
-	var out Versioned[RunInfo]
-	err := r.view(ctx, func(t RunIndexTx) error {
-		var err error
-		out, err = t.GetByName(name)
-		return err
-	})
-	return out, err
-}
-
-func (r RunIndex) listing(ctx context.Context, q func(t RunIndexTx) ([]Versioned[RunInfo], error)) ([]Versioned[RunInfo], error) {
-	var out []Versioned[RunInfo]
-	err := r.view(ctx, func(t RunIndexTx) error {
-		var err error
-		out, err = q(t)
-		return err
-	})
-	return out, err
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) (Versioned[RunInfo], error) { return tx.Runs().GetByName(name) })
 }
 
 // List returns every registered run, ordered by (CreatedAt, ID).
 func (r RunIndex) List(ctx context.Context) ([]Versioned[RunInfo], error) {
-	return r.listing(ctx, func(t RunIndexTx) ([]Versioned[RunInfo], error) { return t.List() })
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) ([]Versioned[RunInfo], error) { return tx.Runs().List() })
 }
 
 // Count returns the number of registered runs.
 func (r RunIndex) Count(ctx context.Context) (int, error) {
-	var n int
-	err := r.view(ctx, func(t RunIndexTx) error {
-		var err error
-		n, err = t.Count()
-		return err
-	})
-	return n, err
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) (int, error) { return tx.Runs().Count() })
 }
 
 // QueryByStatus returns the runs with the given status, ordered by
 // (CreatedAt, ID). An unknown status is InvalidArgument.
 func (r RunIndex) QueryByStatus(ctx context.Context, status RunStatus) ([]Versioned[RunInfo], error) {
-	return r.listing(ctx, func(t RunIndexTx) ([]Versioned[RunInfo], error) { return t.QueryByStatus(status) })
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) ([]Versioned[RunInfo], error) { return tx.Runs().QueryByStatus(status) })
 }
 
 // QueryByTag returns the runs carrying tag, ordered by (CreatedAt, ID).
 func (r RunIndex) QueryByTag(ctx context.Context, tag string) ([]Versioned[RunInfo], error) {
-	return r.listing(ctx, func(t RunIndexTx) ([]Versioned[RunInfo], error) { return t.QueryByTag(tag) })
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) ([]Versioned[RunInfo], error) { return tx.Runs().QueryByTag(tag) })
 }
 
 // Children returns the runs whose parent is parent, ordered by (CreatedAt,
 // ID); RunNotFound if parent is not registered.
 func (r RunIndex) Children(ctx context.Context, parent RunID) ([]Versioned[RunInfo], error) {
-	return r.listing(ctx, func(t RunIndexTx) ([]Versioned[RunInfo], error) { return t.Children(parent) })
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) ([]Versioned[RunInfo], error) { return tx.Runs().Children(parent) })
 }
 
 // SetStatus moves run id to status and returns the record's new version. A

@@ -630,67 +630,45 @@ func (s TraceStore) RecordChild(ctx context.Context, run RunID, parent TraceID, 
 	return s.record(ctx, run, func(t TraceTx) (TraceID, error) { return t.RecordChild(parent, spec) })
 }
 
-// view runs fn in a read-only transaction on run.
-func (s TraceStore) view(ctx context.Context, run RunID, fn func(t TraceTx) error) error {
-	return s.db.view(ctx, run, func(tx *Tx) error { return fn(tx.Traces()) })
-}
-
 // Get returns trace id of run, or NotFound.
 func (s TraceStore) Get(ctx context.Context, run RunID, id TraceID) (Versioned[Trace], error) {
-	var out Versioned[Trace]
-	err := s.view(ctx, run, func(t TraceTx) error {
-		var err error
-		out, err = t.Get(id)
-		return err
-	})
-	return out, err
-}
-
-// listing runs a slice-returning TraceTx query in a read-only transaction.
-func (s TraceStore) listing(ctx context.Context, run RunID, q func(t TraceTx) ([]Versioned[Trace], error)) ([]Versioned[Trace], error) {
-	var out []Versioned[Trace]
-	err := s.view(ctx, run, func(t TraceTx) error {
-		var err error
-		out, err = q(t)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[Trace], error) { return tx.Traces().Get(id) })
 }
 
 // QueryByType returns the traces of run with type typ, ordered by
 // (RecordedAt, ID). An invalid type is an InvalidArgument error.
 func (s TraceStore) QueryByType(ctx context.Context, run RunID, typ TraceType) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.QueryByType(typ) })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().QueryByType(typ) })
 }
 
 // QueryByTag returns the traces of run carrying tag, ordered by
 // (RecordedAt, ID).
 func (s TraceStore) QueryByTag(ctx context.Context, run RunID, tag string) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.QueryByTag(tag) })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().QueryByTag(tag) })
 }
 
 // QueryByTime returns the traces of run recorded in the half-open interval
 // [from, to), ordered by (RecordedAt, ID). from == to gives nothing; from >
 // to is an InvalidArgument error.
 func (s TraceStore) QueryByTime(ctx context.Context, run RunID, from, to Timestamp) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.QueryByTime(from, to) })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().QueryByTime(from, to) })
 }
 
 // Children returns the direct children of trace id, ordered by
 // (RecordedAt, ID); NotFound if id does not exist in run.
 func (s TraceStore) Children(ctx context.Context, run RunID, id TraceID) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.Children(id) })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().Children(id) })
 }
 
 // Roots returns the traces of run that have no parent, ordered by
 // (RecordedAt, ID).
 func (s TraceStore) Roots(ctx context.Context, run RunID) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.Roots() })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().Roots() })
 }
 
 // List returns every trace of run, ordered by (RecordedAt, ID).
 func (s TraceStore) List(ctx context.Context, run RunID) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.List() })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().List() })
 }
 
 // Tree returns the trace root and all its descendants as a depth-first,
@@ -698,24 +676,12 @@ func (s TraceStore) List(ctx context.Context, run RunID) ([]Versioned[Trace], er
 // trace come in (RecordedAt, ID) order, and each entry carries its depth
 // below root (root has depth 0). NotFound if root does not exist in run.
 func (s TraceStore) Tree(ctx context.Context, run RunID, root TraceID) ([]TraceNode, error) {
-	var out []TraceNode
-	err := s.view(ctx, run, func(t TraceTx) error {
-		var err error
-		out, err = t.Tree(root)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]TraceNode, error) { return tx.Traces().Tree(root) })
 }
 
 // Count returns the number of traces in run.
 func (s TraceStore) Count(ctx context.Context, run RunID) (int, error) {
-	var n int
-	err := s.view(ctx, run, func(t TraceTx) error {
-		var err error
-		n, err = t.Count()
-		return err
-	})
-	return n, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (int, error) { return tx.Traces().Count() })
 }
 
 // ---- Tx-level facade -------------------------------------------------------

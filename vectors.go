@@ -323,24 +323,12 @@ func (s VectorStore) DeleteCollection(ctx context.Context, run RunID, name strin
 
 // Collection describes one collection.
 func (s VectorStore) Collection(ctx context.Context, run RunID, name string) (CollectionInfo, error) {
-	var out CollectionInfo
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().Collection(name)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (CollectionInfo, error) { return tx.Vectors().Collection(name) })
 }
 
 // ListCollections lists the run's collections by name.
 func (s VectorStore) ListCollections(ctx context.Context, run RunID) ([]CollectionInfo, error) {
-	var out []CollectionInfo
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().ListCollections()
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]CollectionInfo, error) { return tx.Vectors().ListCollections() })
 }
 
 type upsertArgs struct {
@@ -361,13 +349,7 @@ func (s VectorStore) Upsert(ctx context.Context, run RunID, coll, key string, em
 
 // Get returns the vector stored under key.
 func (s VectorStore) Get(ctx context.Context, run RunID, coll, key string) (Versioned[VectorEntry], error) {
-	var out Versioned[VectorEntry]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().Get(coll, key)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[VectorEntry], error) { return tx.Vectors().Get(coll, key) })
 }
 
 // Delete removes the vector under key; NotFound if there is none.
@@ -380,48 +362,24 @@ func (s VectorStore) Delete(ctx context.Context, run RunID, coll, key string) (V
 
 // Count returns the number of vectors in the collection.
 func (s VectorStore) Count(ctx context.Context, run RunID, coll string) (int, error) {
-	var out int
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().Count(coll)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (int, error) { return tx.Vectors().Count(coll) })
 }
 
 // Search returns the k vectors scoring highest against query whose metadata
 // matches filter, best first, ties broken by key. The search is exact.
 func (s VectorStore) Search(ctx context.Context, run RunID, coll string, query []float32, k int, filter Filter) ([]VectorHit, error) {
-	var out []VectorHit
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().Search(coll, query, k, filter)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]VectorHit, error) { return tx.Vectors().Search(coll, query, k, filter) })
 }
 
 // GetAt returns the vector as of version at (a Txn version).
 func (s VectorStore) GetAt(ctx context.Context, run RunID, coll, key string, at Version) (Versioned[VectorEntry], error) {
-	var out Versioned[VectorEntry]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().GetAt(coll, key, at)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[VectorEntry], error) { return tx.Vectors().GetAt(coll, key, at) })
 }
 
 // History returns every retained version of the vector, newest first,
 // including deletions.
 func (s VectorStore) History(ctx context.Context, run RunID, coll, key string) ([]Versioned[VectorEntry], error) {
-	var out []Versioned[VectorEntry]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().History(coll, key)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[VectorEntry], error) { return tx.Vectors().History(coll, key) })
 }
 
 // collection reads a collection's config in the transaction.

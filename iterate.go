@@ -270,7 +270,7 @@ func indexPage(tx *Tx, op string, run RunID, space core.PrimitiveType, prefix st
 // it is "". The cursor is opaque.
 func (r RunIndex) ListPage(ctx context.Context, opts ListOptions) (Page[Versioned[RunInfo]], error) {
 	const op = "runs.ListPage"
-	return indexedPage(r.db, ctx, op, GlobalRun, core.Run, string(runPfxCreated), opts,
+	return indexedPage(r.db, ctx, op, GlobalRun, core.Run, runCreatedIndex, opts,
 		func(tx *Tx, key string) (Versioned[RunInfo], bool, error) {
 			return tx.Runs().getVersioned(op, runIndexID(key))
 		})
@@ -280,7 +280,7 @@ func (r RunIndex) ListPage(ctx context.Context, opts ListOptions) (Page[Versione
 // read at one snapshot; pass Next as the After of the next call until it is
 // "". The cursor is opaque.
 func (s TraceStore) ListPage(ctx context.Context, run RunID, opts ListOptions) (Page[Versioned[Trace]], error) {
-	return indexedPage(s.db, ctx, "traces.ListPage", run, core.Trace, string(tracePfxTime), opts,
+	return indexedPage(s.db, ctx, "traces.ListPage", run, core.Trace, traceTimeIndex, opts,
 		func(tx *Tx, key string) (Versioned[Trace], bool, error) {
 			return tx.Traces().get(traceIndexID(key))
 		})

@@ -2,7 +2,6 @@ package inmem
 
 import (
 	"context"
-	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 
@@ -70,78 +69,6 @@ type RunIndexTx struct{ tx *Tx }
 
 // Runs returns the run index inside the transaction.
 func (tx *Tx) Runs() RunIndexTx { return RunIndexTx{tx} }
-
-// Key layout of space Run in the global run. The first byte says what a key
-// is; variable-length parts are length-prefixed or end the key, numbers are
-// fixed-width big-endian, so no name, tag or status can make one key look
-// like another.
-//
-//	"r" id:16                         → the run record (runKey, also read by Tx.checkWrite)
-//	"n" name                          → Bytes(id): the name index (the name is the rest of the key)
-//	"c" created:8 id:16               → Null: creation-order index (List, Count)
-//	"s" len:1 status created:8 id:16  → Null: status index
-//	"g" len:4 tag created:8 id:16     → Null: tag index, one per tag
-//	"p" parent:16 created:8 id:16     → Null: children index
-//	"k" parent:16                     → Int: number of registered children
-//
-// created is CreatedAt in microseconds, sign bit flipped, so index scans
-// yield (CreatedAt, ID) order. Index entries are Put when they appear and
-// deleted (tombstoned) when they no longer apply.
-const (
-	runPfxName     = 'n'
-	runPfxCreated  = 'c'
-	runPfxStatus   = 's'
-	runPfxTag      = 'g'
-	runPfxParent   = 'p'
-	runPfxChildren = 'k'
-)
-
-func runNameKey(name string) string { return string(runPfxName) + name }
-
-func runChildrenKey(parent RunID) string { return string(runPfxChildren) + string(parent[:]) }
-
-func runStatusPrefix(s RunStatus) string {
-	return string(append([]byte{runPfxStatus, byte(len(s))}, s...))
-}
-
-func runTagPrefix(tag string) string {
-	return string(appendLenPrefixed(append(make([]byte, 0, 5+len(tag)), runPfxTag), tag))
-}
-
-func runParentPrefix(parent RunID) string { return string(runPfxParent) + string(parent[:]) }
-
-// runIndexKey appends (created, id) to an index prefix.
-func runIndexKey(prefix string, created Timestamp, id RunID) string {
-	b := make([]byte, 0, len(prefix)+24)
-	b = append(b, prefix...)
-	b = binary.BigEndian.AppendUint64(b, orderedTime(int64(created)))
-	return string(append(b, id[:]...))
-}
-
-// runIndexID returns the RunID at the end of an index key.
-func runIndexID(key string) RunID {
-	var id RunID
-	if len(key) >= 25 {
-		copy(id[:], key[len(key)-16:])
-	}
-	return id
-}
-
-// runIndexKeys returns the index keys of a run record (the name index and
-// children count excluded).
-func runIndexKeys(info *RunInfo) []string {
-	keys := make([]string, 0, 3+len(info.Tags))
-	keys = append(keys,
-		runIndexKey(string(runPfxCreated), info.CreatedAt, info.ID),
-		runIndexKey(runStatusPrefix(info.Status), info.CreatedAt, info.ID))
-	if info.Parent != nil {
-		keys = append(keys, runIndexKey(runParentPrefix(*info.Parent), info.CreatedAt, info.ID))
-	}
-	for _, tag := range info.Tags {
-		keys = append(keys, runIndexKey(runTagPrefix(tag), info.CreatedAt, info.ID))
-	}
-	return keys
-}
 
 func runRef(id RunID) EntityRef { return EntityRef{Primitive: core.Run, Run: id} }
 
@@ -657,7 +584,7 @@ func (t RunIndexTx) scanIndex(prefix string) ([]Versioned[RunInfo], error) {
 
 // List returns every registered run, ordered by (CreatedAt, ID).
 func (t RunIndexTx) List() ([]Versioned[RunInfo], error) {
-	return t.scanIndex(string(runPfxCreated))
+	return t.scanIndex(runCreatedIndex)
 }
 
 // Count returns the number of registered runs.
@@ -665,7 +592,7 @@ func (t RunIndexTx) Count() (int, error) {
 	if err := t.tx.checkRead(); err != nil {
 		return 0, err
 	}
-	return len(t.indexIDs(string(runPfxCreated))), nil
+	return len(t.indexIDs(runCreatedIndex)), nil
 }
 
 // QueryByStatus returns the runs with the given status, ordered by

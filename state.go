@@ -45,22 +45,6 @@ type StateTx struct{ tx *Tx }
 // State returns the state-cell primitive of the transaction.
 func (tx *Tx) State() StateTx { return StateTx{tx} }
 
-// Key layout of a run's State space. The first byte tags the entry; the name
-// is the whole rest of the key, so no separator is involved:
-//
-//	"c" ‖ name   the cell: Array[Int counter, value]; Delete writes an
-//	             engine tombstone here, so the cell's history shows it
-//	"h" ‖ name   the high-water mark: Int(the counter the cell had when it
-//	             was last deleted); written by Delete, it outlives the cell
-//	             so that a later Init/Set continues the count
-const (
-	stCellTag = 'c'
-	stHighTag = 'h'
-)
-
-func stateCellKey(name string) string { return string(rune(stCellTag)) + name }
-func stateHighKey(name string) string { return string(rune(stHighTag)) + name }
-
 func stateRef(run RunID, name string) EntityRef {
 	return EntityRef{Primitive: core.State, Run: run, Key: name}
 }
@@ -418,7 +402,7 @@ func (c StateTx) List(prefix string) ([]string, error) {
 	start := stateCellKey(prefix)
 	out := []string{}
 	tx.txn.Scan(tx.run, core.State, start, engine.PrefixEnd(start), true, func(key string, _ engine.Entry) bool {
-		out = append(out, key[1:])
+		out = append(out, stateCellName(key))
 		return true
 	})
 	return out, nil

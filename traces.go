@@ -2,7 +2,6 @@ package inmem
 
 import (
 	"context"
-	"encoding/binary"
 	"strconv"
 	"strings"
 	"time"
@@ -202,115 +201,6 @@ type TraceTx struct{ tx *Tx }
 
 // Traces returns the trace primitive of the transaction.
 func (tx *Tx) Traces() TraceTx { return TraceTx{tx} }
-
-// Key layout of the Trace space of a run. Every key starts with a byte that
-// says what it is; variable-length parts are length-prefixed and numbers are
-// fixed-width big-endian, so no tag or type can make one key look like
-// another, and an index scan by exact prefix sees only its own entries.
-//
-//	"c"                                  → Int: the last assigned TraceID (Put)
-//	"t" id:8                             → the trace record (Append)
-//	"i" at:8 id:8                        → Null: time index (Append)
-//	"y" len:4 type at:8 id:8             → Null: type index (Append)
-//	"g" len:4 tag at:8 id:8              → Null: tag index, one per tag (Append)
-//	"p" parent:8 at:8 id:8               → Null: parent index, parent 0 for roots (Append)
-//
-// at is RecordedAt in microseconds as a uint64 with the sign bit flipped, so
-// that byte order is numeric order (negative times sort first); id and
-// parent are uint64. Index keys end in (at, id), so a prefix scan yields
-// (RecordedAt, ID) order.
-const (
-	traceKeyCounter = "c"
-	tracePfxRecord  = 't'
-	tracePfxTime    = 'i'
-	tracePfxType    = 'y'
-	tracePfxTag     = 'g'
-	tracePfxParent  = 'p'
-)
-
-func traceRecordKey(id TraceID) string {
-	var b [9]byte
-	b[0] = tracePfxRecord
-	binary.BigEndian.PutUint64(b[1:], uint64(id))
-	return string(b[:])
-}
-
-// orderedTime maps a signed timestamp to an unsigned number with the same
-// order.
-func orderedTime(at int64) uint64 { return uint64(at) ^ (1 << 63) }
-
-// appendLenPrefixed appends a 4-byte big-endian length and s.
-func appendLenPrefixed(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
-}
-
-func traceTimePrefix(at int64) string {
-	b := make([]byte, 0, 9)
-	b = append(b, tracePfxTime)
-	return string(binary.BigEndian.AppendUint64(b, orderedTime(at)))
-}
-
-func traceTypePrefix(t TraceType) string {
-	return string(appendLenPrefixed(append(make([]byte, 0, 5+len(t)), tracePfxType), string(t)))
-}
-
-func traceTagPrefix(tag string) string {
-	return string(appendLenPrefixed(append(make([]byte, 0, 5+len(tag)), tracePfxTag), tag))
-}
-
-func traceParentPrefix(parent TraceID) string {
-	b := make([]byte, 0, 9)
-	b = append(b, tracePfxParent)
-	return string(binary.BigEndian.AppendUint64(b, uint64(parent)))
-}
-
-// traceIndexKey appends (at, id) to an index prefix.
-func traceIndexKey(prefix string, at int64, id TraceID) string {
-	b := make([]byte, 0, len(prefix)+16)
-	b = append(b, prefix...)
-	b = binary.BigEndian.AppendUint64(b, orderedTime(at))
-	return string(binary.BigEndian.AppendUint64(b, uint64(id)))
-}
-
-// traceIndexID returns the TraceID at the end of an index key.
-func traceIndexID(key string) TraceID {
-	if len(key) < 17 {
-		return 0
-	}
-	return TraceID(binary.BigEndian.Uint64([]byte(key[len(key)-8:])))
-}
-
-// traceIndexKeys returns every index key of a trace (the record key and the
-// counter excluded). Anything that removes a trace record (retention) must
-// remove these with it.
-func traceIndexKeys(t *Trace) []string {
-	keys := make([]string, 0, 3+len(t.Tags))
-	buf := make([]byte, 0, 64)
-	// key builds prefix byte, optional length-prefixed text, optional
-	// 8-byte number, then (at, id), and converts it with one allocation.
-	key := func(pfx byte, text string, withText bool, num uint64, withNum bool) string {
-		b := append(buf[:0], pfx)
-		if withText {
-			b = appendLenPrefixed(b, text)
-		}
-		if withNum {
-			b = binary.BigEndian.AppendUint64(b, num)
-		}
-		b = binary.BigEndian.AppendUint64(b, orderedTime(int64(t.RecordedAt)))
-		b = binary.BigEndian.AppendUint64(b, uint64(t.ID))
-		buf = b
-		return string(b)
-	}
-	keys = append(keys,
-		key(tracePfxTime, "", false, 0, false),
-		key(tracePfxType, string(t.Type), true, 0, false),
-		key(tracePfxParent, "", false, uint64(t.Parent), true))
-	for _, tag := range t.Tags {
-		keys = append(keys, key(tracePfxTag, tag, true, 0, false))
-	}
-	return keys
-}
 
 func traceRef(run RunID, id TraceID) EntityRef {
 	return EntityRef{Primitive: core.Trace, Run: run, Key: id.String()}
@@ -870,7 +760,7 @@ func (t TraceTx) Roots() ([]Versioned[Trace], error) {
 
 // List returns every trace, ordered by (RecordedAt, ID).
 func (t TraceTx) List() ([]Versioned[Trace], error) {
-	p := string(tracePfxTime)
+	p := traceTimeIndex
 	return t.scanPrefix(p)
 }
 
@@ -915,7 +805,7 @@ func (t TraceTx) Count() (int, error) {
 	if err := tx.checkRead(); err != nil {
 		return 0, err
 	}
-	p := string(tracePfxTime)
+	p := traceTimeIndex
 	n := 0
 	tx.txn.Scan(tx.run, core.Trace, p, engine.PrefixEnd(p), true, func(string, engine.Entry) bool {
 		n++

@@ -181,43 +181,6 @@ func (f Filter) validate(op string) error {
 	return nil
 }
 
-// Key layout in space Vector of a run:
-//
-//	"c" name                           collection config: {"dim": Int, "metric": String}
-//	"v" uvarint(len(name)) name key    a vector: {"e": Bytes (float32 little-endian), "m": metadata}
-//
-// The length prefix keeps a collection's vectors under one prefix that no
-// other collection's can extend.
-func collectionKey(name string) string { return "c" + name }
-
-func vectorPrefix(name string) string {
-	var b [binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(b[:], uint64(len(name)))
-	return "v" + string(b[:n]) + name
-}
-
-func vectorKey(name, key string) string { return vectorPrefix(name) + key }
-
-// parseVectorKey splits an engine key of space Vector; config reports a
-// collection config key.
-func parseVectorKey(k string) (name, key string, config, ok bool) {
-	if k == "" {
-		return "", "", false, false
-	}
-	switch k[0] {
-	case 'c':
-		return k[1:], "", true, true
-	case 'v':
-		n, w := binary.Uvarint([]byte(k[1:min(len(k), 1+binary.MaxVarintLen64)]))
-		if w <= 0 || n > uint64(len(k)-1-w) {
-			return "", "", false, false
-		}
-		start := 1 + w
-		return k[start : start+int(n)], k[start+int(n):], false, true
-	}
-	return "", "", false, false
-}
-
 const (
 	fieldDim       = "dim"
 	fieldMetric    = "metric"
@@ -463,9 +426,11 @@ func (v VectorTx) ListCollections() ([]CollectionInfo, error) {
 		return nil, err
 	}
 	var out []CollectionInfo
-	tx.txn.Scan(tx.run, core.Vector, "c", "d", true, func(key string, e engine.Entry) bool {
+	prefix := collectionKey("")
+	tx.txn.Scan(tx.run, core.Vector, prefix, engine.PrefixEnd(prefix), true, func(key string, e engine.Entry) bool {
+		name, _, _, _ := parseVectorKey(key)
 		if dim, metric, ok := decodeConfig(e.Value); ok {
-			out = append(out, CollectionInfo{Name: key[1:], Dim: dim, Metric: metric, Version: core.Txn(e.Version)})
+			out = append(out, CollectionInfo{Name: name, Dim: dim, Metric: metric, Version: core.Txn(e.Version)})
 		}
 		return true
 	})

@@ -317,3 +317,12 @@ func parseVectorKey(k string) (name, key string, config, ok bool) {
 	}
 	return "", "", false, false
 }
+
+// ---- System (space System of each run) -------------------------------------
+//
+//	"_system/retention"   String: the run's retention policy; the global
+//	                      run's is the database-wide default
+//
+// System keys are readable names under reservedPrefix: they are few and
+// tools print them as they are.
+const retentionKey = reservedPrefix + "retention"

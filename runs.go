@@ -273,13 +273,13 @@ func (r RunIndex) Archive(ctx context.Context, id RunID) (Version, error) {
 // AddTags adds tags to run id (ones it already has are ignored) and returns
 // the record's version. Tags can change in any status.
 func (r RunIndex) AddTags(ctx context.Context, id RunID, tags ...string) (Version, error) {
-	return r.mutate(ctx, func(t RunIndexTx) (uint64, error) { return t.addTags(id, tags) })
+	return r.mutate(ctx, func(t RunIndexTx) (uint64, error) { return t.editTags("runs.AddTags", id, tags, true) })
 }
 
 // RemoveTags removes tags from run id (ones it does not have are ignored)
 // and returns the record's version.
 func (r RunIndex) RemoveTags(ctx context.Context, id RunID, tags ...string) (Version, error) {
-	return r.mutate(ctx, func(t RunIndexTx) (uint64, error) { return t.removeTags(id, tags) })
+	return r.mutate(ctx, func(t RunIndexTx) (uint64, error) { return t.editTags("runs.RemoveTags", id, tags, false) })
 }
 
 // SetMetadata replaces the metadata of run id and returns the record's new
@@ -703,44 +703,36 @@ func (t RunIndexTx) Archive(id RunID) error { return t.SetStatus(id, RunArchived
 
 // AddTags adds tags to run id (ones it has are ignored).
 func (t RunIndexTx) AddTags(id RunID, tags ...string) error {
-	_, err := t.addTags(id, tags)
+	_, err := t.editTags("runs.AddTags", id, tags, true)
 	return err
-}
-
-// addTags returns the record's current version if nothing had to change.
-func (t RunIndexTx) addTags(id RunID, tags []string) (uint64, error) {
-	const op = "runs.AddTags"
-	add, err := t.tx.db.normTags(op, tags)
-	if err != nil {
-		return 0, err
-	}
-	return t.changeTags(op, id, func(cur []string) []string {
-		out := cur
-		for _, tag := range add {
-			if !contains(cur, tag) {
-				out = append(out, tag)
-			}
-		}
-		return out
-	})
 }
 
 // RemoveTags removes tags from run id (ones it does not have are ignored).
 func (t RunIndexTx) RemoveTags(id RunID, tags ...string) error {
-	_, err := t.removeTags(id, tags)
+	_, err := t.editTags("runs.RemoveTags", id, tags, false)
 	return err
 }
 
-func (t RunIndexTx) removeTags(id RunID, tags []string) (uint64, error) {
-	const op = "runs.RemoveTags"
-	drop, err := t.tx.db.normTags(op, tags)
+// editTags adds tags to run id (add) or removes them from it; it returns
+// the record's current version if nothing had to change.
+func (t RunIndexTx) editTags(op string, id RunID, tags []string, add bool) (uint64, error) {
+	given, err := t.tx.db.normTags(op, tags)
 	if err != nil {
 		return 0, err
 	}
 	return t.changeTags(op, id, func(cur []string) []string {
+		if add {
+			out := cur
+			for _, tag := range given {
+				if !contains(cur, tag) {
+					out = append(out, tag)
+				}
+			}
+			return out
+		}
 		var out []string
 		for _, tag := range cur {
-			if !contains(drop, tag) {
+			if !contains(given, tag) {
 				out = append(out, tag)
 			}
 		}

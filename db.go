@@ -264,21 +264,66 @@ func (db *DB) view(ctx context.Context, run RunID, fn func(tx *Tx) error) error 
 	return db.viewTx(ctx, run, fn, true)
 }
 
-func (db *DB) viewTx(ctx context.Context, run RunID, fn func(tx *Tx) error, pooled bool) error {
-	if err := ctx.Err(); err != nil {
-		return ctxError("View", err)
+// viewGet runs fn in a pooled read-only transaction on run and returns its
+// result: the shape of every single-operation read that needs a snapshot.
+// It calls fn directly, not through a closure handed to view, so a read
+// costs the same calls as a hand-written view wrapper, and fn does not
+// escape.
+func viewGet[T any](db *DB, ctx context.Context, run RunID, fn func(tx *Tx) (T, error)) (T, error) {
+	tx, err := db.beginView(ctx, run, true)
+	if err != nil {
+		var zero T
+		return zero, err
 	}
-	tx, err := db.beginTx(ctx, run, false, pooled)
+	defer db.releaseTx(tx)
+	return fn(tx)
+}
+
+// updateGet runs fn in a pooled read-write transaction on run, retried on
+// conflict as update does, and returns the result of the last attempt with
+// the commit version (0 when fn wrote nothing). Like view's closures,
+// callers decide what a failed call returns. It goes through updateWith
+// with a capture-free literal: a closure here would escape (update's
+// closures do) and cost every write one more allocation.
+func updateGet[T any](db *DB, ctx context.Context, run RunID, fn func(tx *Tx) (T, error)) (T, uint64, error) {
+	var out T
+	v, err := updateWith(db, ctx, run, getArgs[T]{fn, &out}, func(tx *Tx, a getArgs[T]) error {
+		var err error
+		*a.out, err = a.fn(tx)
+		return err
+	})
+	return out, v, err
+}
+
+type getArgs[T any] struct {
+	fn  func(tx *Tx) (T, error)
+	out *T
+}
+
+func (db *DB) viewTx(ctx context.Context, run RunID, fn func(tx *Tx) error, pooled bool) error {
+	tx, err := db.beginView(ctx, run, pooled)
 	if err != nil {
 		return err
 	}
-	tx.managed = true
 	if pooled {
 		defer db.releaseTx(tx)
 	} else {
 		defer tx.rollback()
 	}
 	return fn(tx)
+}
+
+// beginView starts the managed read-only transaction of View.
+func (db *DB) beginView(ctx context.Context, run RunID, pooled bool) (*Tx, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError("View", err)
+	}
+	tx, err := db.beginTx(ctx, run, false, pooled)
+	if err != nil {
+		return nil, err
+	}
+	tx.managed = true
+	return tx, nil
 }
 
 // Begin starts a transaction bound to run for long-lived work. Finish it

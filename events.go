@@ -136,43 +136,11 @@ func (r ChainReport) String() string {
 	return fmt.Sprintf("chain broken at sequence %d: %s", r.BrokenAt, r.Reason)
 }
 
-// Key layout of a run's Event space. Every key starts with a one-byte tag
-// that tells the three kinds of entry apart; integers are big-endian and
-// fixed-width, so event keys sort in sequence order:
-//
-//	"m"            head: Bytes(48) = length u64 ‖ last timestamp i64 ‖ head hash [32]
-//	"e" ‖ seq u64  event: Array[String type, payload, Bytes(80) header]
-//	               header = timestamp i64 ‖ type link u64 ‖ prev_hash [32] ‖ hash [32]
-//	"y" ‖ type     type head: Int(sequence of the newest event of the type)
-//
-// The type is the whole remainder of a type-head key, so it needs no length
-// prefix or terminator; type-head keys sort by type, which is what Types
-// returns. The type index is a linked list per type: the type head names
-// the newest event of the type, and each event's type link names the
-// previous event of its type (as sequence+1; 0 ends the list). An append
-// therefore creates one new key (the event) and rewrites two existing ones
-// (the head and the type head). The type link is not part of the hash; it is
-// derived data that VerifyChain checks as well.
+// Sizes of the fixed parts of the Event space's values (see keys.go).
 const (
-	evHeadKey   = "m"
-	evEventTag  = 'e'
-	evTypeTag   = 'y'
 	evHeadLen   = 8 + 8 + 32
 	evHeaderLen = 8 + 8 + 32 + 32
 )
-
-func eventKey(seq uint64) string {
-	var b [9]byte
-	b[0] = evEventTag
-	binary.BigEndian.PutUint64(b[1:], seq)
-	return string(b[:])
-}
-
-// eventKeyEnd bounds every event key (the tag after evEventTag).
-const eventKeyEnd = string(rune(evEventTag + 1))
-
-// eventTypeKey is the key of a type's type head.
-func eventTypeKey(typ string) string { return string(rune(evTypeTag)) + typ }
 
 // eventHead is the decoded head entry of a run's log.
 type eventHead struct {
@@ -329,25 +297,13 @@ func (l EventLog) Read(ctx context.Context, run RunID, seq uint64) (Versioned[Ev
 // (so Range(ctx, run, 0, math.MaxUint64) returns the whole log); from > to
 // is an InvalidArgument error.
 func (l EventLog) Range(ctx context.Context, run RunID, from, to uint64) ([]Event, error) {
-	var out []Event
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().Range(from, to)
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) ([]Event, error) { return tx.Events().Range(from, to) })
 }
 
 // Head returns the last event of run's log, or a NotFound error when the log
 // is empty.
 func (l EventLog) Head(ctx context.Context, run RunID) (Versioned[Event], error) {
-	var out Versioned[Event]
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().Head()
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) (Versioned[Event], error) { return tx.Events().Head() })
 }
 
 // Len returns the number of events in run's log (the next sequence).
@@ -370,24 +326,12 @@ func (l EventLog) Len(ctx context.Context, run RunID) (uint64, error) {
 
 // ReadByType returns the events of type typ, in sequence order.
 func (l EventLog) ReadByType(ctx context.Context, run RunID, typ string) ([]Event, error) {
-	var out []Event
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().ReadByType(typ)
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) ([]Event, error) { return tx.Events().ReadByType(typ) })
 }
 
 // Types returns the distinct event types of run's log, sorted.
 func (l EventLog) Types(ctx context.Context, run RunID) ([]string, error) {
-	var out []string
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().Types()
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) ([]string, error) { return tx.Events().Types() })
 }
 
 // VerifyChain walks run's whole log at one snapshot and checks every link:
@@ -402,13 +346,7 @@ func (l EventLog) Types(ctx context.Context, run RunID) ([]string, error) {
 // reads the whole log: O(Len) time, constant memory apart from one entry
 // per event type.
 func (l EventLog) VerifyChain(ctx context.Context, run RunID) (ChainReport, error) {
-	var out ChainReport
-	err := l.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Events().VerifyChain()
-		return err
-	})
-	return out, err
+	return viewGet(l.db, ctx, run, func(tx *Tx) (ChainReport, error) { return tx.Events().VerifyChain() })
 }
 
 // --- Tx-level facade -------------------------------------------------------
@@ -532,11 +470,11 @@ func (l EventLogTx) scanEvents(op string, from, to uint64, fn func(*storedEvent)
 	}
 	var err error
 	tx.txn.Scan(tx.run, core.Event, eventKey(from), end, false, func(key string, e engine.Entry) bool {
-		if len(key) != 9 {
+		seq, ok := eventSeqOf(key)
+		if !ok {
 			err = eventCorrupt(op, eventLogRef(tx.run), "stray key %q among the events", key)
 			return false
 		}
-		seq := binary.BigEndian.Uint64([]byte(key[1:]))
 		ev, derr := decodeEvent(seq, e.Value)
 		if derr != nil {
 			err = eventCorrupt(op, eventRef(tx.run, seq), "%v", derr)
@@ -650,9 +588,9 @@ func (l EventLogTx) Types() ([]string, error) {
 // them to the read set.
 func (l EventLogTx) scanTypeHeads(fn func(typ string, e engine.Entry) bool) {
 	tx := l.tx
-	prefix := string(rune(evTypeTag))
+	prefix := eventTypeKey("")
 	tx.txn.Scan(tx.run, core.Event, prefix, engine.PrefixEnd(prefix), false, func(key string, e engine.Entry) bool {
-		return fn(key[1:], e)
+		return fn(eventTypeOf(key), e)
 	})
 }
 
@@ -684,10 +622,10 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 				return false
 			}
 		}
-		if len(key) != 9 {
+		seq, ok := eventSeqOf(key)
+		if !ok {
 			return broken(next, "stray entry %q in the event space", key)
 		}
-		seq := binary.BigEndian.Uint64([]byte(key[1:]))
 		if seq != next {
 			return broken(next, "event %d is missing (the next stored event is %d)", next, seq)
 		}

@@ -275,43 +275,35 @@ func indexPage(tx *Tx, op string, run RunID, space core.PrimitiveType, prefix st
 // it is "". The cursor is opaque.
 func (r RunIndex) ListPage(ctx context.Context, opts ListOptions) (Page[Versioned[RunInfo]], error) {
 	const op = "runs.ListPage"
-	page := Page[Versioned[RunInfo]]{Items: []Versioned[RunInfo]{}}
-	err := r.view(ctx, func(t RunIndexTx) error {
-		keys, next, err := indexPage(t.tx, op, GlobalRun, core.Run, string(runPfxCreated), opts)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			v, ok, err := t.getVersioned(op, runIndexID(k))
-			if err != nil {
-				return err
-			}
-			if ok {
-				page.Items = append(page.Items, v)
-			}
-		}
-		page.Next = next
-		return nil
-	})
-	if err != nil {
-		return Page[Versioned[RunInfo]]{}, err
-	}
-	return page, nil
+	return indexedPage(r.db, ctx, op, GlobalRun, core.Run, runCreatedIndex, opts,
+		func(tx *Tx, key string) (Versioned[RunInfo], bool, error) {
+			return tx.Runs().getVersioned(op, runIndexID(key))
+		})
 }
 
 // ListPage returns one page of run's traces, ordered by (RecordedAt, ID),
 // read at one snapshot; pass Next as the After of the next call until it is
 // "". The cursor is opaque.
 func (s TraceStore) ListPage(ctx context.Context, run RunID, opts ListOptions) (Page[Versioned[Trace]], error) {
-	const op = "traces.ListPage"
-	page := Page[Versioned[Trace]]{Items: []Versioned[Trace]{}}
-	err := s.view(ctx, run, func(t TraceTx) error {
-		keys, next, err := indexPage(t.tx, op, run, core.Trace, string(tracePfxTime), opts)
+	return indexedPage(s.db, ctx, "traces.ListPage", run, core.Trace, traceTimeIndex, opts,
+		func(tx *Tx, key string) (Versioned[Trace], bool, error) {
+			return tx.Traces().get(traceIndexID(key))
+		})
+}
+
+// indexedPage reads one page of the index under prefix at one snapshot and
+// loads the entity each index key names; an entry whose entity is gone
+// (load reports !ok) is skipped.
+func indexedPage[T any](db *DB, ctx context.Context, op string, run RunID, space core.PrimitiveType, prefix string, opts ListOptions,
+	load func(tx *Tx, key string) (T, bool, error)) (Page[T], error) {
+	page := Page[T]{Items: []T{}}
+	err := db.view(ctx, run, func(tx *Tx) error {
+		keys, next, err := indexPage(tx, op, run, space, prefix, opts)
 		if err != nil {
 			return err
 		}
 		for _, k := range keys {
-			v, ok, err := t.get(traceIndexID(k))
+			v, ok, err := load(tx, k)
 			if err != nil {
 				return err
 			}
@@ -323,7 +315,7 @@ func (s TraceStore) ListPage(ctx context.Context, run RunID, opts ListOptions) (
 		return nil
 	})
 	if err != nil {
-		return Page[Versioned[Trace]]{}, err
+		return Page[T]{}, err
 	}
 	return page, nil
 }

@@ -387,26 +387,14 @@ func (s JSONStore) write(ctx context.Context, run RunID, a jsonArgs, fn func(tx 
 // version not newer than at. NotFound if the document did not exist then
 // (not yet created, or destroyed).
 func (s JSONStore) GetAt(ctx context.Context, run RunID, id string, at Version) (Versioned[Value], error) {
-	var out Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.JSON().GetAt(id, at)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[Value], error) { return tx.JSON().GetAt(id, at) })
 }
 
 // History returns every retained version of document id, newest first,
 // including destructions (Deleted set). A document never written gives an
 // empty slice.
 func (s JSONStore) History(ctx context.Context, run RunID, id string) ([]Versioned[Value], error) {
-	var out []Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.JSON().History(id)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Value], error) { return tx.JSON().History(id) })
 }
 
 // Scan iterates over the live documents whose id has the given prefix, in

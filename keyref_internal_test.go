@@ -47,6 +47,7 @@ func TestKeyrefDecodesEveryKeyLayout(t *testing.T) {
 		{core.Run, GlobalRun, runIndexKeys(info)[2], want{keyref.KindRunParentIndex, runRefText, "parent " + parent.String() + " created 2023-11-14T22:13:20.123456Z"}},
 		{core.Run, GlobalRun, runIndexKeys(info)[3], want{keyref.KindRunTagIndex, runRefText, `tag "demo" created 2023-11-14T22:13:20.123456Z`}},
 		{core.Vector, run, collectionKey("mem"), want{keyref.KindCollection, "vector://" + run.String() + "/mem", ""}},
+		{core.System, run, retentionKey, want{keyref.KindSystem, "", `"_system/retention"`}},
 		{core.Vector, run, vectorKey("mem", "k/1"), want{keyref.KindVector, "vector://" + run.String() + "/mem/k%2F1", ""}},
 	}
 	for _, c := range cases {

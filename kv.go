@@ -67,13 +67,7 @@ func (s KVStore) Exists(ctx context.Context, run RunID, key string) (bool, error
 // GetMany reads several keys at one snapshot. The result has one entry per
 // key, in order; a missing key gives nil.
 func (s KVStore) GetMany(ctx context.Context, run RunID, keys []string) ([]*Versioned[Value], error) {
-	var out []*Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.KV().GetMany(keys)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]*Versioned[Value], error) { return tx.KV().GetMany(keys) })
 }
 
 // Put writes a new version of key and returns it.
@@ -124,13 +118,7 @@ func (s KVStore) CAS(ctx context.Context, run RunID, key string, expected Versio
 // newest version not newer than at. NotFound if key had no live value then;
 // HistoryTrimmed if retention removed the version that answers.
 func (s KVStore) GetAt(ctx context.Context, run RunID, key string, at Version) (Versioned[Value], error) {
-	var out Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.KV().GetAt(key, at)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[Value], error) { return tx.KV().GetAt(key, at) })
 }
 
 // History returns every retained version of key, newest first, including
@@ -139,13 +127,7 @@ func (s KVStore) GetAt(ctx context.Context, run RunID, key string, at Version) (
 // HistoryTrimmed error whose EarliestRetained is the oldest one returned
 // (or, for a purged key, the trim floor).
 func (s KVStore) History(ctx context.Context, run RunID, key string) ([]Versioned[Value], error) {
-	var out []Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.KV().History(key)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Value], error) { return tx.KV().History(key) })
 }
 
 // Scan iterates over the live keys with the given prefix in ascending order,

@@ -203,10 +203,6 @@ func (p RetentionPolicy) keep() engine.Keep {
 	return engine.Keep{}
 }
 
-// retentionKey is the System-space key of a run's policy; the global run's
-// is the database-wide default.
-const retentionKey = reservedPrefix + "retention"
-
 // SetRetentionPolicy stores p as the retention policy of run; for the
 // global run (GlobalRun) it is the database-wide default, which applies to
 // every run without a policy of its own. It returns the commit version:
@@ -221,13 +217,7 @@ func (db *DB) SetRetentionPolicy(ctx context.Context, run RunID, p RetentionPoli
 // (for the global run: the database-wide default). A run that never had one
 // gives KeepAll with a zero Version.
 func (db *DB) RetentionPolicy(ctx context.Context, run RunID) (Versioned[RetentionPolicy], error) {
-	var out Versioned[RetentionPolicy]
-	err := db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.RetentionPolicy()
-		return err
-	})
-	return out, err
+	return viewGet(db, ctx, run, func(tx *Tx) (Versioned[RetentionPolicy], error) { return tx.RetentionPolicy() })
 }
 
 // SetRetentionPolicy buffers p as the policy of the transaction's run (the

@@ -2,7 +2,6 @@ package inmem
 
 import (
 	"context"
-	"encoding/binary"
 	"unicode"
 	"unicode/utf8"
 
@@ -70,78 +69,6 @@ type RunIndexTx struct{ tx *Tx }
 
 // Runs returns the run index inside the transaction.
 func (tx *Tx) Runs() RunIndexTx { return RunIndexTx{tx} }
-
-// Key layout of space Run in the global run. The first byte says what a key
-// is; variable-length parts are length-prefixed or end the key, numbers are
-// fixed-width big-endian, so no name, tag or status can make one key look
-// like another.
-//
-//	"r" id:16                         → the run record (runKey, also read by Tx.checkWrite)
-//	"n" name                          → Bytes(id): the name index (the name is the rest of the key)
-//	"c" created:8 id:16               → Null: creation-order index (List, Count)
-//	"s" len:1 status created:8 id:16  → Null: status index
-//	"g" len:4 tag created:8 id:16     → Null: tag index, one per tag
-//	"p" parent:16 created:8 id:16     → Null: children index
-//	"k" parent:16                     → Int: number of registered children
-//
-// created is CreatedAt in microseconds, sign bit flipped, so index scans
-// yield (CreatedAt, ID) order. Index entries are Put when they appear and
-// deleted (tombstoned) when they no longer apply.
-const (
-	runPfxName     = 'n'
-	runPfxCreated  = 'c'
-	runPfxStatus   = 's'
-	runPfxTag      = 'g'
-	runPfxParent   = 'p'
-	runPfxChildren = 'k'
-)
-
-func runNameKey(name string) string { return string(runPfxName) + name }
-
-func runChildrenKey(parent RunID) string { return string(runPfxChildren) + string(parent[:]) }
-
-func runStatusPrefix(s RunStatus) string {
-	return string(append([]byte{runPfxStatus, byte(len(s))}, s...))
-}
-
-func runTagPrefix(tag string) string {
-	return string(appendLenPrefixed(append(make([]byte, 0, 5+len(tag)), runPfxTag), tag))
-}
-
-func runParentPrefix(parent RunID) string { return string(runPfxParent) + string(parent[:]) }
-
-// runIndexKey appends (created, id) to an index prefix.
-func runIndexKey(prefix string, created Timestamp, id RunID) string {
-	b := make([]byte, 0, len(prefix)+24)
-	b = append(b, prefix...)
-	b = binary.BigEndian.AppendUint64(b, orderedTime(int64(created)))
-	return string(append(b, id[:]...))
-}
-
-// runIndexID returns the RunID at the end of an index key.
-func runIndexID(key string) RunID {
-	var id RunID
-	if len(key) >= 25 {
-		copy(id[:], key[len(key)-16:])
-	}
-	return id
-}
-
-// runIndexKeys returns the index keys of a run record (the name index and
-// children count excluded).
-func runIndexKeys(info *RunInfo) []string {
-	keys := make([]string, 0, 3+len(info.Tags))
-	keys = append(keys,
-		runIndexKey(string(runPfxCreated), info.CreatedAt, info.ID),
-		runIndexKey(runStatusPrefix(info.Status), info.CreatedAt, info.ID))
-	if info.Parent != nil {
-		keys = append(keys, runIndexKey(runParentPrefix(*info.Parent), info.CreatedAt, info.ID))
-	}
-	for _, tag := range info.Tags {
-		keys = append(keys, runIndexKey(runTagPrefix(tag), info.CreatedAt, info.ID))
-	}
-	return keys
-}
 
 func runRef(id RunID) EntityRef { return EntityRef{Primitive: core.Run, Run: id} }
 
@@ -249,29 +176,15 @@ func checkRunID(op string, id RunID) error {
 // (see MaxRunNameBytes; empty or with control characters) is
 // InvalidArgument; a Parent that is not registered is RunNotFound.
 func (r RunIndex) Create(ctx context.Context, name string, opts RunOptions) (RunID, error) {
-	var id RunID
-	_, err := r.db.update(ctx, GlobalRun, func(tx *Tx) error {
-		var err error
-		id, err = tx.Runs().Create(name, opts)
-		return err
-	})
+	id, _, err := updateGet(r.db, ctx, GlobalRun, func(tx *Tx) (RunID, error) { return tx.Runs().Create(name, opts) })
 	return id, err
-}
-
-func (r RunIndex) view(ctx context.Context, fn func(t RunIndexTx) error) error {
-	return r.db.view(ctx, GlobalRun, func(tx *Tx) error { return fn(tx.Runs()) })
 }
 
 // mutate runs a RunIndexTx mutator in its own transaction and returns the
 // new version of the run's record: the commit version, or the current
 // version when nothing had to change.
 func (r RunIndex) mutate(ctx context.Context, fn func(t RunIndexTx) (uint64, error)) (Version, error) {
-	var cur uint64
-	v, err := r.db.update(ctx, GlobalRun, func(tx *Tx) error {
-		var err error
-		cur, err = fn(tx.Runs())
-		return err
-	})
+	cur, v, err := updateGet(r.db, ctx, GlobalRun, func(tx *Tx) (uint64, error) { return fn(tx.Runs()) })
 	if err != nil {
 		return Version{}, err
 	}
@@ -283,67 +196,39 @@ func (r RunIndex) mutate(ctx context.Context, fn func(t RunIndexTx) (uint64, err
 
 // Get returns the record of run id, or RunNotFound.
 func (r RunIndex) Get(ctx context.Context, id RunID) (Versioned[RunInfo], error) {
-	var out Versioned[RunInfo]
-	err := r.view(ctx, func(t RunIndexTx) error {
-		var err error
-		out, err = t.Get(id)
-		return err
-	})
-	return out, err
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) (Versioned[RunInfo], error) { return tx.Runs().Get(id) })
 }
 
 // GetByName returns the record of the run named name, or RunNotFound.
 func (r RunIndex) GetByName(ctx context.Context, name string) (Versioned[RunInfo], error) {
-	var out Versioned[RunInfo]
-	err := r.view(ctx, func(t RunIndexTx) error {
-		var err error
-		out, err = t.GetByName(name)
-		return err
-	})
-	return out, err
-}
-
-func (r RunIndex) listing(ctx context.Context, q func(t RunIndexTx) ([]Versioned[RunInfo], error)) ([]Versioned[RunInfo], error) {
-	var out []Versioned[RunInfo]
-	err := r.view(ctx, func(t RunIndexTx) error {
-		var err error
-		out, err = q(t)
-		return err
-	})
-	return out, err
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) (Versioned[RunInfo], error) { return tx.Runs().GetByName(name) })
 }
 
 // List returns every registered run, ordered by (CreatedAt, ID).
 func (r RunIndex) List(ctx context.Context) ([]Versioned[RunInfo], error) {
-	return r.listing(ctx, func(t RunIndexTx) ([]Versioned[RunInfo], error) { return t.List() })
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) ([]Versioned[RunInfo], error) { return tx.Runs().List() })
 }
 
 // Count returns the number of registered runs.
 func (r RunIndex) Count(ctx context.Context) (int, error) {
-	var n int
-	err := r.view(ctx, func(t RunIndexTx) error {
-		var err error
-		n, err = t.Count()
-		return err
-	})
-	return n, err
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) (int, error) { return tx.Runs().Count() })
 }
 
 // QueryByStatus returns the runs with the given status, ordered by
 // (CreatedAt, ID). An unknown status is InvalidArgument.
 func (r RunIndex) QueryByStatus(ctx context.Context, status RunStatus) ([]Versioned[RunInfo], error) {
-	return r.listing(ctx, func(t RunIndexTx) ([]Versioned[RunInfo], error) { return t.QueryByStatus(status) })
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) ([]Versioned[RunInfo], error) { return tx.Runs().QueryByStatus(status) })
 }
 
 // QueryByTag returns the runs carrying tag, ordered by (CreatedAt, ID).
 func (r RunIndex) QueryByTag(ctx context.Context, tag string) ([]Versioned[RunInfo], error) {
-	return r.listing(ctx, func(t RunIndexTx) ([]Versioned[RunInfo], error) { return t.QueryByTag(tag) })
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) ([]Versioned[RunInfo], error) { return tx.Runs().QueryByTag(tag) })
 }
 
 // Children returns the runs whose parent is parent, ordered by (CreatedAt,
 // ID); RunNotFound if parent is not registered.
 func (r RunIndex) Children(ctx context.Context, parent RunID) ([]Versioned[RunInfo], error) {
-	return r.listing(ctx, func(t RunIndexTx) ([]Versioned[RunInfo], error) { return t.Children(parent) })
+	return viewGet(r.db, ctx, GlobalRun, func(tx *Tx) ([]Versioned[RunInfo], error) { return tx.Runs().Children(parent) })
 }
 
 // SetStatus moves run id to status and returns the record's new version. A
@@ -388,13 +273,13 @@ func (r RunIndex) Archive(ctx context.Context, id RunID) (Version, error) {
 // AddTags adds tags to run id (ones it already has are ignored) and returns
 // the record's version. Tags can change in any status.
 func (r RunIndex) AddTags(ctx context.Context, id RunID, tags ...string) (Version, error) {
-	return r.mutate(ctx, func(t RunIndexTx) (uint64, error) { return t.addTags(id, tags) })
+	return r.mutate(ctx, func(t RunIndexTx) (uint64, error) { return t.editTags("runs.AddTags", id, tags, true) })
 }
 
 // RemoveTags removes tags from run id (ones it does not have are ignored)
 // and returns the record's version.
 func (r RunIndex) RemoveTags(ctx context.Context, id RunID, tags ...string) (Version, error) {
-	return r.mutate(ctx, func(t RunIndexTx) (uint64, error) { return t.removeTags(id, tags) })
+	return r.mutate(ctx, func(t RunIndexTx) (uint64, error) { return t.editTags("runs.RemoveTags", id, tags, false) })
 }
 
 // SetMetadata replaces the metadata of run id and returns the record's new
@@ -699,7 +584,7 @@ func (t RunIndexTx) scanIndex(prefix string) ([]Versioned[RunInfo], error) {
 
 // List returns every registered run, ordered by (CreatedAt, ID).
 func (t RunIndexTx) List() ([]Versioned[RunInfo], error) {
-	return t.scanIndex(string(runPfxCreated))
+	return t.scanIndex(runCreatedIndex)
 }
 
 // Count returns the number of registered runs.
@@ -707,7 +592,7 @@ func (t RunIndexTx) Count() (int, error) {
 	if err := t.tx.checkRead(); err != nil {
 		return 0, err
 	}
-	return len(t.indexIDs(string(runPfxCreated))), nil
+	return len(t.indexIDs(runCreatedIndex)), nil
 }
 
 // QueryByStatus returns the runs with the given status, ordered by
@@ -818,44 +703,36 @@ func (t RunIndexTx) Archive(id RunID) error { return t.SetStatus(id, RunArchived
 
 // AddTags adds tags to run id (ones it has are ignored).
 func (t RunIndexTx) AddTags(id RunID, tags ...string) error {
-	_, err := t.addTags(id, tags)
+	_, err := t.editTags("runs.AddTags", id, tags, true)
 	return err
-}
-
-// addTags returns the record's current version if nothing had to change.
-func (t RunIndexTx) addTags(id RunID, tags []string) (uint64, error) {
-	const op = "runs.AddTags"
-	add, err := t.tx.db.normTags(op, tags)
-	if err != nil {
-		return 0, err
-	}
-	return t.changeTags(op, id, func(cur []string) []string {
-		out := cur
-		for _, tag := range add {
-			if !contains(cur, tag) {
-				out = append(out, tag)
-			}
-		}
-		return out
-	})
 }
 
 // RemoveTags removes tags from run id (ones it does not have are ignored).
 func (t RunIndexTx) RemoveTags(id RunID, tags ...string) error {
-	_, err := t.removeTags(id, tags)
+	_, err := t.editTags("runs.RemoveTags", id, tags, false)
 	return err
 }
 
-func (t RunIndexTx) removeTags(id RunID, tags []string) (uint64, error) {
-	const op = "runs.RemoveTags"
-	drop, err := t.tx.db.normTags(op, tags)
+// editTags adds tags to run id (add) or removes them from it; it returns
+// the record's current version if nothing had to change.
+func (t RunIndexTx) editTags(op string, id RunID, tags []string, add bool) (uint64, error) {
+	given, err := t.tx.db.normTags(op, tags)
 	if err != nil {
 		return 0, err
 	}
 	return t.changeTags(op, id, func(cur []string) []string {
+		if add {
+			out := cur
+			for _, tag := range given {
+				if !contains(cur, tag) {
+					out = append(out, tag)
+				}
+			}
+			return out
+		}
 		var out []string
 		for _, tag := range cur {
-			if !contains(drop, tag) {
+			if !contains(given, tag) {
 				out = append(out, tag)
 			}
 		}

@@ -45,22 +45,6 @@ type StateTx struct{ tx *Tx }
 // State returns the state-cell primitive of the transaction.
 func (tx *Tx) State() StateTx { return StateTx{tx} }
 
-// Key layout of a run's State space. The first byte tags the entry; the name
-// is the whole rest of the key, so no separator is involved:
-//
-//	"c" ‖ name   the cell: Array[Int counter, value]; Delete writes an
-//	             engine tombstone here, so the cell's history shows it
-//	"h" ‖ name   the high-water mark: Int(the counter the cell had when it
-//	             was last deleted); written by Delete, it outlives the cell
-//	             so that a later Init/Set continues the count
-const (
-	stCellTag = 'c'
-	stHighTag = 'h'
-)
-
-func stateCellKey(name string) string { return string(rune(stCellTag)) + name }
-func stateHighKey(name string) string { return string(rune(stHighTag)) + name }
-
 func stateRef(run RunID, name string) EntityRef {
 	return EntityRef{Primitive: core.State, Run: run, Key: name}
 }
@@ -167,13 +151,7 @@ func (s StateCells) Exists(ctx context.Context, run RunID, name string) (bool, e
 // List returns the names of the run's existing cells that start with
 // prefix (all of them for ""), sorted.
 func (s StateCells) List(ctx context.Context, run RunID, prefix string) ([]string, error) {
-	var out []string
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.State().List(prefix)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]string, error) { return tx.State().List(prefix) })
 }
 
 // Transition applies fn to the cell's current value and writes the result
@@ -203,13 +181,7 @@ func (s StateCells) TransitionOrInit(ctx context.Context, run RunID, name string
 // Counter version, the value the cell held with that counter (NotFound if
 // it never had it). Any other version kind is an InvalidArgument error.
 func (s StateCells) GetAt(ctx context.Context, run RunID, name string, at Version) (Versioned[Value], error) {
-	var out Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.State().GetAt(name, at)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[Value], error) { return tx.State().GetAt(name, at) })
 }
 
 // History returns every retained version of the cell, newest first, with
@@ -217,22 +189,11 @@ func (s StateCells) GetAt(ctx context.Context, run RunID, name string, at Versio
 // Deleted set; the Version of a deletion is the counter of the value it
 // removed. A cell never written gives an empty slice.
 func (s StateCells) History(ctx context.Context, run RunID, name string) ([]Versioned[Value], error) {
-	var out []Versioned[Value]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.State().History(name)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Value], error) { return tx.State().History(name) })
 }
 
 func (s StateCells) write(ctx context.Context, run RunID, fn func(StateTx) (Version, error)) (Version, error) {
-	var out Version
-	_, err := s.db.update(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = fn(tx.State())
-		return err
-	})
+	out, _, err := updateGet(s.db, ctx, run, func(tx *Tx) (Version, error) { return fn(tx.State()) })
 	if err != nil {
 		return Version{}, err
 	}
@@ -441,7 +402,7 @@ func (c StateTx) List(prefix string) ([]string, error) {
 	start := stateCellKey(prefix)
 	out := []string{}
 	tx.txn.Scan(tx.run, core.State, start, engine.PrefixEnd(start), true, func(key string, _ engine.Entry) bool {
-		out = append(out, key[1:])
+		out = append(out, stateCellName(key))
 		return true
 	})
 	return out, nil

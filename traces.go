@@ -2,7 +2,6 @@ package inmem
 
 import (
 	"context"
-	"encoding/binary"
 	"strconv"
 	"strings"
 	"time"
@@ -202,115 +201,6 @@ type TraceTx struct{ tx *Tx }
 
 // Traces returns the trace primitive of the transaction.
 func (tx *Tx) Traces() TraceTx { return TraceTx{tx} }
-
-// Key layout of the Trace space of a run. Every key starts with a byte that
-// says what it is; variable-length parts are length-prefixed and numbers are
-// fixed-width big-endian, so no tag or type can make one key look like
-// another, and an index scan by exact prefix sees only its own entries.
-//
-//	"c"                                  → Int: the last assigned TraceID (Put)
-//	"t" id:8                             → the trace record (Append)
-//	"i" at:8 id:8                        → Null: time index (Append)
-//	"y" len:4 type at:8 id:8             → Null: type index (Append)
-//	"g" len:4 tag at:8 id:8              → Null: tag index, one per tag (Append)
-//	"p" parent:8 at:8 id:8               → Null: parent index, parent 0 for roots (Append)
-//
-// at is RecordedAt in microseconds as a uint64 with the sign bit flipped, so
-// that byte order is numeric order (negative times sort first); id and
-// parent are uint64. Index keys end in (at, id), so a prefix scan yields
-// (RecordedAt, ID) order.
-const (
-	traceKeyCounter = "c"
-	tracePfxRecord  = 't'
-	tracePfxTime    = 'i'
-	tracePfxType    = 'y'
-	tracePfxTag     = 'g'
-	tracePfxParent  = 'p'
-)
-
-func traceRecordKey(id TraceID) string {
-	var b [9]byte
-	b[0] = tracePfxRecord
-	binary.BigEndian.PutUint64(b[1:], uint64(id))
-	return string(b[:])
-}
-
-// orderedTime maps a signed timestamp to an unsigned number with the same
-// order.
-func orderedTime(at int64) uint64 { return uint64(at) ^ (1 << 63) }
-
-// appendLenPrefixed appends a 4-byte big-endian length and s.
-func appendLenPrefixed(b []byte, s string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-	return append(b, s...)
-}
-
-func traceTimePrefix(at int64) string {
-	b := make([]byte, 0, 9)
-	b = append(b, tracePfxTime)
-	return string(binary.BigEndian.AppendUint64(b, orderedTime(at)))
-}
-
-func traceTypePrefix(t TraceType) string {
-	return string(appendLenPrefixed(append(make([]byte, 0, 5+len(t)), tracePfxType), string(t)))
-}
-
-func traceTagPrefix(tag string) string {
-	return string(appendLenPrefixed(append(make([]byte, 0, 5+len(tag)), tracePfxTag), tag))
-}
-
-func traceParentPrefix(parent TraceID) string {
-	b := make([]byte, 0, 9)
-	b = append(b, tracePfxParent)
-	return string(binary.BigEndian.AppendUint64(b, uint64(parent)))
-}
-
-// traceIndexKey appends (at, id) to an index prefix.
-func traceIndexKey(prefix string, at int64, id TraceID) string {
-	b := make([]byte, 0, len(prefix)+16)
-	b = append(b, prefix...)
-	b = binary.BigEndian.AppendUint64(b, orderedTime(at))
-	return string(binary.BigEndian.AppendUint64(b, uint64(id)))
-}
-
-// traceIndexID returns the TraceID at the end of an index key.
-func traceIndexID(key string) TraceID {
-	if len(key) < 17 {
-		return 0
-	}
-	return TraceID(binary.BigEndian.Uint64([]byte(key[len(key)-8:])))
-}
-
-// traceIndexKeys returns every index key of a trace (the record key and the
-// counter excluded). Anything that removes a trace record (retention) must
-// remove these with it.
-func traceIndexKeys(t *Trace) []string {
-	keys := make([]string, 0, 3+len(t.Tags))
-	buf := make([]byte, 0, 64)
-	// key builds prefix byte, optional length-prefixed text, optional
-	// 8-byte number, then (at, id), and converts it with one allocation.
-	key := func(pfx byte, text string, withText bool, num uint64, withNum bool) string {
-		b := append(buf[:0], pfx)
-		if withText {
-			b = appendLenPrefixed(b, text)
-		}
-		if withNum {
-			b = binary.BigEndian.AppendUint64(b, num)
-		}
-		b = binary.BigEndian.AppendUint64(b, orderedTime(int64(t.RecordedAt)))
-		b = binary.BigEndian.AppendUint64(b, uint64(t.ID))
-		buf = b
-		return string(b)
-	}
-	keys = append(keys,
-		key(tracePfxTime, "", false, 0, false),
-		key(tracePfxType, string(t.Type), true, 0, false),
-		key(tracePfxParent, "", false, uint64(t.Parent), true))
-	for _, tag := range t.Tags {
-		keys = append(keys, key(tracePfxTag, tag, true, 0, false))
-	}
-	return keys
-}
 
 func traceRef(run RunID, id TraceID) EntityRef {
 	return EntityRef{Primitive: core.Trace, Run: run, Key: id.String()}
@@ -630,67 +520,45 @@ func (s TraceStore) RecordChild(ctx context.Context, run RunID, parent TraceID, 
 	return s.record(ctx, run, func(t TraceTx) (TraceID, error) { return t.RecordChild(parent, spec) })
 }
 
-// view runs fn in a read-only transaction on run.
-func (s TraceStore) view(ctx context.Context, run RunID, fn func(t TraceTx) error) error {
-	return s.db.view(ctx, run, func(tx *Tx) error { return fn(tx.Traces()) })
-}
-
 // Get returns trace id of run, or NotFound.
 func (s TraceStore) Get(ctx context.Context, run RunID, id TraceID) (Versioned[Trace], error) {
-	var out Versioned[Trace]
-	err := s.view(ctx, run, func(t TraceTx) error {
-		var err error
-		out, err = t.Get(id)
-		return err
-	})
-	return out, err
-}
-
-// listing runs a slice-returning TraceTx query in a read-only transaction.
-func (s TraceStore) listing(ctx context.Context, run RunID, q func(t TraceTx) ([]Versioned[Trace], error)) ([]Versioned[Trace], error) {
-	var out []Versioned[Trace]
-	err := s.view(ctx, run, func(t TraceTx) error {
-		var err error
-		out, err = q(t)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[Trace], error) { return tx.Traces().Get(id) })
 }
 
 // QueryByType returns the traces of run with type typ, ordered by
 // (RecordedAt, ID). An invalid type is an InvalidArgument error.
 func (s TraceStore) QueryByType(ctx context.Context, run RunID, typ TraceType) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.QueryByType(typ) })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().QueryByType(typ) })
 }
 
 // QueryByTag returns the traces of run carrying tag, ordered by
 // (RecordedAt, ID).
 func (s TraceStore) QueryByTag(ctx context.Context, run RunID, tag string) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.QueryByTag(tag) })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().QueryByTag(tag) })
 }
 
 // QueryByTime returns the traces of run recorded in the half-open interval
 // [from, to), ordered by (RecordedAt, ID). from == to gives nothing; from >
 // to is an InvalidArgument error.
 func (s TraceStore) QueryByTime(ctx context.Context, run RunID, from, to Timestamp) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.QueryByTime(from, to) })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().QueryByTime(from, to) })
 }
 
 // Children returns the direct children of trace id, ordered by
 // (RecordedAt, ID); NotFound if id does not exist in run.
 func (s TraceStore) Children(ctx context.Context, run RunID, id TraceID) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.Children(id) })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().Children(id) })
 }
 
 // Roots returns the traces of run that have no parent, ordered by
 // (RecordedAt, ID).
 func (s TraceStore) Roots(ctx context.Context, run RunID) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.Roots() })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().Roots() })
 }
 
 // List returns every trace of run, ordered by (RecordedAt, ID).
 func (s TraceStore) List(ctx context.Context, run RunID) ([]Versioned[Trace], error) {
-	return s.listing(ctx, run, func(t TraceTx) ([]Versioned[Trace], error) { return t.List() })
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Trace], error) { return tx.Traces().List() })
 }
 
 // Tree returns the trace root and all its descendants as a depth-first,
@@ -698,24 +566,12 @@ func (s TraceStore) List(ctx context.Context, run RunID) ([]Versioned[Trace], er
 // trace come in (RecordedAt, ID) order, and each entry carries its depth
 // below root (root has depth 0). NotFound if root does not exist in run.
 func (s TraceStore) Tree(ctx context.Context, run RunID, root TraceID) ([]TraceNode, error) {
-	var out []TraceNode
-	err := s.view(ctx, run, func(t TraceTx) error {
-		var err error
-		out, err = t.Tree(root)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]TraceNode, error) { return tx.Traces().Tree(root) })
 }
 
 // Count returns the number of traces in run.
 func (s TraceStore) Count(ctx context.Context, run RunID) (int, error) {
-	var n int
-	err := s.view(ctx, run, func(t TraceTx) error {
-		var err error
-		n, err = t.Count()
-		return err
-	})
-	return n, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (int, error) { return tx.Traces().Count() })
 }
 
 // ---- Tx-level facade -------------------------------------------------------
@@ -904,7 +760,7 @@ func (t TraceTx) Roots() ([]Versioned[Trace], error) {
 
 // List returns every trace, ordered by (RecordedAt, ID).
 func (t TraceTx) List() ([]Versioned[Trace], error) {
-	p := string(tracePfxTime)
+	p := traceTimeIndex
 	return t.scanPrefix(p)
 }
 
@@ -949,7 +805,7 @@ func (t TraceTx) Count() (int, error) {
 	if err := tx.checkRead(); err != nil {
 		return 0, err
 	}
-	p := string(tracePfxTime)
+	p := traceTimeIndex
 	n := 0
 	tx.txn.Scan(tx.run, core.Trace, p, engine.PrefixEnd(p), true, func(string, engine.Entry) bool {
 		n++

@@ -184,11 +184,6 @@ func yieldToStarving(db *DB) {
 	}
 }
 
-// runKey is the key of a run's record in the run index (space Run of the
-// global run): "r" followed by the 16 bytes of the RunID. Other keys of that
-// space start with other bytes.
-func runKey(run RunID) string { return engine.RunRecordKey(run) }
-
 // checkKey enforces the key rules at the API boundary: non-empty, at most
 // Limits.MaxKeyBytes, valid UTF-8 without a NUL byte, and not in the
 // reserved _system/ namespace.

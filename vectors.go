@@ -181,43 +181,6 @@ func (f Filter) validate(op string) error {
 	return nil
 }
 
-// Key layout in space Vector of a run:
-//
-//	"c" name                           collection config: {"dim": Int, "metric": String}
-//	"v" uvarint(len(name)) name key    a vector: {"e": Bytes (float32 little-endian), "m": metadata}
-//
-// The length prefix keeps a collection's vectors under one prefix that no
-// other collection's can extend.
-func collectionKey(name string) string { return "c" + name }
-
-func vectorPrefix(name string) string {
-	var b [binary.MaxVarintLen64]byte
-	n := binary.PutUvarint(b[:], uint64(len(name)))
-	return "v" + string(b[:n]) + name
-}
-
-func vectorKey(name, key string) string { return vectorPrefix(name) + key }
-
-// parseVectorKey splits an engine key of space Vector; config reports a
-// collection config key.
-func parseVectorKey(k string) (name, key string, config, ok bool) {
-	if k == "" {
-		return "", "", false, false
-	}
-	switch k[0] {
-	case 'c':
-		return k[1:], "", true, true
-	case 'v':
-		n, w := binary.Uvarint([]byte(k[1:min(len(k), 1+binary.MaxVarintLen64)]))
-		if w <= 0 || n > uint64(len(k)-1-w) {
-			return "", "", false, false
-		}
-		start := 1 + w
-		return k[start : start+int(n)], k[start+int(n):], false, true
-	}
-	return "", "", false, false
-}
-
 const (
 	fieldDim       = "dim"
 	fieldMetric    = "metric"
@@ -323,24 +286,12 @@ func (s VectorStore) DeleteCollection(ctx context.Context, run RunID, name strin
 
 // Collection describes one collection.
 func (s VectorStore) Collection(ctx context.Context, run RunID, name string) (CollectionInfo, error) {
-	var out CollectionInfo
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().Collection(name)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (CollectionInfo, error) { return tx.Vectors().Collection(name) })
 }
 
 // ListCollections lists the run's collections by name.
 func (s VectorStore) ListCollections(ctx context.Context, run RunID) ([]CollectionInfo, error) {
-	var out []CollectionInfo
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().ListCollections()
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]CollectionInfo, error) { return tx.Vectors().ListCollections() })
 }
 
 type upsertArgs struct {
@@ -361,13 +312,7 @@ func (s VectorStore) Upsert(ctx context.Context, run RunID, coll, key string, em
 
 // Get returns the vector stored under key.
 func (s VectorStore) Get(ctx context.Context, run RunID, coll, key string) (Versioned[VectorEntry], error) {
-	var out Versioned[VectorEntry]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().Get(coll, key)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[VectorEntry], error) { return tx.Vectors().Get(coll, key) })
 }
 
 // Delete removes the vector under key; NotFound if there is none.
@@ -380,48 +325,24 @@ func (s VectorStore) Delete(ctx context.Context, run RunID, coll, key string) (V
 
 // Count returns the number of vectors in the collection.
 func (s VectorStore) Count(ctx context.Context, run RunID, coll string) (int, error) {
-	var out int
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().Count(coll)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (int, error) { return tx.Vectors().Count(coll) })
 }
 
 // Search returns the k vectors scoring highest against query whose metadata
 // matches filter, best first, ties broken by key. The search is exact.
 func (s VectorStore) Search(ctx context.Context, run RunID, coll string, query []float32, k int, filter Filter) ([]VectorHit, error) {
-	var out []VectorHit
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().Search(coll, query, k, filter)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]VectorHit, error) { return tx.Vectors().Search(coll, query, k, filter) })
 }
 
 // GetAt returns the vector as of version at (a Txn version).
 func (s VectorStore) GetAt(ctx context.Context, run RunID, coll, key string, at Version) (Versioned[VectorEntry], error) {
-	var out Versioned[VectorEntry]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().GetAt(coll, key, at)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) (Versioned[VectorEntry], error) { return tx.Vectors().GetAt(coll, key, at) })
 }
 
 // History returns every retained version of the vector, newest first,
 // including deletions.
 func (s VectorStore) History(ctx context.Context, run RunID, coll, key string) ([]Versioned[VectorEntry], error) {
-	var out []Versioned[VectorEntry]
-	err := s.db.view(ctx, run, func(tx *Tx) error {
-		var err error
-		out, err = tx.Vectors().History(coll, key)
-		return err
-	})
-	return out, err
+	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[VectorEntry], error) { return tx.Vectors().History(coll, key) })
 }
 
 // collection reads a collection's config in the transaction.
@@ -505,9 +426,11 @@ func (v VectorTx) ListCollections() ([]CollectionInfo, error) {
 		return nil, err
 	}
 	var out []CollectionInfo
-	tx.txn.Scan(tx.run, core.Vector, "c", "d", true, func(key string, e engine.Entry) bool {
+	prefix := collectionKey("")
+	tx.txn.Scan(tx.run, core.Vector, prefix, engine.PrefixEnd(prefix), true, func(key string, e engine.Entry) bool {
+		name, _, _, _ := parseVectorKey(key)
 		if dim, metric, ok := decodeConfig(e.Value); ok {
-			out = append(out, CollectionInfo{Name: key[1:], Dim: dim, Metric: metric, Version: core.Txn(e.Version)})
+			out = append(out, CollectionInfo{Name: name, Dim: dim, Metric: metric, Version: core.Txn(e.Version)})
 		}
 		return true
 	})

@@ -63,7 +63,7 @@ func TestTimeIndex_EightBytesPerCommit(t *testing.T) {
 	for v := range uint64(n) {
 		x.note(v+1, int64(v*3))
 	}
-	if b := x.bytes(); b > n*8+n/100 {
+	if b := x.bytes(); b > n*8+64*(n/timeChunkLen+1) {
 		t.Errorf("%d bytes for %d commits (%.2f per commit)", b, n, float64(b)/n)
 	}
 }

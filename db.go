@@ -38,6 +38,7 @@ type DB struct {
 
 	vectors *vectorIndexes
 	store   *storage // nil for a database without a directory
+	watch   watchHub // ends Watch iterations at Close
 }
 
 // Open opens the database in dir, creating it if needed, and recovers it
@@ -87,6 +88,7 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	db.watch.close()
 	db.vectors.close()
 	db.eng.Close()
 	if db.store != nil {

@@ -39,6 +39,10 @@ type DB struct {
 	vectors *vectorIndexes
 	store   *storage // nil for a database without a directory
 	watch   watchHub // ends Watch iterations at Close
+
+	// memCompact makes Compact(Full) of a database without a directory
+	// one at a time (with a directory, storage.compMu does).
+	memCompact sync.Mutex
 }
 
 // Open opens the database in dir, creating it if needed, and recovers it
@@ -58,10 +62,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 		o.Durability = InMemory
 	}
 	db := &DB{opts: o, dir: dir}
-	db.eng = engine.New(engine.Options{Now: db.nowMicros})
-	db.vectors = newVectorIndexes(db)
-	db.eng.Observe(core.Vector, db.vectors.observe)
-	if dir != "" {
+	if dir == "" {
+		db.newEngine(nil)
+	} else {
 		st, err := openStorage(db)
 		if err != nil {
 			return nil, err
@@ -69,6 +72,23 @@ func Open(dir string, opts *Options) (*DB, error) {
 		db.store = st
 	}
 	return db, nil
+}
+
+// newEngine gives the database a fresh, empty engine and vector index
+// that commit through log (nil: nothing is persisted), dropping the ones it
+// had. Storage calls it once it holds the log, before recovery loads the
+// engine; a read-only open that starts over calls it again.
+func (db *DB) newEngine(log core.Log) {
+	if db.eng != nil {
+		db.vectors.close()
+		db.eng.Close()
+	}
+	db.vectors = newVectorIndexes(db)
+	db.eng = engine.New(engine.Env{
+		Now:       db.nowMicros,
+		Log:       log,
+		Observers: engine.Observers{core.Vector: db.vectors.observe},
+	})
 }
 
 func (db *DB) nowMicros() int64 { return db.opts.Clock.Now().UnixMicro() }

@@ -313,7 +313,7 @@ func (l EventLog) Read(ctx context.Context, run RunID, seq uint64) (Versioned[Ev
 	if err := db.checkOpen(op); err != nil {
 		return Versioned[Event]{}, err
 	}
-	e, ok := db.eng.Get(run, core.Event, eventKey(seq), db.eng.Visible())
+	e, ok := db.getLatest(run, core.Event, eventKey(seq))
 	if !ok {
 		return Versioned[Event]{}, notFound(op, eventRef(run, seq))
 	}
@@ -357,7 +357,7 @@ func (l EventLog) Len(ctx context.Context, run RunID) (uint64, error) {
 	if err := db.checkOpen(op); err != nil {
 		return 0, err
 	}
-	e, ok := db.eng.Get(run, core.Event, evHeadKey, db.eng.Visible())
+	e, ok := db.getLatest(run, core.Event, evHeadKey)
 	if !ok {
 		return 0, nil
 	}

@@ -5,14 +5,13 @@ import (
 	"strings"
 
 	"github.com/inmemdb/inmem/internal/core"
-	"github.com/inmemdb/inmem/internal/engine"
 )
 
 // DumpState renders every entity's versions at or below version at, in a
 // canonical order, for tests that compare logical states.
 func DumpState(db *DB, at uint64) string {
 	var b strings.Builder
-	db.eng.ForEachEntity(at, func(run core.RunID, space core.PrimitiveType, key string, vs []engine.VersionRec) error {
+	db.eng.ForEachEntity(at, func(run core.RunID, space core.PrimitiveType, key string, vs []core.VersionRec) error {
 		fmt.Fprintf(&b, "%s %s %q:", run, space, key)
 		for _, v := range vs {
 			if v.Tombstone {

@@ -101,14 +101,17 @@ func (tx *Tx) iterErr(op string) error {
 // snapshotSeq iterates over the live keys of space with prefix at snapshot
 // snap. A failure is yielded once, as the last pair.
 func (db *DB) snapshotSeq(ctx context.Context, op string, run RunID, space core.PrimitiveType, prefix string) iter.Seq2[Entry, error] {
-	snap := db.eng.Visible()
 	return func(yield func(Entry, error) bool) {
 		if err := db.iterErr(ctx, op); err != nil {
 			yield(Entry{}, err)
 			return
 		}
+		// The pin keeps a concurrent Full compaction from trimming what this
+		// scan has yet to read, however slowly the caller consumes it.
+		pin := db.eng.Pin()
+		defer pin.Release()
 		var err error
-		db.eng.ScanSnapshot(run, space, prefix, engine.PrefixEnd(prefix), snap, func(key string, e engine.Entry) bool {
+		db.eng.ScanSnapshot(run, space, prefix, engine.PrefixEnd(prefix), pin.Snapshot(), func(key string, e engine.Entry) bool {
 			if err = db.iterErr(ctx, op); err != nil {
 				return false
 			}
@@ -179,7 +182,9 @@ func (db *DB) keyedPage(ctx context.Context, op string, run RunID, space core.Pr
 	if err := db.iterErr(ctx, op); err != nil {
 		return Page[Entry]{}, err
 	}
-	snap := db.eng.Visible()
+	pin := db.eng.Pin()
+	defer pin.Release()
+	snap := pin.Snapshot()
 	full := tag + prefix
 	start := tag + afterStart(prefix, opts.After)
 	page := Page[Entry]{Items: []Entry{}}
@@ -364,4 +369,24 @@ func (l EventLog) ListPage(ctx context.Context, run RunID, opts EventListOptions
 		return EventPage{}, err
 	}
 	return page, nil
+}
+
+// getLatest reads the newest live version of an entity outside a
+// transaction. Such a read holds no pinned snapshot, so a Full compaction
+// may trim the version it wanted between its loading the watermark and its
+// walking the chain; trimming removes the oldest versions only, so that
+// shows as a miss below the trim floor, never as a wrong version. The read
+// then simply goes again at the newer watermark, which is at or above the
+// floor, so it loops at most once per concurrent trim.
+func (db *DB) getLatest(run RunID, space core.PrimitiveType, key string) (engine.Entry, bool) {
+	for {
+		snap := db.eng.Visible()
+		e, ok := db.eng.Get(run, space, key, snap)
+		if ok {
+			return e, true
+		}
+		if _, trimmed := db.eng.Trimmed(run, space, key, snap); !trimmed || db.eng.Visible() == snap {
+			return e, false
+		}
+	}
 }

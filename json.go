@@ -260,7 +260,7 @@ func (s JSONStore) Get(ctx context.Context, run RunID, id, path string) (Version
 	if err != nil {
 		return Versioned[Value]{}, err
 	}
-	e, ok := db.eng.Get(run, core.JSON, id, db.eng.Visible())
+	e, ok := db.getLatest(run, core.JSON, id)
 	if !ok {
 		return Versioned[Value]{}, notFound(op, ref)
 	}
@@ -290,7 +290,7 @@ func (s JSONStore) Exists(ctx context.Context, run RunID, id string) (bool, erro
 	if err := db.checkKey(op, "document id", id); err != nil {
 		return false, err
 	}
-	_, ok := db.eng.Get(run, core.JSON, id, db.eng.Visible())
+	_, ok := db.getLatest(run, core.JSON, id)
 	return ok, nil
 }
 
@@ -635,6 +635,11 @@ func (j JSONTx) GetAt(id string, at Version) (Versioned[Value], error) {
 		return Versioned[Value]{}, errorf(CodeInvalidArgument, op, "version must be a Txn version, got %s", at)
 	}
 	e, ok := tx.txn.GetAt(tx.run, core.JSON, id, at.N)
+	if !ok {
+		if err := tx.trimmedErr(op, core.JSON, id, at.N, jsonRef(tx.run, id)); err != nil {
+			return Versioned[Value]{}, err
+		}
+	}
 	if !ok || e.Tombstone {
 		return Versioned[Value]{}, notFound(op, jsonRef(tx.run, id))
 	}
@@ -659,7 +664,7 @@ func (j JSONTx) History(id string) ([]Versioned[Value], error) {
 	for i, e := range es {
 		out[i] = versioned(e)
 	}
-	return out, nil
+	return out, tx.historyTrimmedErr(op, core.JSON, oldestOf(es), jsonRef(tx.run, id))
 }
 
 // Scan iterates over the live documents whose id has the given prefix, in

@@ -44,7 +44,7 @@ func (s KVStore) Get(ctx context.Context, run RunID, key string) (Versioned[Valu
 	if err := db.checkKey("kv.Get", "key", key); err != nil {
 		return Versioned[Value]{}, err
 	}
-	e, ok := db.eng.Get(run, core.KV, key, db.eng.Visible())
+	e, ok := db.getLatest(run, core.KV, key)
 	if !ok {
 		return Versioned[Value]{}, notFound("kv.Get", kvRef(run, key))
 	}
@@ -60,7 +60,7 @@ func (s KVStore) Exists(ctx context.Context, run RunID, key string) (bool, error
 	if err := db.checkKey("kv.Exists", "key", key); err != nil {
 		return false, err
 	}
-	_, ok := db.eng.Get(run, core.KV, key, db.eng.Visible())
+	_, ok := db.getLatest(run, core.KV, key)
 	return ok, nil
 }
 
@@ -121,7 +121,8 @@ func (s KVStore) CAS(ctx context.Context, run RunID, key string, expected Versio
 }
 
 // GetAt returns the value key had as of version at (a Txn version): the
-// newest version not newer than at. NotFound if key had no live value then.
+// newest version not newer than at. NotFound if key had no live value then;
+// HistoryTrimmed if retention removed the version that answers.
 func (s KVStore) GetAt(ctx context.Context, run RunID, key string, at Version) (Versioned[Value], error) {
 	var out Versioned[Value]
 	err := s.db.view(ctx, run, func(tx *Tx) error {
@@ -133,7 +134,10 @@ func (s KVStore) GetAt(ctx context.Context, run RunID, key string, at Version) (
 }
 
 // History returns every retained version of key, newest first, including
-// deletions (Deleted set). A key never written gives an empty slice.
+// deletions (Deleted set). A key never written gives an empty slice. When
+// retention may have removed older versions, the retained ones come with a
+// HistoryTrimmed error whose EarliestRetained is the oldest one returned
+// (or, for a purged key, the trim floor).
 func (s KVStore) History(ctx context.Context, run RunID, key string) ([]Versioned[Value], error) {
 	var out []Versioned[Value]
 	err := s.db.view(ctx, run, func(tx *Tx) error {
@@ -298,6 +302,11 @@ func (k KVTx) GetAt(key string, at Version) (Versioned[Value], error) {
 		return Versioned[Value]{}, errorf(CodeInvalidArgument, "kv.GetAt", "version must be a Txn version, got %s", at)
 	}
 	e, ok := tx.txn.GetAt(tx.run, core.KV, key, at.N)
+	if !ok {
+		if err := tx.trimmedErr("kv.GetAt", core.KV, key, at.N, kvRef(tx.run, key)); err != nil {
+			return Versioned[Value]{}, err
+		}
+	}
 	if !ok || e.Tombstone {
 		return Versioned[Value]{}, notFound("kv.GetAt", kvRef(tx.run, key))
 	}
@@ -319,7 +328,9 @@ func (k KVTx) History(key string) ([]Versioned[Value], error) {
 	for i, e := range es {
 		out[i] = versioned(e)
 	}
-	return out, nil
+	// Older versions removed by retention: the retained ones come back
+	// with the HistoryTrimmed error, never as if they were all.
+	return out, tx.historyTrimmedErr("kv.History", core.KV, oldestOf(es), kvRef(tx.run, key))
 }
 
 // Scan iterates over the live keys with the given prefix, ascending, as the

@@ -3,7 +3,6 @@ package inmem
 import (
 	"context"
 	"errors"
-	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -11,8 +10,8 @@ import (
 
 	"github.com/inmemdb/inmem/internal/dberr"
 	"github.com/inmemdb/inmem/internal/format"
-	"github.com/inmemdb/inmem/internal/manifest"
 	"github.com/inmemdb/inmem/internal/snapshot"
+	"github.com/inmemdb/inmem/internal/store"
 	"github.com/inmemdb/inmem/internal/wal"
 	"github.com/inmemdb/inmem/vfs"
 )
@@ -89,9 +88,7 @@ func (s *storage) checkpoint(ctx context.Context, fsys vfs.FS, progress func(uin
 		return CheckpointInfo{}, err
 	}
 	w := db.eng.Visible()
-	s.manMu.Lock()
-	m := s.manifest
-	s.manMu.Unlock()
+	m := s.man.Get()
 	id := m.SnapshotID + 1
 	if names, err := fsys.List(s.snapDir()); err == nil {
 		for _, n := range names {
@@ -113,14 +110,9 @@ func (s *storage) checkpoint(ctx context.Context, fsys vfs.FS, progress func(uin
 	}
 	// The snapshot file and its directory entry are durable: only now may
 	// the MANIFEST name it.
-	s.manMu.Lock()
-	m = s.manifest
-	m.HasSnapshot, m.SnapshotID, m.SnapshotWatermark = true, id, w
-	err = manifest.Write(fsys, s.dir, m)
-	if err == nil {
-		s.manifest = m
-	}
-	s.manMu.Unlock()
+	err = s.man.Update(fsys, func(m *format.Manifest) {
+		m.HasSnapshot, m.SnapshotID, m.SnapshotWatermark = true, id, w
+	})
 	if err != nil {
 		return CheckpointInfo{}, dberr.Wrap(dberr.Internal, "Checkpoint", err, "publishing snapshot %d in the MANIFEST", id)
 	}
@@ -145,12 +137,18 @@ const (
 	// below the durable snapshot's watermark. It needs a snapshot
 	// (Checkpoint) and never touches data or the active segment.
 	WALOnly CompactMode = iota + 1
+	// Full applies the retention policies (see compactfull.go), then
+	// checkpoints and does what WALOnly does, and removes superseded
+	// snapshots.
+	Full
 )
 
 func (m CompactMode) String() string {
 	switch m {
 	case WALOnly:
 		return "wal-only"
+	case Full:
+		return "full"
 	}
 	return "unknown"
 }
@@ -177,11 +175,14 @@ var ErrCompactionRunning = &Error{Code: dberr.ConstraintViolation, Op: "Compact"
 func (db *DB) Compact(ctx context.Context, mode CompactMode) (CompactInfo, error) {
 	db.life.RLock()
 	defer db.life.RUnlock()
+	if mode == Full && db.store == nil {
+		return db.compactMemory(ctx)
+	}
 	s, err := db.maintainable("Compact")
 	if err != nil {
 		return CompactInfo{}, err
 	}
-	if mode != WALOnly {
+	if mode != WALOnly && mode != Full {
 		return CompactInfo{}, errorf(CodeInvalidArgument, "Compact", "unknown compaction mode %d", mode)
 	}
 	if !s.compMu.TryLock() {
@@ -197,7 +198,12 @@ func (db *DB) Compact(ctx context.Context, mode CompactMode) (CompactInfo, error
 		return CompactInfo{}, err
 	}
 	u := s.maintenanceFS()
-	info, err := s.compactWAL(ctx, u, mode)
+	var info CompactInfo
+	if mode == Full {
+		info, err = s.compactFull(ctx, u)
+	} else {
+		info, err = s.compactWAL(ctx, u, mode)
+	}
 	return info, s.maintenanceFailed(u, "Compact", err)
 }
 
@@ -208,9 +214,7 @@ var testHookCompacting func(*storage)
 // compactWAL deletes closed segments a durable snapshot covers.
 func (s *storage) compactWAL(ctx context.Context, fsys vfs.FS, mode CompactMode) (CompactInfo, error) {
 	info := CompactInfo{Mode: mode, Now: TimestampOf(s.db.opts.Clock.Now())}
-	s.manMu.Lock()
-	m := s.manifest
-	s.manMu.Unlock()
+	m := s.man.Get()
 	if !m.HasSnapshot {
 		return info, errorf(CodeConstraintViolation, "Compact", "there is no snapshot yet: run Checkpoint first, WAL-only compaction only removes what a snapshot covers")
 	}
@@ -289,15 +293,13 @@ func (db *DB) Export(ctx context.Context, dst string) (CheckpointInfo, error) {
 	if err != nil {
 		return CheckpointInfo{}, s.maintenanceFailed(u, "Export", err)
 	}
-	s.manMu.Lock()
-	m := s.manifest
-	s.manMu.Unlock()
+	m := s.man.Get()
 	src := filepath.Join(s.snapDir(), snapshot.FileName(m.SnapshotID))
-	if err := writeExport(s.fs, src, dst, m); err != nil {
-		return CheckpointInfo{}, err
+	if err := store.WriteExport(s.fs, src, dst, m); err != nil {
+		return CheckpointInfo{}, dberr.Wrap(dberr.Internal, "Export", err, "writing %s", dst)
 	}
 	if _, err := snapshot.Read(snapshot.ReadOptions{
-		FS: s.fs, Path: filepath.Join(dst, snapDirName, snapshot.FileName(m.SnapshotID)), UUID: m.UUID, Codec: db.opts.Codec,
+		FS: s.fs, Path: filepath.Join(dst, store.SnapDirName, snapshot.FileName(m.SnapshotID)), UUID: m.UUID, Codec: db.opts.Codec,
 		ID: m.SnapshotID, Watermark: m.SnapshotWatermark,
 	}, func(*format.SnapshotEntity) error { return nil }); err != nil {
 		return CheckpointInfo{}, err
@@ -318,7 +320,7 @@ func checkDestination(fsys vfs.FS, src, dst string) error {
 	}
 	names, err := fsys.List(dst)
 	if err == nil && len(names) > 0 {
-		if _, err := fsys.Stat(filepath.Join(dst, manifestName)); err == nil {
+		if _, err := fsys.Stat(filepath.Join(dst, store.ManifestName)); err == nil {
 			return errorf(CodeAlreadyExists, "Export", "destination %s already holds a database", dst)
 		}
 		return errorf(CodeInvalidArgument, "Export", "destination %s is not empty", dst)
@@ -327,65 +329,6 @@ func checkDestination(fsys vfs.FS, src, dst string) error {
 		return dberr.Wrap(dberr.InvalidArgument, "Export", err, "cannot list %s", dst)
 	}
 	return nil
-}
-
-// writeExport lays out a database directory at dst holding the snapshot src
-// and a MANIFEST that names it. The MANIFEST is written last: until it
-// exists the directory is an interrupted creation, not a database.
-func writeExport(fsys vfs.FS, src, dst string, m format.Manifest) error {
-	fail := func(err error) error { return dberr.Wrap(dberr.Internal, "Export", err, "writing %s", dst) }
-	if err := mkdirAllDurable(fsys, dst); err != nil {
-		return fail(err)
-	}
-	for _, sub := range []string{walDirName, snapDirName, dataDirName} {
-		if err := fsys.MkdirAll(filepath.Join(dst, sub)); err != nil {
-			return fail(err)
-		}
-	}
-	if err := fsys.SyncDir(dst); err != nil {
-		return fail(err)
-	}
-	if err := copyFileDurable(fsys, src, filepath.Join(dst, snapDirName, filepath.Base(src))); err != nil {
-		return fail(err)
-	}
-	m.ActiveSegment = 0
-	if err := manifest.Write(fsys, dst, m); err != nil {
-		return fail(err)
-	}
-	return nil
-}
-
-// copyFileDurable copies src to dst through a temporary name: write, fsync,
-// rename, fsync the directory.
-func copyFileDurable(fsys vfs.FS, src, dst string) error {
-	in, err := fsys.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + tempExtension
-	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	out, err := fsys.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	if err := fsys.Rename(tmp, dst); err != nil {
-		return err
-	}
-	return fsys.SyncDir(filepath.Dir(dst))
 }
 
 // Import verifies the database directory src (an export, or a cleanly
@@ -409,7 +352,7 @@ func Import(ctx context.Context, src, dst string, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	lock, err := o.FS.Lock(filepath.Join(src, lockName))
+	lock, err := o.FS.Lock(filepath.Join(src, store.LockName))
 	if err != nil {
 		sdb.Close()
 		if errors.Is(err, vfs.ErrLocked) {
@@ -438,42 +381,13 @@ func Import(ctx context.Context, src, dst string, opts *Options) error {
 // copyDatabase copies the MANIFEST, the snapshot it names and every WAL
 // segment of src into dst (MANIFEST last).
 func copyDatabase(ctx context.Context, fsys vfs.FS, src, dst string) error {
-	fail := func(err error) error { return dberr.Wrap(dberr.Internal, "Import", err, "copying %s to %s", src, dst) }
-	m, err := manifest.Read(fsys, src)
-	if err != nil {
-		return err
+	err := store.CopyDatabase(ctx, fsys, src, dst)
+	var typed *dberr.Error
+	if err == nil || errors.As(err, &typed) {
+		return err // the MANIFEST's own errors
 	}
-	if err := mkdirAllDurable(fsys, dst); err != nil {
-		return fail(err)
+	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return ctxError("Import", err)
 	}
-	for _, sub := range []string{walDirName, snapDirName, dataDirName} {
-		if err := fsys.MkdirAll(filepath.Join(dst, sub)); err != nil {
-			return fail(err)
-		}
-	}
-	if err := fsys.SyncDir(dst); err != nil {
-		return fail(err)
-	}
-	if m.HasSnapshot {
-		name := snapshot.FileName(m.SnapshotID)
-		if err := copyFileDurable(fsys, filepath.Join(src, snapDirName, name), filepath.Join(dst, snapDirName, name)); err != nil {
-			return fail(err)
-		}
-	}
-	l, err := wal.List(fsys, filepath.Join(src, walDirName))
-	if err != nil {
-		return fail(err)
-	}
-	for _, seg := range l.Segments {
-		if err := ctx.Err(); err != nil {
-			return ctxError("Import", err)
-		}
-		if err := copyFileDurable(fsys, seg.Path, filepath.Join(dst, walDirName, seg.Name)); err != nil {
-			return fail(err)
-		}
-	}
-	if err := manifest.Write(fsys, dst, m); err != nil {
-		return fail(err)
-	}
-	return nil
+	return dberr.Wrap(dberr.Internal, "Import", err, "copying %s to %s", src, dst)
 }

@@ -10,8 +10,8 @@ import (
 
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
-	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/manifest"
+	"github.com/inmemdb/inmem/internal/store"
 	"github.com/inmemdb/inmem/internal/wal"
 )
 
@@ -42,18 +42,16 @@ func openReadOnly(db *DB) (*storage, error) {
 		return nil, dberr.New(dberr.InvalidArgument, "Open", "%s is not a directory", s.dir)
 	}
 	var lastErr error
-	for attempt := range readOnlyAttempts {
+	for range readOnlyAttempts {
 		before, ferr := s.fingerprint()
 		if ferr != nil {
 			return nil, ferr
 		}
-		if attempt > 0 {
-			db.resetEngine()
-		}
+		db.newEngine(nil) // a fresh one for every attempt
 		err := s.recoverReadOnly()
 		if err == nil {
 			s.follow = wal.NewFollower(wal.FollowOptions{
-				FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
+				FS: s.fs, Dir: s.walDir(), UUID: s.man.Get().UUID, Codec: db.opts.Codec,
 				Segment: lastSegment(s.segLast), Last: db.eng.Visible(),
 			})
 			return s, nil
@@ -74,12 +72,8 @@ func openReadOnly(db *DB) (*storage, error) {
 func (s *storage) recoverReadOnly() error {
 	m, err := manifest.Read(s.fs, s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		for _, sub := range []string{walDirName, snapDirName} {
-			names, err := s.fs.List(filepath.Join(s.dir, sub))
-			if err == nil && len(names) > 0 {
-				return dberr.NewCorruption(filepath.Join(s.dir, manifestName), -1,
-					"the MANIFEST is missing but %s holds %d files", sub, len(names))
-			}
+		if err := store.CheckNoFiles(s.fs, s.dir); err != nil {
+			return err
 		}
 		return dberr.New(dberr.InvalidArgument, "Open", "%s is not an in-mem database (no MANIFEST)", s.dir)
 	}
@@ -89,7 +83,7 @@ func (s *storage) recoverReadOnly() error {
 	if m.CodecID != s.db.opts.Codec.ID() {
 		return dberr.New(dberr.CodecMismatch, "Open", "%s was written with codec %q, opened with codec %q", s.dir, m.CodecID, s.db.opts.Codec.ID())
 	}
-	s.manifest = m
+	s.man = store.NewManifest(s.dir, m)
 	return s.recover()
 }
 
@@ -98,7 +92,7 @@ func (s *storage) recoverReadOnly() error {
 // to the active segment change none of it.
 func (s *storage) fingerprint() ([]byte, error) {
 	var b bytes.Buffer
-	data, err := s.fs.Open(filepath.Join(s.dir, manifestName))
+	data, err := s.fs.Open(filepath.Join(s.dir, store.ManifestName))
 	if err == nil {
 		st, serr := data.Stat()
 		if serr == nil {
@@ -110,7 +104,7 @@ func (s *storage) fingerprint() ([]byte, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, dberr.Wrap(dberr.Internal, "Open", err, "reading the MANIFEST of %s", s.dir)
 	}
-	for _, sub := range []string{walDirName, snapDirName} {
+	for _, sub := range []string{store.WALDirName, store.SnapDirName} {
 		names, err := s.fs.List(filepath.Join(s.dir, sub))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, dberr.Wrap(dberr.Internal, "Open", err, "listing %s", sub)
@@ -131,16 +125,6 @@ func lastSegment(m map[uint64]uint64) uint64 {
 		n = max(n, k)
 	}
 	return n
-}
-
-// resetEngine gives a database that is still being opened an empty engine,
-// for a read-only open that starts over.
-func (db *DB) resetEngine() {
-	db.vectors.close()
-	db.eng.Close()
-	db.eng = engine.New(engine.Options{Now: db.nowMicros})
-	db.vectors = newVectorIndexes(db)
-	db.eng.Observe(core.Vector, db.vectors.observe)
 }
 
 // Refresh catches a read-only database up with the commits a writer in

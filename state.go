@@ -117,7 +117,7 @@ func (s StateCells) Read(ctx context.Context, run RunID, name string) (Versioned
 	if err := db.checkKey(op, "cell name", name); err != nil {
 		return Versioned[Value]{}, err
 	}
-	e, ok := db.eng.Get(run, core.State, stateCellKey(name), db.eng.Visible())
+	e, ok := db.getLatest(run, core.State, stateCellKey(name))
 	if !ok {
 		return Versioned[Value]{}, notFound(op, stateRef(run, name))
 	}
@@ -519,6 +519,11 @@ func (c StateTx) GetAt(name string, at Version) (Versioned[Value], error) {
 	switch at.Kind {
 	case core.TxnVersion:
 		e, ok := tx.txn.GetAt(tx.run, core.State, key, at.N)
+		if !ok {
+			if err := tx.trimmedErr(op, core.State, key, at.N, stateRef(tx.run, name)); err != nil {
+				return Versioned[Value]{}, err
+			}
+		}
 		if !ok || e.Tombstone {
 			return Versioned[Value]{}, notFound(op, stateRef(tx.run, name))
 		}
@@ -587,5 +592,5 @@ func (c StateTx) History(name string) ([]Versioned[Value], error) {
 		}
 		out[i] = Versioned[Value]{Version: core.Counter(n), Timestamp: Timestamp(e.Time), Deleted: true}
 	}
-	return out, nil
+	return out, tx.historyTrimmedErr(op, core.State, oldestOf(es), stateRef(tx.run, name))
 }

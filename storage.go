@@ -6,29 +6,16 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
-	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/internal/manifest"
 	"github.com/inmemdb/inmem/internal/snapshot"
+	"github.com/inmemdb/inmem/internal/store"
 	"github.com/inmemdb/inmem/internal/wal"
 	"github.com/inmemdb/inmem/vfs"
-)
-
-// Names inside a database directory.
-const (
-	lockName      = "LOCK"
-	walDirName    = "WAL"
-	snapDirName   = "SNAPSHOTS"
-	dataDirName   = "DATA"
-	manifestName  = manifest.Name
-	manifestTemp  = manifest.TempName
-	tempExtension = ".tmp"
 )
 
 // storage is the persistent half of a database with a directory: the lock,
@@ -39,8 +26,7 @@ type storage struct {
 	dir  string
 	lock io.Closer
 
-	manMu    sync.Mutex
-	manifest format.Manifest
+	man *store.Manifest
 
 	wal *wal.Writer
 
@@ -58,8 +44,8 @@ type storage struct {
 	follow   *wal.Follower
 }
 
-func (s *storage) walDir() string  { return filepath.Join(s.dir, walDirName) }
-func (s *storage) snapDir() string { return filepath.Join(s.dir, snapDirName) }
+func (s *storage) walDir() string  { return store.WALDir(s.dir) }
+func (s *storage) snapDir() string { return store.SnapDir(s.dir) }
 
 // openStorage opens or creates the directory of db and recovers it into
 // db.eng: take the lock, remove stale temporary files, read and verify the
@@ -71,15 +57,12 @@ func openStorage(db *DB) (st *storage, err error) {
 		return openReadOnly(db)
 	}
 	s := &storage{db: db, fs: db.opts.FS, dir: db.dir}
-	if err := s.checkDirectory(); err != nil {
+	if err := store.CheckDirectory(s.fs, s.dir); err != nil {
 		return nil, err
 	}
-	lock, err := s.fs.Lock(filepath.Join(s.dir, lockName))
+	lock, err := store.Lock(s.fs, s.dir)
 	if err != nil {
-		if errors.Is(err, vfs.ErrLocked) {
-			return nil, dberr.Wrap(dberr.Locked, "Open", err, "%s is open elsewhere", s.dir)
-		}
-		return nil, dberr.Wrap(dberr.Internal, "Open", err, "locking %s", s.dir)
+		return nil, err
 	}
 	s.lock = lock
 	defer func() {
@@ -90,7 +73,7 @@ func openStorage(db *DB) (st *storage, err error) {
 			lock.Close()
 		}
 	}()
-	if err := s.removeTemp(); err != nil {
+	if err := store.RemoveTemp(s.fs, s.dir, db.opts.Logger); err != nil {
 		return nil, err
 	}
 	m, err := manifest.Read(s.fs, s.dir)
@@ -103,97 +86,35 @@ func openStorage(db *DB) (st *storage, err error) {
 	if m.CodecID != db.opts.Codec.ID() {
 		return nil, dberr.New(dberr.CodecMismatch, "Open", "%s was written with codec %q, opened with codec %q", s.dir, m.CodecID, db.opts.Codec.ID())
 	}
-	s.manifest = m
+	s.man = store.NewManifest(s.dir, m)
+	// The engine gets its log at construction, so the writer exists
+	// before recovery but writes nothing until recover starts it.
+	var log core.Log
+	if db.opts.Durability != InMemory {
+		s.wal = wal.New(s.walOptions())
+		log = s.wal
+	}
+	db.newEngine(log)
 	if err := s.recover(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// checkDirectory creates dir if needed and refuses a non-empty directory
-// that is not an in-mem database, so that Open never scribbles over someone
-// else's files. A directory holding only what an interrupted creation
-// leaves (the lock, the empty subdirectories, a MANIFEST.tmp) is ours.
-func (s *storage) checkDirectory() error {
-	if err := mkdirAllDurable(s.fs, s.dir); err != nil {
-		return dberr.Wrap(dberr.InvalidArgument, "Open", err, "cannot create %s", s.dir)
+func (s *storage) walOptions() wal.Options {
+	db := s.db
+	mode := wal.Strict
+	if db.opts.Durability == Buffered {
+		mode = wal.Buffered
 	}
-	names, err := s.fs.List(s.dir)
-	if err != nil {
-		return dberr.Wrap(dberr.InvalidArgument, "Open", err, "cannot list %s", s.dir)
+	return wal.Options{
+		FS: s.fs, Dir: s.walDir(), UUID: s.man.Get().UUID, Codec: db.opts.Codec,
+		SegmentSize: db.opts.WALSegmentSize, Mode: mode,
+		FlushInterval: db.opts.BufferedFlushInterval, FlushBytes: db.opts.BufferedFlushBytes,
+		Poison:    func(err *dberr.Error) { db.eng.Poison(err) },
+		OnSegment: s.setActiveSegment,
+		Logger:    db.opts.Logger,
 	}
-	if slices.Contains(names, manifestName) {
-		return nil
-	}
-	for _, n := range names {
-		switch n {
-		case lockName, walDirName, snapDirName, dataDirName, manifestTemp:
-		default:
-			return dberr.New(dberr.InvalidArgument, "Open", "%s is not empty and is not an in-mem database (found %q and no MANIFEST)", s.dir, n)
-		}
-	}
-	return nil
-}
-
-// mkdirAllDurable creates dir and any missing parents, and syncs the parent
-// of each directory it created so that the new entries survive a power cut.
-func mkdirAllDurable(fsys vfs.FS, dir string) error {
-	dir = filepath.Clean(dir)
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := fsys.Stat(d); err == nil {
-			break
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		missing = append(missing, d)
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if err := fsys.MkdirAll(dir); err != nil {
-		return err
-	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := fsys.SyncDir(filepath.Dir(missing[i])); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// removeTemp deletes temporary files that a crash left behind: they were
-// never published, so they hold nothing anyone relies on.
-func (s *storage) removeTemp() error {
-	var removed bool
-	for _, dir := range []string{s.dir, s.walDir(), s.snapDir()} {
-		names, err := s.fs.List(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return dberr.Wrap(dberr.Internal, "Open", err, "listing %s", dir)
-		}
-		for _, n := range names {
-			if !strings.HasSuffix(n, tempExtension) {
-				continue
-			}
-			if err := s.fs.Remove(filepath.Join(dir, n)); err != nil {
-				return dberr.Wrap(dberr.Internal, "Open", err, "removing stale %s", n)
-			}
-			s.db.opts.Logger.Info("removed a stale temporary file", "file", filepath.Join(dir, n))
-			removed = true
-		}
-		if removed {
-			if err := s.fs.SyncDir(dir); err != nil {
-				return dberr.Wrap(dberr.Internal, "Open", err, "syncing %s", dir)
-			}
-		}
-	}
-	return nil
 }
 
 // initialize creates a new database in an empty (or interrupted) directory:
@@ -201,20 +122,11 @@ func (s *storage) removeTemp() error {
 // MANIFEST exists the directory holds nothing of value, so a crash anywhere
 // here leaves a directory the next Open initializes again.
 func (s *storage) initialize() (format.Manifest, error) {
-	for _, sub := range []string{walDirName, snapDirName} {
-		names, err := s.fs.List(filepath.Join(s.dir, sub))
-		if err == nil && len(names) > 0 {
-			return format.Manifest{}, dberr.NewCorruption(filepath.Join(s.dir, manifestName), -1,
-				"the MANIFEST is missing but %s holds %d files", sub, len(names))
-		}
+	if err := store.CheckNoFiles(s.fs, s.dir); err != nil {
+		return format.Manifest{}, err
 	}
-	for _, sub := range []string{walDirName, snapDirName, dataDirName} {
-		if err := s.fs.MkdirAll(filepath.Join(s.dir, sub)); err != nil {
-			return format.Manifest{}, dberr.Wrap(dberr.Internal, "Open", err, "creating %s", sub)
-		}
-	}
-	if err := s.fs.SyncDir(s.dir); err != nil {
-		return format.Manifest{}, dberr.Wrap(dberr.Internal, "Open", err, "syncing %s", s.dir)
+	if err := store.CreateLayout(s.fs, s.dir); err != nil {
+		return format.Manifest{}, dberr.Wrap(dberr.Internal, "Open", err, "creating the layout of %s", s.dir)
 	}
 	m := format.Manifest{UUID: newUUID(), CodecID: s.db.opts.Codec.ID()}
 	if err := manifest.Write(s.fs, s.dir, m); err != nil {
@@ -237,8 +149,9 @@ func newUUID() format.UUID {
 func (s *storage) recover() error {
 	db := s.db
 	writable := !db.opts.ReadOnly
+	m := s.man.Get()
 	var watermark uint64
-	if s.manifest.HasSnapshot {
+	if m.HasSnapshot {
 		res, err := s.loadSnapshot()
 		if err != nil {
 			return err
@@ -247,9 +160,9 @@ func (s *storage) recover() error {
 		db.eng.Restore(watermark, res.Footer.LastTime)
 	}
 	res, err := wal.Replay(wal.ReplayOptions{
-		FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
-		Watermark: watermark, HasSnapshot: s.manifest.HasSnapshot,
-		ActiveSegment: s.manifest.ActiveSegment, Repair: writable && db.opts.Durability != InMemory, Logger: db.opts.Logger,
+		FS: s.fs, Dir: s.walDir(), UUID: s.man.Get().UUID, Codec: db.opts.Codec,
+		Watermark: watermark, HasSnapshot: m.HasSnapshot,
+		ActiveSegment: m.ActiveSegment, Repair: writable && db.opts.Durability != InMemory, Logger: db.opts.Logger,
 	}, func(batch []*core.Commit) error { return db.eng.Apply(batch...) })
 	if err != nil {
 		return err
@@ -281,36 +194,23 @@ func (s *storage) recover() error {
 	if err := s.removeOrphanTorn(s.fs); err != nil {
 		return err
 	}
-	mode := wal.Strict
-	if db.opts.Durability == Buffered {
-		mode = wal.Buffered
-	}
-	w, err := wal.Open(wal.Options{
-		FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec,
-		SegmentSize: db.opts.WALSegmentSize, Mode: mode,
-		FlushInterval: db.opts.BufferedFlushInterval, FlushBytes: db.opts.BufferedFlushBytes,
-		Publish: db.eng.Publish, Poison: db.eng.Poison, OnSegment: s.setActiveSegment,
-		Logger: db.opts.Logger,
-	}, res.NextSegment)
-	if err != nil {
+	if err := s.wal.Start(res.NextSegment); err != nil {
 		return dberr.Wrap(dberr.Internal, "Open", err, "starting WAL segment %d", res.NextSegment)
 	}
-	s.wal = w
-	db.eng.SetSink(w)
 	return nil
 }
 
 // loadSnapshot reads the snapshot the MANIFEST names into the engine.
 func (s *storage) loadSnapshot() (snapshot.Result, error) {
-	m := s.manifest
+	m := s.man.Get()
 	path := filepath.Join(s.snapDir(), snapshot.FileName(m.SnapshotID))
-	var vs []engine.VersionRec
+	var vs []core.VersionRec
 	return snapshot.Read(snapshot.ReadOptions{
 		FS: s.fs, Path: path, UUID: m.UUID, Codec: s.db.opts.Codec, ID: m.SnapshotID, Watermark: m.SnapshotWatermark,
 	}, func(e *format.SnapshotEntity) error {
 		vs = vs[:0]
 		for _, v := range e.Versions {
-			vs = append(vs, engine.VersionRec(v))
+			vs = append(vs, core.VersionRec(v))
 		}
 		s.db.eng.Load(e.Run, e.Space, e.Key, vs)
 		return nil
@@ -320,39 +220,15 @@ func (s *storage) loadSnapshot() (snapshot.Result, error) {
 // removeFiles removes files of one directory through fsys, then syncs it
 // once. It returns the bytes freed.
 func (s *storage) removeFiles(fsys vfs.FS, dir string, paths []string) (int64, error) {
-	var freed int64
-	for _, p := range paths {
-		if st, err := fsys.Stat(p); err == nil {
-			freed += st.Size()
-		}
-		if err := fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return freed, dberr.Wrap(dberr.Internal, "compact", err, "removing %s", p)
-		}
-		s.db.opts.Logger.Info("removed", "file", p)
-	}
-	if len(paths) > 0 {
-		if err := fsys.SyncDir(dir); err != nil {
-			return freed, dberr.Wrap(dberr.Internal, "compact", err, "syncing %s", dir)
-		}
-	}
-	return freed, nil
+	return store.RemoveFiles(fsys, dir, paths, s.db.opts.Logger)
 }
 
 // removeStaleSnapshots removes snapshot files the durable MANIFEST does not
 // name. The caller makes sure the MANIFEST is durable first.
 func (s *storage) removeStaleSnapshots(fsys vfs.FS) error {
-	names, err := fsys.List(s.snapDir())
+	stale, err := store.StaleSnapshots(fsys, s.dir, s.man.Get())
 	if err != nil {
-		return dberr.Wrap(dberr.Internal, "Open", err, "listing %s", s.snapDir())
-	}
-	s.manMu.Lock()
-	keep := s.manifest
-	s.manMu.Unlock()
-	var stale []string
-	for _, n := range names {
-		if id, ok := snapshot.ParseFileName(n); ok && (!keep.HasSnapshot || id != keep.SnapshotID) {
-			stale = append(stale, filepath.Join(s.snapDir(), n))
-		}
+		return err
 	}
 	_, err = s.removeFiles(fsys, s.snapDir(), stale)
 	return err
@@ -360,15 +236,7 @@ func (s *storage) removeStaleSnapshots(fsys vfs.FS) error {
 
 // setActiveSegment records a new, durable segment in the MANIFEST.
 func (s *storage) setActiveSegment(n uint64) error {
-	s.manMu.Lock()
-	defer s.manMu.Unlock()
-	m := s.manifest
-	m.ActiveSegment = n
-	if err := manifest.Write(s.fs, s.dir, m); err != nil {
-		return err
-	}
-	s.manifest = m
-	return nil
+	return s.man.Update(s.fs, func(m *format.Manifest) { m.ActiveSegment = n })
 }
 
 func (s *storage) close() error {
@@ -421,9 +289,7 @@ func (s *storage) stats() WALStats {
 			ws.MeanBatch = float64(ws.Records) / float64(ws.GroupCommits)
 		}
 	}
-	s.manMu.Lock()
-	m := s.manifest
-	s.manMu.Unlock()
+	m := s.man.Get()
 	if m.HasSnapshot {
 		if st, err := s.fs.Stat(filepath.Join(s.snapDir(), snapshot.FileName(m.SnapshotID))); err == nil {
 			ws.SnapshotBytes = st.Size()

@@ -647,6 +647,11 @@ func (v VectorTx) GetAt(coll, key string, at Version) (Versioned[VectorEntry], e
 		return Versioned[VectorEntry]{}, errorf(CodeInvalidArgument, op, "version must be a Txn version, got %s", at)
 	}
 	e, ok := tx.txn.GetAt(tx.run, core.Vector, vectorKey(coll, key), at.N)
+	if !ok {
+		if err := tx.trimmedErr(op, core.Vector, vectorKey(coll, key), at.N, vecRef(tx.run, coll, key)); err != nil {
+			return Versioned[VectorEntry]{}, err
+		}
+	}
 	if !ok || e.Tombstone {
 		return Versioned[VectorEntry]{}, notFound(op, vecRef(tx.run, coll, key))
 	}
@@ -671,14 +676,15 @@ func (v VectorTx) History(coll, key string) ([]Versioned[VectorEntry], error) {
 		return nil, err
 	}
 	var out []Versioned[VectorEntry]
-	for _, e := range tx.txn.History(tx.run, core.Vector, vectorKey(coll, key)) {
+	es := tx.txn.History(tx.run, core.Vector, vectorKey(coll, key))
+	for _, e := range es {
 		ve, ok := vectorVersioned(key, e)
 		if !ok {
 			return nil, dberr.New(dberr.Corruption, op, "vector %q has a malformed record", key)
 		}
 		out = append(out, ve)
 	}
-	return out, nil
+	return out, tx.historyTrimmedErr(op, core.Vector, oldestOf(es), vecRef(tx.run, coll, key))
 }
 
 // Search returns the k best-scoring vectors matching filter, as the

@@ -58,7 +58,25 @@ func (db *DB) ViewAt(ctx context.Context, run RunID, at At, fn func(tx *Tx) erro
 	tx := &Tx{db: db, run: run, ctx: ctx, managed: true, past: true}
 	db.eng.BeginAtInto(&tx.txn, run, v)
 	defer tx.rollback()
-	return fn(tx)
+	// Checked with the snapshot registered: a trim that starts from now on
+	// keeps what the transaction reads.
+	if err := db.checkFloor(op, run, v); err != nil {
+		return err
+	}
+	err = fn(tx)
+	// A trim that was already under way when the snapshot registered may
+	// have removed versions fn needed: its floor says so.
+	if ferr := db.checkFloor(op, run, v); ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+func (db *DB) checkFloor(op string, run RunID, v uint64) error {
+	if floor := db.historyFloor(run); v < floor {
+		return dberr.NewHistoryTrimmed(op, EntityRef{Primitive: core.Run, Run: run}, core.Txn(v), core.Txn(floor))
+	}
+	return nil
 }
 
 // resolveAt turns at into a snapshot version that is published and retained.
@@ -83,16 +101,19 @@ func (db *DB) resolveAt(op string, run RunID, at At) (uint64, error) {
 			return 0, errorf(CodeInvalidArgument, op, "version %d is newer than the newest published commit %d", v, vis)
 		}
 	}
-	if floor := db.historyFloor(run); v < floor {
-		return 0, dberr.NewHistoryTrimmed(op, EntityRef{Primitive: core.Run, Run: run}, core.Txn(v), core.Txn(floor))
-	}
 	return v, nil
 }
 
 // historyFloor returns the oldest version at which run's state is still
-// complete: reads of older versions would miss trimmed history. Nothing
-// trims history yet, so every version is retained.
-func (db *DB) historyFloor(run RunID) uint64 { return 0 }
+// complete: the highest trim floor of its primitives. Reads of older
+// versions could miss trimmed history.
+func (db *DB) historyFloor(run RunID) uint64 {
+	var f uint64
+	for sp := core.KV; sp <= core.Vector; sp++ {
+		f = max(f, db.eng.Floor(run, sp))
+	}
+	return f
+}
 
 // ReadVersion returns the commit version the transaction reads at: its
 // snapshot (for ViewAt, the version asked for or the one a time resolved

@@ -258,3 +258,48 @@ func TestViewAt_Errors(t *testing.T) {
 		t.Errorf("ViewAt(0) with Commit: %v", err)
 	}
 }
+
+// TestViewAt_BelowTrimFloor checks that ViewAt below what retention kept
+// answers HistoryTrimmed, by version and by time, and reads at the floor.
+func TestViewAt_BelowTrimFloor(t *testing.T) {
+	ctx := context.Background()
+	clk := &manualClock{t: time.UnixMicro(1_000_000_000)}
+	db, err := inmem.Open("", &inmem.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	run := inmem.NewRunID()
+	var vs []inmem.Version
+	var times []time.Time
+	for i := range 10 {
+		clk.set(clk.Now().Add(time.Second))
+		v, err := db.KV().Put(ctx, run, "k", inmem.Int(int64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, times = append(vs, v), append(times, clk.Now())
+	}
+	if _, err := db.SetRetentionPolicy(ctx, run, inmem.KeepLast(3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Compact(ctx, inmem.Full); err != nil {
+		t.Fatal(err)
+	}
+	noop := func(*inmem.Tx) error { return nil }
+	for _, at := range []inmem.At{inmem.AtVersion(vs[2]), inmem.AtTime(times[2]), inmem.AtVersion(inmem.Txn(0))} {
+		if err := db.ViewAt(ctx, run, at, noop); !errors.Is(err, inmem.ErrHistoryTrimmed) {
+			t.Errorf("ViewAt(%v) below the floor: %v", at, err)
+		}
+	}
+	err = db.ViewAt(ctx, run, inmem.AtTime(times[9]), func(tx *inmem.Tx) error {
+		got, err := tx.KV().Get("k")
+		if n, _ := got.Value.AsInt(); err != nil || n != 9 {
+			return fmt.Errorf("Get = %v, %v", got.Value, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+}

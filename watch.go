@@ -182,7 +182,7 @@ func (db *DB) Watch(ctx context.Context, from Version, filter WatchFilter) iter.
 			return &Error{Code: dberr.Closed, Op: op, Msg: "database is closed", Offset: -1}
 		}
 
-		f := wal.NewFollower(wal.FollowOptions{FS: s.fs, Dir: s.walDir(), UUID: s.manifest.UUID, Codec: db.opts.Codec, Last: from.N})
+		f := wal.NewFollower(wal.FollowOptions{FS: s.fs, Dir: s.walDir(), UUID: s.man.Get().UUID, Codec: db.opts.Codec, Last: from.N})
 		next := from.N + 1
 		deliver := func(c *core.Commit) error {
 			if c.Version != next {

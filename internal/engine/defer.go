@@ -15,7 +15,7 @@ import (
 // after validation and before the commit version is assigned: it reads the
 // newest installed value of the head (Deferral.Latest — not the snapshot,
 // and nothing joins the read set) and produces the final writes. Those are
-// installed and handed to the sink like any other write, so the log holds
+// installed and handed to the log like any other write, so the log holds
 // only final values and recovery replays them unchanged.
 //
 // Before commit the transaction writes provisional values (PutProvisional,

@@ -12,10 +12,9 @@ import (
 	"github.com/inmemdb/inmem/internal/value"
 )
 
-// recSink publishes every commit at once and keeps a copy of it, as a log
+// recSink acknowledges every commit at once and keeps a copy of it, as a log
 // would, to replay into another engine.
 type recSink struct {
-	e       *Engine
 	commits []*core.Commit
 }
 
@@ -23,19 +22,17 @@ type doneTicket struct{}
 
 func (doneTicket) Wait() error { return nil }
 
-func (s *recSink) Submit(c *core.Commit) Ticket {
+func (s *recSink) Submit(c *core.Commit) core.Ticket {
 	cp := *c
 	cp.Mutations = slices.Clone(c.Mutations)
 	s.commits = append(s.commits, &cp)
-	s.e.Publish(c.Version)
 	return doneTicket{}
 }
 
 func newRecorded() (*Engine, *recSink) {
 	var clock atomic.Int64
-	e := New(Options{Now: func() int64 { return clock.Add(1) }})
-	s := &recSink{e: e}
-	e.SetSink(s)
+	s := &recSink{}
+	e := New(Env{Now: func() int64 { return clock.Add(1) }, Log: s})
 	return e, s
 }
 
@@ -128,7 +125,7 @@ func TestDeferredAppendsCommute(t *testing.T) {
 	}
 	check(e)
 	// The log holds only final writes: replaying it rebuilds the state.
-	replica := New(Options{Now: func() int64 { return 0 }})
+	replica := New(Env{Now: func() int64 { return 0 }})
 	if err := replica.Apply(s.commits...); err != nil {
 		t.Fatal(err)
 	}

@@ -29,16 +29,36 @@
 //  5. hands the ordered writeset to the Sink (the WAL), still under the lock,
 //     so the log order is the version order.
 //
-// It then releases the lock and waits for the sink's acknowledgement. The
-// sink publishes: after the record of version v is as durable as the mode
-// requires, it calls Publish(v), which advances the watermark that new
-// snapshots read. Publication is in version order, so a reader at snapshot S
-// never later sees a new entry with version <= S. Without a sink (InMemory)
-// the commit publishes itself before releasing the lock.
+// It then releases the lock and waits on the log's ticket. Tickets complete
+// in version order, each once its record is as durable as the mode
+// requires; the committer then publishes its version, advancing the
+// watermark that new snapshots read. So publication is in version order
+// and nothing is visible before it is durable: a reader at snapshot S never
+// later sees a new entry with version <= S. Members of one group commit
+// publish concurrently; the watermark takes the highest. Without a log
+// (InMemory) the commit publishes itself before releasing the lock.
 //
-// Many committers can wait on the same sink acknowledgement: the lock is not
+// Many committers can wait on the same log acknowledgement: the lock is not
 // held across I/O, which is what lets the WAL share one fsync among them
 // (group commit).
+//
+// # Construction
+//
+// Everything a commit needs besides the engine's own state — the clock, the
+// log and the observers of derived indexes — comes in one Env at New, as
+// Pebble's commitEnv does, and never changes: there is no moment at which a
+// commit could see half of it.
+//
+// Recovery looks circular: the engine must be loaded from the snapshot and
+// the replayed log before the WAL appends anything, and the WAL is only told
+// which segment to start once replay has read the existing ones. The cycle
+// is broken in the WAL, not here: its writer is constructed before replay
+// and does no I/O until it is started, after replay (wal.New, Writer.Start).
+// Recovery installs through Load, Restore and Apply, which never touch the
+// log, and the database is not handed to anyone who could commit before the
+// writer starts; a commit that reached it earlier would fail, not block.
+// The alternative, loading into a log-less engine and then attaching the
+// log, would make the log a mutable field of every commit's path.
 package engine
 
 import (
@@ -52,44 +72,34 @@ import (
 	"github.com/tidwall/btree"
 )
 
-// Sink receives every commit, in version order, before it is published.
-type Sink interface {
-	// Submit takes the next commit. It is called with the engine's commit
-	// lock held, strictly in version order, and must not wait for I/O. The
-	// sink owns c from now on. It must eventually call Engine.Publish with
-	// c.Version (or a later version) once c is as durable as promised, and
-	// only then complete the returned ticket.
-	Submit(c *core.Commit) Ticket
-}
-
-// Ticket is the sink's promise for one submitted commit.
-type Ticket interface {
-	// Wait blocks until the commit is acknowledged (nil: it is published)
-	// or failed.
-	Wait() error
-}
-
-// Options configure an Engine.
-type Options struct {
-	// Sink receives commits; nil means nothing is persisted and commits
-	// publish immediately.
-	Sink Sink
+// Env is everything a commit needs besides the engine's own state, given
+// once, at construction (see "Construction" in the package doc).
+type Env struct {
 	// Now returns the current time in microseconds since the Unix epoch.
 	Now func() int64
+	// Log receives every commit, in version order, before it is
+	// published; nil means nothing is persisted and commits publish at
+	// once.
+	Log core.Log
+	// Observers are called for every installed mutation of their space,
+	// under the commit lock, in version order — whether or not the commit
+	// is later published, and during recovery too. Derived structures (the
+	// vector search index) use them to follow committed state. An observer
+	// must be fast and must not call back into the engine.
+	Observers Observers
 }
+
+// Observers maps a space to the function told about its mutations.
+type Observers map[core.PrimitiveType]func(m *core.Mutation)
 
 // Engine is the multi-version store. It is safe for concurrent use.
 type Engine struct {
 	// Read-mostly fields first: every reader and writer loads them.
 	runs      sync.Map // core.RunID -> *runIndex
-	sink      Sink
+	log       core.Log
 	now       func() int64
 	broken    atomic.Pointer[dberr.Error]
-	observers [spaceCount]func(m *core.Mutation)
-	// observers are called for every installed mutation of their space,
-	// under the commit lock, in version order — whether or not the commit
-	// is later published. Derived structures (the vector search index) use
-	// them to follow committed state.
+	observers [spaceCount]func(m *core.Mutation) // Env.Observers by space
 
 	// The commit lock and what it guards share cache lines of their own, so
 	// handing the lock from one core to another moves as few lines as
@@ -113,18 +123,13 @@ type Engine struct {
 	visible atomic.Uint64
 	_       [56]byte
 	// published is closed (and replaced) whenever the watermark advances
-	// through Publish, waking WaitVisible.
+	// through publish, waking WaitVisible.
 	published atomic.Pointer[chan struct{}]
 	waiters   atomic.Int32 // goroutines in WaitVisible
 	readOnly  atomic.Uint64
-}
 
-// Observe registers fn to be called for every mutation of space as it is
-// installed (under the commit lock, in version order; also during recovery).
-// fn must be fast and must not call back into the engine. Register observers
-// before any commit.
-func (e *Engine) Observe(space core.PrimitiveType, fn func(m *core.Mutation)) {
-	e.observers[space] = fn
+	snaps  snapRegistry  // open transactions' snapshots (retain.go)
+	pinSeq atomic.Uint64 // spreads Pins over the registry's shards
 }
 
 // Stats are cumulative counters.
@@ -135,19 +140,21 @@ type Stats struct {
 	Versions  uint64 // versions installed (including recovered ones)
 }
 
-// New returns an empty engine.
-func New(opts Options) *Engine {
-	e := &Engine{sink: opts.Sink, now: opts.Now}
+// New returns an empty engine that commits through env.
+func New(env Env) *Engine {
+	e := &Engine{log: env.Log, now: env.Now}
 	if e.now == nil {
-		panic("engine: Options.Now is required")
+		panic("engine: Env.Now is required")
+	}
+	for sp, fn := range env.Observers {
+		if int(sp) >= spaceCount {
+			panic("engine: observer for an unknown space")
+		}
+		e.observers[sp] = fn
 	}
 	e.inflightDone.L = &e.commitMu
 	return e
 }
-
-// SetSink installs the sink once recovery has replayed the log. It must be
-// called before any transaction commits.
-func (e *Engine) SetSink(s Sink) { e.sink = s }
 
 // Stats returns the engine's counters.
 func (e *Engine) Stats() Stats {
@@ -159,7 +166,7 @@ func (e *Engine) Stats() Stats {
 }
 
 // Close refuses every later commit and waits until the commits already
-// handed to the sink are acknowledged, so the sink can then be closed.
+// handed to the log are acknowledged, so the log can then be closed.
 func (e *Engine) Close() {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
@@ -180,9 +187,11 @@ func (e *Engine) LastAssigned() uint64 {
 	return e.last
 }
 
-// Publish makes every commit up to and including version v visible to new
-// snapshots. Sinks call it in version order after the commits are durable.
-func (e *Engine) Publish(v uint64) {
+// publish makes every commit up to and including version v visible to new
+// snapshots. Committers call it once their log ticket completes; several
+// may race (members of one group commit), and the watermark only ever
+// rises.
+func (e *Engine) publish(v uint64) {
 	for {
 		cur := e.visible.Load()
 		if v <= cur {
@@ -297,6 +306,9 @@ type runIndex struct {
 	// writers share.
 	record    atomic.Pointer[chain]
 	recordKey string
+	// floors are the run's trim floors by space (retain.go), replaced
+	// whole when one rises.
+	floors atomic.Pointer[[spaceCount]uint64]
 }
 
 // RunRecordKey is the key of a run's record in the run index: space
@@ -390,6 +402,11 @@ func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
 	}
 	c.head.Store(v)
 	e.stats.Versions++
+	if m.Space == core.System {
+		if sp, f, ok := floorOf(m); ok {
+			e.raiseFloor(m.Run, sp, f)
+		}
+	}
 	if obs := e.observers[m.Space]; obs != nil {
 		obs(m)
 	}

@@ -13,9 +13,8 @@ import (
 )
 
 // gateSink holds every submitted commit until release is called, then
-// publishes in order — a WAL whose fsync takes as long as the test wants.
+// completes the tickets in order — a WAL whose fsync takes as long as the test wants.
 type gateSink struct {
-	e       *Engine
 	mu      sync.Mutex
 	pending []*gateTicket
 	order   []uint64
@@ -28,7 +27,7 @@ type gateTicket struct {
 
 func (t *gateTicket) Wait() error { return <-t.done }
 
-func (s *gateSink) Submit(c *core.Commit) Ticket {
+func (s *gateSink) Submit(c *core.Commit) core.Ticket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := &gateTicket{v: c.Version, done: make(chan error, 1)}
@@ -45,9 +44,6 @@ func (s *gateSink) release(n int, err error) {
 		n = len(s.pending)
 	}
 	for _, t := range s.pending[:n] {
-		if err == nil {
-			s.e.Publish(t.v)
-		}
 		t.done <- err
 	}
 	s.pending = s.pending[n:]
@@ -72,9 +68,8 @@ func (s *gateSink) waitPending(t *testing.T, n int) {
 
 func newGated() (*Engine, *gateSink) {
 	var clock atomic.Int64
-	e := New(Options{Now: func() int64 { return clock.Add(1) }})
-	s := &gateSink{e: e}
-	e.SetSink(s)
+	s := &gateSink{}
+	e := New(Env{Now: func() int64 { return clock.Add(1) }, Log: s})
 	return e, s
 }
 
@@ -203,7 +198,7 @@ func TestSinkFailureLeavesCommitInvisible(t *testing.T) {
 }
 
 func TestApplyIsIdempotentAndOrdered(t *testing.T) {
-	e := New(Options{Now: func() int64 { return 1 }})
+	e := New(Env{Now: func() int64 { return 1 }})
 	c1 := &core.Commit{Version: 1, Run: run, Time: 10, Mutations: []core.Mutation{{Op: core.OpPut, Run: run, Space: core.KV, Key: "k", Value: value.Int(1), Version: 1}}}
 	c2 := &core.Commit{Version: 2, Run: run, Time: 20, Mutations: []core.Mutation{{Op: core.OpDelete, Run: run, Space: core.KV, Key: "k", Version: 2}}}
 	for _, c := range []*core.Commit{c1, c1, c2, c1, c2} {
@@ -233,9 +228,10 @@ func TestApplyIsIdempotentAndOrdered(t *testing.T) {
 }
 
 func TestObserverSeesInstallsInOrder(t *testing.T) {
-	e := New(Options{Now: func() int64 { return 1 }})
 	var seen []uint64
-	e.Observe(core.Vector, func(m *core.Mutation) { seen = append(seen, m.Version) })
+	e := New(Env{Now: func() int64 { return 1 }, Observers: Observers{
+		core.Vector: func(m *core.Mutation) { seen = append(seen, m.Version) },
+	}})
 	for i := range 3 {
 		tx := e.Begin(run, true)
 		tx.Put(run, core.Vector, "v", value.Int(int64(i)))

@@ -5,30 +5,22 @@ import (
 	"slices"
 
 	"github.com/inmemdb/inmem/internal/core"
-	"github.com/inmemdb/inmem/internal/value"
 )
-
-// VersionRec is one version of an entity, as snapshots hold it.
-type VersionRec struct {
-	Version   uint64
-	Time      int64
-	Tombstone bool
-	Value     value.Value
-}
 
 // ForEachEntity calls fn for every entity that has a version at or below
 // snap, with those versions oldest first, in a deterministic order: runs by
 // id, spaces by tag, keys ascending. It reads while writers continue: the
 // versions at or below snap are immutable, and entities created later have
-// none. vs is reused between calls.
-func (e *Engine) ForEachEntity(snap uint64, fn func(run core.RunID, space core.PrimitiveType, key string, vs []VersionRec) error) error {
+// none. vs is reused between calls. It is the entity source a snapshot
+// writer reads (snapshot.Source).
+func (e *Engine) ForEachEntity(snap uint64, fn func(run core.RunID, space core.PrimitiveType, key string, vs []core.VersionRec) error) error {
 	var runs []core.RunID
 	e.runs.Range(func(k, _ any) bool {
 		runs = append(runs, k.(core.RunID))
 		return true
 	})
 	slices.SortFunc(runs, func(a, b core.RunID) int { return bytes.Compare(a[:], b[:]) })
-	var vs []VersionRec
+	var vs []core.VersionRec
 	var err error
 	for _, run := range runs {
 		for sp := core.PrimitiveType(1); int(sp) < spaceCount; sp++ {
@@ -36,7 +28,7 @@ func (e *Engine) ForEachEntity(snap uint64, fn func(run core.RunID, space core.P
 				vs = vs[:0]
 				for v := c.head.Load(); v != nil; v = v.next {
 					if v.n <= snap {
-						vs = append(vs, VersionRec{Version: v.n, Time: v.ts, Tombstone: v.tomb, Value: v.val})
+						vs = append(vs, core.VersionRec{Version: v.n, Time: v.ts, Tombstone: v.tomb, Value: v.val})
 					}
 				}
 				if len(vs) == 0 {
@@ -63,7 +55,7 @@ func (e *Engine) Clock() (last uint64, lastTime int64) {
 
 // Load installs an entity's versions (oldest first) while recovering from a
 // snapshot, before any commit. Observers see each version in order.
-func (e *Engine) Load(run core.RunID, space core.PrimitiveType, key string, vs []VersionRec) {
+func (e *Engine) Load(run core.RunID, space core.PrimitiveType, key string, vs []core.VersionRec) {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
 	c := e.chainForInstall(run, space, key)

@@ -177,7 +177,16 @@ func (e *Engine) TimeIndexBytes() int {
 
 // BeginAtInto starts a read-only transaction on run that reads at snapshot
 // snap, a version at or below the published watermark (the caller checks).
+// The snapshot is registered like any other, so trimming that starts later
+// keeps what it reads; a trim already under way may not have seen it, which
+// the caller detects by checking the trim floors after reading.
 func (e *Engine) BeginAtInto(t *Txn, run core.RunID, snap uint64) {
-	e.BeginInto(t, run, false)
-	t.snap = snap
+	*t = Txn{e: e, run: run, snap: snap}
+	sh := &e.snaps.shards[shardOf(t)]
+	sh.mu.Lock()
+	if sh.snaps == nil {
+		sh.snaps = make(map[uint64]int32)
+	}
+	sh.snaps[snap]++
+	sh.mu.Unlock()
 }

@@ -34,7 +34,7 @@ type Txn struct {
 
 // txnBuf is the inline storage of a writable transaction: most
 // transactions read and write a few keys, and one allocation then serves
-// the read set, the write set and the commit handed to the sink.
+// the read set, the write set and the commit handed to the log.
 type txnBuf struct {
 	commit core.Commit
 	writes [1]core.Mutation
@@ -72,10 +72,11 @@ func (e *Engine) Begin(run core.RunID, writable bool) *Txn {
 // it and save an allocation). t must be zero or finished.
 func (e *Engine) BeginInto(t *Txn, run core.RunID, writable bool) {
 	spare := t.spare
-	*t = Txn{e: e, run: run, snap: e.visible.Load(), writable: writable}
+	*t = Txn{e: e, run: run, writable: writable}
+	t.snap = e.snaps.register(e, t)
 	if writable {
 		// A Txn reused after Commit or Rollback returned reuses its buffer:
-		// the sink is done with the commit in it by then.
+		// the log is done with the commit in it by then.
 		b := spare
 		if b == nil {
 			b = new(txnBuf)
@@ -317,6 +318,9 @@ func (t *Txn) OwnWrites(run core.RunID, space core.PrimitiveType, start, end str
 
 // Rollback discards the transaction. It is idempotent.
 func (t *Txn) Rollback() {
+	if !t.done && t.e != nil {
+		t.e.snaps.unregister(t)
+	}
 	t.done = true
 	if t.buf != nil {
 		t.spare = t.buf
@@ -336,6 +340,7 @@ func (t *Txn) Commit() (uint64, error) {
 	}
 	t.done = true
 	e := t.e
+	e.snaps.unregister(t)
 	if len(t.writes) == 0 {
 		e.readOnly.Add(1)
 		return 0, nil
@@ -387,15 +392,20 @@ func (t *Txn) Commit() (uint64, error) {
 	t.spare = t.buf
 	t.reads, t.wchain, t.windex, t.writes, t.buf = nil, nil, nil, nil, nil
 	t.prov, t.nprov, t.defers = nil, 0, nil
-	if e.sink == nil {
+	if e.log == nil {
 		e.visible.Store(v)
 		e.commitMu.Unlock()
 		return v, nil
 	}
-	tk := e.sink.Submit(c)
+	tk := e.log.Submit(c)
 	e.inflight++
 	e.commitMu.Unlock()
 	err := tk.Wait()
+	if err == nil {
+		// Tickets complete in version order, so every commit before v is
+		// as durable as v: publishing v publishes them all.
+		e.publish(v)
+	}
 	e.commitMu.Lock()
 	if e.inflight--; e.inflight == 0 && e.closed {
 		e.inflightDone.Broadcast()
@@ -413,7 +423,7 @@ func (t *Txn) validate() error {
 	for i := range t.reads {
 		r := &t.reads[i]
 		c := r.c
-		if c == nil {
+		if c == nil || c.purged() {
 			if c = t.e.lookup(r.run, r.space, r.key); c == nil {
 				continue // still absent
 			}

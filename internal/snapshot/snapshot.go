@@ -13,7 +13,6 @@ import (
 	"github.com/inmemdb/inmem/internal/codec"
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
-	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/vfs"
 )
@@ -68,13 +67,23 @@ func (c *crcWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Write writes the snapshot of eng at o.Watermark and publishes the file.
+// Source is what a snapshot is written from: the engine, or a test's
+// stand-in.
+type Source interface {
+	// ForEachEntity calls fn for every entity that has a version at or
+	// below snap, with those versions oldest first, runs by id, spaces by
+	// tag, keys ascending. It stops at fn's first error and returns it.
+	// vs is valid only during the call.
+	ForEachEntity(snap uint64, fn func(run core.RunID, space core.PrimitiveType, key string, vs []core.VersionRec) error) error
+}
+
+// Write writes the snapshot of src at o.Watermark and publishes the file.
 // It returns once snap-<id>.chk and its directory entry are durable. On
 // error nothing is published: the temporary file and, if the rename was
 // done, the final one are removed (best effort: recovery removes what is
 // left). A canceled ctx gives a Canceled or DeadlineExceeded error, any
 // other failure an Internal error wrapping its cause.
-func Write(ctx context.Context, o WriteOptions, eng *engine.Engine) (Info, error) {
+func Write(ctx context.Context, o WriteOptions, src Source) (Info, error) {
 	// Either would give a file nothing accepts: ParseFileName refuses id
 	// 0, so cleanup would never remove it, and a reader refuses the header.
 	if o.ID == 0 {
@@ -97,7 +106,7 @@ func Write(ctx context.Context, o WriteOptions, eng *engine.Engine) (Info, error
 		if err != nil {
 			return Info{}, err
 		}
-		info, err := write(ctx, o, eng, f)
+		info, err := write(ctx, o, src, f)
 		if err == nil {
 			err = f.Sync()
 		}
@@ -133,7 +142,7 @@ func Write(ctx context.Context, o WriteOptions, eng *engine.Engine) (Info, error
 	return info, nil
 }
 
-func write(ctx context.Context, o WriteOptions, eng *engine.Engine, f vfs.File) (Info, error) {
+func write(ctx context.Context, o WriteOptions, src Source, f vfs.File) (Info, error) {
 	bw := bufio.NewWriterSize(f, 1<<20)
 	cw := &crcWriter{w: bw}
 	var info Info
@@ -165,7 +174,7 @@ func write(ctx context.Context, o WriteOptions, eng *engine.Engine, f vfs.File) 
 		return ctx.Err()
 	}
 	var ent format.SnapshotEntity
-	err := eng.ForEachEntity(o.Watermark, func(run core.RunID, space core.PrimitiveType, key string, vs []engine.VersionRec) error {
+	err := src.ForEachEntity(o.Watermark, func(run core.RunID, space core.PrimitiveType, key string, vs []core.VersionRec) error {
 		ent.Run, ent.Space, ent.Key = run, space, key
 		ent.Versions = ent.Versions[:0]
 		for _, v := range vs {

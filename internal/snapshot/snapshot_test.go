@@ -77,7 +77,7 @@ func readOpts(fsys vfs.FS, id, w uint64) ReadOptions {
 // image is the canonical encoding of every entity, in order.
 func engineImage(t testing.TB, eng *engine.Engine, w uint64) []byte {
 	var out []byte
-	err := eng.ForEachEntity(w, func(run core.RunID, space core.PrimitiveType, key string, vs []engine.VersionRec) error {
+	err := eng.ForEachEntity(w, func(run core.RunID, space core.PrimitiveType, key string, vs []core.VersionRec) error {
 		e := format.SnapshotEntity{Run: run, Space: space, Key: key}
 		for _, v := range vs {
 			e.Versions = append(e.Versions, format.SnapshotVersionRec(v))
@@ -527,7 +527,7 @@ func TestWriteCanceled(t *testing.T) {
 }
 
 func newEngine() *engine.Engine {
-	return engine.New(engine.Options{Now: func() int64 { return 1 }})
+	return engine.New(engine.Env{Now: func() int64 { return 1 }})
 }
 
 // Reading a small snapshot costs memory in proportion to the file, not a

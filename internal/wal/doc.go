@@ -46,14 +46,16 @@ group, so the commit lock is never held across I/O. The committer then
 calls Ticket.Wait outside the lock. A waiter that finds no write in
 progress becomes the leader: it takes the whole queue (a new, empty group
 starts for later Submits), writes the batch with one write call, fsyncs
-once in Strict mode, calls Publish with the batch's newest version, marks
-its group done and broadcasts. Every other member of the group just waits
+once in Strict mode, marks its group done and broadcasts; each member's
+Wait then returns and its committer publishes (the engine does, see
+core.Ticket). Every other member of the group just waits
 for done. Commits submitted while a leader works form the next group, and
 the first of its waiters to wake after the broadcast leads it. A lone
 committer leads its own batch, with no hand-off to another goroutine;
-concurrent committers share one write and one fsync. Publish is called in
+concurrent committers share one write and one fsync. Groups complete in
 version order (one leader at a time, under the file mutex), and never
-before the batch is as durable as the mode promises.
+before the batch is as durable as the mode promises: that is the Ticket
+contract the engine's publication relies on.
 
 # Rotation
 
@@ -74,12 +76,15 @@ of its own. Step by step:
  6. reseal the record that did not fit (new tag, synced offset 40) and
     continue the batch in the new segment.
 
-A failure at any step poisons the writer. Open creates its first segment
-by steps 3 to 5.
+A failure at any step poisons the writer. New does no I/O (the database
+builds the writer before recovery, to hand it to the engine at
+construction); Start, called once replay has chosen the number, creates
+the first segment by steps 3 to 5. A commit submitted before Start fails.
 
 # Buffered flushing
 
-In Buffered mode the leader writes without fsyncing and publishes at once:
+In Buffered mode the leader writes without fsyncing and completes the
+group at once:
 a commit is acknowledged once its record is in the file (the page cache).
 A background flusher fsyncs every FlushInterval, when a write leaves
 FlushBytes or more unsynced, and on Sync (the database's Flush, Checkpoint)
@@ -94,7 +99,9 @@ is called once, every later Submit fails at once, and Sync and Close do
 no I/O but closing the file. A failed fsync is never retried: the kernel
 may already have dropped the dirty pages and reported the loss, so a retry
 could succeed over missing data. Only a new Open, which runs recovery,
-continues the log.
+continues the log. Poison is a callback, not only the tickets' error,
+because a failure may come with no commit waiting (the background flush,
+Sync).
 
 # Recovery and the synced-offset rule
 

@@ -57,11 +57,6 @@ func (e *env) options(fsys vfs.FS, mode Mode, segSize int64) Options {
 		FS: fsys, Dir: walDir, UUID: testUUID, Codec: codec.Identity{},
 		SegmentSize: segSize, Mode: mode,
 		FlushInterval: time.Hour, FlushBytes: 1 << 60,
-		Publish: func(v uint64) {
-			e.mu.Lock()
-			e.published = append(e.published, v)
-			e.mu.Unlock()
-		},
 		Poison: func(err *dberr.Error) {
 			e.mu.Lock()
 			e.poisoned = append(e.poisoned, err)
@@ -78,12 +73,25 @@ func (e *env) options(fsys vfs.FS, mode Mode, segSize int64) Options {
 
 func (e *env) open(fsys vfs.FS, mode Mode, segSize int64, first uint64) *Writer {
 	e.t.Helper()
-	w, err := Open(e.options(fsys, mode, segSize), first)
+	w, err := e.start(e.options(fsys, mode, segSize), first)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.t.Cleanup(func() { w.Close() })
 	return w
+}
+
+// start is New and Start, recording every batch acknowledgement (the
+// newest version of the batch) as "published": the engine publishes when a
+// ticket completes.
+func (e *env) start(opts Options, first uint64) (*Writer, error) {
+	w := New(opts)
+	w.onAck = func(v uint64) {
+		e.mu.Lock()
+		e.published = append(e.published, v)
+		e.mu.Unlock()
+	}
+	return w, w.Start(first)
 }
 
 func (e *env) snapshot() (published []uint64, poisoned []*dberr.Error, segments []uint64) {

@@ -216,7 +216,7 @@ func TestReplayV1Segments(t *testing.T) {
 	})
 	t.Run("then version 2", func(t *testing.T) {
 		img := e.mem.Crash(vfs.CrashOptions{})
-		w, err := Open(e.options(img, Strict, 1<<20), 3)
+		w, err := e.start(e.options(img, Strict, 1<<20), 3)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,6 @@ import (
 	"github.com/inmemdb/inmem/internal/codec"
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
-	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/vfs"
 )
@@ -50,11 +49,9 @@ type Options struct {
 	// FlushInterval and FlushBytes drive Buffered mode's background fsync.
 	FlushInterval time.Duration
 	FlushBytes    int64
-	// Publish makes commits up to a version visible (engine.Publish). It is
-	// called in version order once the commits are as durable as the mode
-	// promises.
-	Publish func(v uint64)
-	// Poison is told about the first write, sync or rotation failure.
+	// Poison is told about the first write, sync or rotation failure — at
+	// once, also when no commit waits (Buffered mode's background fsync, a
+	// Flush), so the database refuses commits and checkpoints from then on.
 	Poison func(err *dberr.Error)
 	// OnSegment is called once a new segment is durable (header synced,
 	// directory synced) and before any record is written into it. The
@@ -63,17 +60,18 @@ type Options struct {
 	Logger    *slog.Logger
 }
 
-// Writer appends commits to the WAL. It is the engine's Sink.
+// Writer appends commits to the WAL. It is the engine's core.Log.
 //
 // Group commit: committers submit under the engine's commit lock (cheap:
 // they join a queue) and then wait outside it. The first waiter that finds
 // no write in progress becomes the leader: it takes the whole queue, writes
-// it with one write call, fsyncs once (Strict), publishes the batch and
-// wakes its members. Commits that arrive while a leader writes form the next
-// batch, whose first waiter leads once the current leader is done. A lone
-// committer leads its own batch, so it pays no hand-off to another
-// goroutine; concurrent committers share fsyncs. Nothing is acknowledged
-// before the fsync that covers it.
+// it with one write call, fsyncs once (Strict), completes the batch's
+// ticket and wakes its members, which publish their commits themselves.
+// Commits that arrive while a leader writes form the next batch, whose
+// first waiter leads once the current leader is done. A lone committer
+// leads its own batch, so it pays no hand-off to another goroutine;
+// concurrent committers share fsyncs. Nothing is acknowledged before the
+// fsync that covers it.
 type Writer struct {
 	opts Options
 
@@ -85,6 +83,7 @@ type Writer struct {
 	leading bool
 	err     *dberr.Error // sticky: set by the first failure
 	closed  bool
+	started bool // Start created the first segment
 
 	// fileMu serializes file I/O: the leader's writes and rotations, and
 	// the flusher's syncs.
@@ -112,6 +111,10 @@ type Writer struct {
 	// once a durable snapshot covers that version).
 	segMu   sync.Mutex
 	segLast map[uint64]uint64
+
+	// onAck, if set (by tests), is told the newest version of each batch
+	// just before its ticket completes.
+	onAck func(v uint64)
 
 	flushReq  chan struct{}
 	stopFlush chan struct{}
@@ -160,21 +163,36 @@ type failed struct{ err error }
 
 func (f failed) Wait() error { return f.err }
 
-// Open creates segment first (which must not exist) and returns a writer
-// appending to it.
-func Open(opts Options, first uint64) (*Writer, error) {
+// New returns a writer that does no I/O until Start. The database hands
+// it to the engine at construction, before recovery has replayed the log
+// and so before the number of the first segment to write is known.
+func New(opts Options) *Writer {
 	w := &Writer{opts: opts, segLast: map[uint64]uint64{}}
 	w.cond.L = &w.mu
-	if err := w.newSegment(first); err != nil {
-		return nil, err
+	return w
+}
+
+// Start creates segment first (which must not exist) and starts appending
+// to it. Commits submitted before Start fail.
+func (w *Writer) Start(first uint64) error {
+	w.fileMu.Lock()
+	defer w.fileMu.Unlock()
+	if w.f != nil {
+		return dberr.New(dberr.Internal, "wal", "the WAL is started twice")
 	}
-	if opts.Mode == Buffered {
+	if err := w.newSegment(first); err != nil {
+		return err
+	}
+	if w.opts.Mode == Buffered {
 		w.flushReq = make(chan struct{}, 1)
 		w.stopFlush = make(chan struct{})
 		w.flushDone = make(chan struct{})
 		go w.flusher()
 	}
-	return w, nil
+	w.mu.Lock()
+	w.started = true
+	w.mu.Unlock()
+	return nil
 }
 
 // Segment returns the number of the segment being appended to.
@@ -193,7 +211,7 @@ func (w *Writer) Stats() *Stats { return &w.stats }
 
 // Submit queues c for the next batch. It is called under the engine's
 // commit lock, in version order.
-func (w *Writer) Submit(c *core.Commit) engine.Ticket {
+func (w *Writer) Submit(c *core.Commit) core.Ticket {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
@@ -201,6 +219,9 @@ func (w *Writer) Submit(c *core.Commit) engine.Ticket {
 	}
 	if w.closed {
 		return failed{dberr.New(dberr.Closed, "wal", "the WAL is closed")}
+	}
+	if !w.started {
+		return failed{dberr.New(dberr.Internal, "wal", "a commit reached the WAL before recovery started it")}
 	}
 	w.queue = append(w.queue, c)
 	if w.qgroup == nil {
@@ -255,7 +276,9 @@ func (w *Writer) poisoned() error {
 }
 
 // writeBatch appends the batch's records, rotating segments as needed,
-// makes them as durable as the mode requires and publishes them.
+// and makes them as durable as the mode requires. Batches complete one
+// after another, in version order, which is what the engine's publication
+// relies on (core.Ticket).
 func (w *Writer) writeBatch(batch []*core.Commit) error {
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
@@ -315,7 +338,9 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 			break
 		}
 	}
-	w.opts.Publish(batch[len(batch)-1].Version)
+	if w.onAck != nil {
+		w.onAck(batch[len(batch)-1].Version)
+	}
 	return nil
 }
 
@@ -497,6 +522,9 @@ func (w *Writer) Close() error {
 	}
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
+	if w.f == nil {
+		return nil // never started
+	}
 	var err error
 	if w.poisoned() == nil {
 		err = w.sealSegment()

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/inmemdb/inmem/internal/codec"
+	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
-	"github.com/inmemdb/inmem/internal/engine"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/vfs"
 )
@@ -98,7 +98,7 @@ func TestLeaderHandOff(t *testing.T) {
 
 // TestGroupCommitConcurrent drives the writer as the engine does: versions
 // are assigned and submitted under one lock, and waited for outside it, by
-// many goroutines. Every commit is acknowledged, Publish only moves
+// many goroutines. Every commit is acknowledged, acknowledgements only move
 // forward and ends at the last version, and the log replays in order.
 func TestGroupCommitConcurrent(t *testing.T) {
 	const workers, each = 8, 40
@@ -189,7 +189,7 @@ func TestRotationAtBoundary(t *testing.T) {
 			e := newEnv(t)
 			w := e.open(e.mem, Strict, c.segSize, 1)
 			if c.batched {
-				var tk engine.Ticket
+				var tk core.Ticket
 				for v := uint64(1); v <= 5; v++ {
 					tk = w.Submit(mkCommit(v, 100))
 				}

@@ -1,0 +1,443 @@
+package engine
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"unsafe"
+
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/value"
+)
+
+// Retention: trimming version chains.
+//
+// Trim removes old versions from chains and purges entities whose only
+// retained version is a tombstone. It never touches a version that an open
+// snapshot can still read: a version may leave its chain only when its
+// successor (the next newer version) is at or below the trim bound, the
+// smaller of the published watermark and the oldest snapshot of an open
+// transaction. A transaction older than a trim therefore keeps reading what
+// it saw; the trim is bounded by it rather than waiting for it, so one
+// forgotten transaction delays reclamation but never blocks a compaction.
+//
+// Chains are never cut in place: the retained versions are copied into new
+// nodes and the chain head is swapped under the commit lock, so a reader
+// walking the old nodes sees an immutable, consistent chain.
+//
+// Every run and space keeps a trim floor: the highest version at which a
+// removed version stopped being current (for a purged tombstone, the
+// tombstone's own version). A read at a version below the floor that finds
+// no retained version answers HistoryTrimmed: a per-entity floor would have
+// to outlive a purged entity, so the floor is per (run, space), and it is
+// conservative for keys that never existed that far back. Floors are
+// entries of the System space ("_system/floor/<space tag>" in each run), so
+// they are WAL-logged, in snapshots, exported and recovered like any entry;
+// installing such an entry raises the in-memory floor.
+
+// FloorKeyPrefix starts the System-space keys that hold trim floors.
+const FloorKeyPrefix = "_system/floor/"
+
+// FloorKey is the System-space key of the trim floor of space.
+func FloorKey(space core.PrimitiveType) string {
+	return FloorKeyPrefix + strconv.Itoa(int(space))
+}
+
+// floorOf parses a floor entry; ok is false for any other System key or a
+// malformed value (which is then ignored: a floor only ever makes reads
+// more conservative, and a hostile value must not crash recovery).
+func floorOf(m *core.Mutation) (space core.PrimitiveType, floor uint64, ok bool) {
+	if !strings.HasPrefix(m.Key, FloorKeyPrefix) || m.Op == core.OpDelete {
+		return 0, 0, false
+	}
+	n, err := strconv.Atoi(m.Key[len(FloorKeyPrefix):])
+	if err != nil || n < 1 || n >= spaceCount {
+		return 0, 0, false
+	}
+	f, isInt := m.Value.AsInt()
+	if !isInt || f < 0 {
+		return 0, 0, false
+	}
+	return core.PrimitiveType(n), uint64(f), true
+}
+
+// raiseFloor sets the floor of (run, space) to at least f. The caller holds
+// the commit lock (the only writer of floors).
+func (e *Engine) raiseFloor(run core.RunID, space core.PrimitiveType, f uint64) {
+	ri := e.runFor(run, true)
+	cur := ri.floors.Load()
+	if cur != nil && cur[space] >= f {
+		return
+	}
+	var next [spaceCount]uint64
+	if cur != nil {
+		next = *cur
+	}
+	next[space] = f
+	ri.floors.Store(&next)
+}
+
+// Floor returns the trim floor of (run, space): reads below it that find
+// no retained version answer HistoryTrimmed. Zero means nothing was trimmed.
+func (e *Engine) Floor(run core.RunID, space core.PrimitiveType) uint64 {
+	ri := e.runFor(run, false)
+	if ri == nil {
+		return 0
+	}
+	if f := ri.floors.Load(); f != nil {
+		return f[space]
+	}
+	return 0
+}
+
+// Floors calls fn for every non-zero trim floor.
+func (e *Engine) Floors(fn func(run core.RunID, space core.PrimitiveType, floor uint64)) {
+	e.runs.Range(func(k, v any) bool {
+		if f := v.(*runIndex).floors.Load(); f != nil {
+			for sp, x := range f {
+				if x > 0 {
+					fn(k.(core.RunID), core.PrimitiveType(sp), x)
+				}
+			}
+		}
+		return true
+	})
+}
+
+// Trimmed reports whether a read of (run, space, key) at version at that
+// found no retained version must answer HistoryTrimmed, and the earliest
+// version from which reads of that key are answered.
+func (e *Engine) Trimmed(run core.RunID, space core.PrimitiveType, key string, at uint64) (earliest uint64, trimmed bool) {
+	f := e.Floor(run, space)
+	if at >= f {
+		return 0, false
+	}
+	earliest = f
+	if c := e.lookup(run, space, key); c != nil {
+		if o := c.oldest(); o != nil && o.n < earliest {
+			earliest = o.n
+		}
+	}
+	return earliest, true
+}
+
+// oldest returns the oldest version of c, or nil.
+func (c *chain) oldest() *version {
+	var o *version
+	for v := c.head.Load(); v != nil && v != &purgedMark; v = v.next {
+		o = v
+	}
+	return o
+}
+
+// purgedMark ends the chain of a purged entity: its version is above every
+// snapshot, so readers never return it, and validation recognizes a chain
+// that left the index (a later write of the key creates a new chain).
+var purgedMark = version{n: math.MaxUint64}
+
+// purged reports whether c left the index.
+func (c *chain) purged() bool {
+	h := c.head.Load()
+	return h != nil && h.next == &purgedMark
+}
+
+// Keep is the retention rule of one (run, space). The zero Keep keeps
+// everything.
+type Keep struct {
+	Last int   // keep the newest Last versions of each entity (0: no limit)
+	For  int64 // keep versions committed within For µs of now (0: no limit)
+}
+
+// All reports whether k keeps every version.
+func (k Keep) All() bool { return k.Last <= 0 && k.For <= 0 }
+
+// TrimResult says what Trim removed.
+type TrimResult struct {
+	Bound           uint64 // versions were trimmed only below this snapshot
+	VersionsRemoved uint64
+	EntitiesPurged  uint64
+	// Floors are the trim floors Trim raised; the caller persists them as
+	// System entries (FloorKey) so they survive recovery.
+	Floors []FloorChange
+}
+
+// FloorChange is one raised trim floor.
+type FloorChange struct {
+	Run   core.RunID
+	Space core.PrimitiveType
+	Floor uint64
+}
+
+// trimBatch is how many chains Trim processes per hold of the commit lock,
+// so commits keep flowing during a long trim.
+const trimBatch = 256
+
+// Trim applies retention at time now (µs): policy gives the rule of each
+// (run, space). The System space is never trimmed. Readers and writers
+// keep working; see the package comment on retention for the guarantees.
+func (e *Engine) Trim(policy func(run core.RunID, space core.PrimitiveType) Keep, now int64) TrimResult {
+	res := TrimResult{Bound: e.OldestSnapshot()}
+	var runs []core.RunID
+	e.runs.Range(func(k, _ any) bool {
+		runs = append(runs, k.(core.RunID))
+		return true
+	})
+	for _, run := range runs {
+		for sp := core.PrimitiveType(1); int(sp) < spaceCount; sp++ {
+			if sp == core.System {
+				continue
+			}
+			keep := policy(run, sp)
+			if keep.All() {
+				continue
+			}
+			e.trimSpace(run, sp, keep, now, &res)
+		}
+	}
+	return res
+}
+
+func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now int64, res *TrimResult) {
+	var batch []item
+	var gone []string
+	var floor uint64
+	flush := func() {
+		e.commitMu.Lock()
+		for _, it := range batch {
+			removed, f, purge := e.trimChain(it.c, keep, now, res.Bound)
+			if removed == 0 && !purge {
+				continue
+			}
+			if f > floor {
+				floor = f
+				// Raised before the head swap: a reader that sees the
+				// shorter chain also sees the floor.
+				e.raiseFloor(run, sp, f)
+			}
+			res.VersionsRemoved += removed
+			if purge {
+				res.VersionsRemoved++ // the tombstone itself
+				e.purgeChain(it.c)
+				gone = append(gone, it.key)
+				if id, ok := runRecordOf(run, sp, it.key); ok {
+					if ri := e.runFor(id, false); ri != nil {
+						ri.record.Store(nil)
+					}
+				}
+			} else {
+				e.cutChain(it.c, removed)
+			}
+		}
+		e.commitMu.Unlock()
+		batch = batch[:0]
+	}
+	e.scan(run, sp, "", "", func(key string, c *chain) bool {
+		batch = append(batch, item{key: key, c: c})
+		if len(batch) == trimBatch {
+			flush()
+		}
+		return true
+	})
+	flush()
+	if len(gone) > 0 {
+		e.commitMu.Lock()
+		e.dropKeys(run, sp, gone)
+		e.commitMu.Unlock()
+		res.EntitiesPurged += uint64(len(gone))
+	}
+	if floor > 0 {
+		res.Floors = append(res.Floors, FloorChange{Run: run, Space: sp, Floor: e.Floor(run, sp)})
+	}
+}
+
+// trimChain decides what to drop from c: removed versions from the old end,
+// the floor that implies, and whether the entity is purged (its only
+// retained version is a tombstone nobody can read past). The caller holds
+// the commit lock.
+func (e *Engine) trimChain(c *chain, keep Keep, now int64, bound uint64) (removed uint64, floor uint64, purge bool) {
+	h := c.head.Load()
+	if h == nil || h.next == &purgedMark {
+		return 0, 0, false
+	}
+	var succ *version // the next newer version of v
+	i := 0
+	for v := h; v != nil; succ, v, i = v, v.next, i+1 {
+		if succ == nil || succ.n > bound {
+			continue // the newest version, or one an open snapshot reads
+		}
+		drop := (keep.Last > 0 && i >= keep.Last) || (keep.For > 0 && v.ts < now-keep.For)
+		if !drop {
+			continue
+		}
+		for x := v; x != nil; x = x.next {
+			removed++
+		}
+		floor = succ.n
+		break
+	}
+	if h.tomb && h.n <= bound && (h.next == nil || floor == h.n) {
+		return removed, h.n, true
+	}
+	return removed, floor, false
+}
+
+// cutChain replaces c with a copy of its versions without the oldest
+// removed ones. The caller holds the commit lock.
+func (e *Engine) cutChain(c *chain, removed uint64) {
+	var n uint64
+	for v := c.head.Load(); v != nil; v = v.next {
+		n++
+	}
+	keepN := n - removed
+	var head, tail *version
+	v := c.head.Load()
+	for i := uint64(0); i < keepN; i, v = i+1, v.next {
+		nv := e.newVersion()
+		*nv = version{n: v.n, ts: v.ts, val: v.val, tomb: v.tomb}
+		if tail == nil {
+			head = nv
+		} else {
+			tail.next = nv
+		}
+		tail = nv
+	}
+	c.head.Store(head)
+}
+
+// purgeChain ends c with purgedMark. The caller holds the commit lock.
+func (e *Engine) purgeChain(c *chain) {
+	h := c.head.Load()
+	nv := e.newVersion()
+	*nv = version{n: h.n, ts: h.ts, tomb: true, next: &purgedMark}
+	c.head.Store(nv)
+}
+
+// dropKeys removes purged keys from the index and the tree of (run, sp).
+// The hash index is rebuilt without them and published with one store, as
+// growth does: a reader still probing the old table finds the purged chain,
+// whose tombstone reads as absent. The caller holds the commit lock.
+func (e *Engine) dropKeys(run core.RunID, sp core.PrimitiveType, keys []string) {
+	s := e.runFor(run, true).spaces[sp].Load()
+	if s == nil {
+		return
+	}
+	s.treeMu.Lock()
+	for _, k := range keys {
+		s.tree.Delete(item{key: k})
+	}
+	s.treeMu.Unlock()
+	old := s.index.table.Load()
+	if old == nil {
+		return
+	}
+	live := 0
+	for i := range old.slots {
+		if en := old.slots[i].Load(); en != nil && !en.c.purged() {
+			live++
+		}
+	}
+	size := 16
+	for 2*(live+1) > size {
+		size *= 2
+	}
+	t := newHashTable(size)
+	for i := range old.slots {
+		if en := old.slots[i].Load(); en != nil && !en.c.purged() {
+			t.insert(en)
+		}
+	}
+	s.index.table.Store(t)
+	s.index.n = live
+}
+
+// FloorValue is the System-space value of a trim floor.
+func FloorValue(f uint64) value.Value { return value.Int(int64(f)) }
+
+// snapRegistry records the snapshots of open transactions, so Trim can
+// bound itself by the oldest. It is sharded: every Begin registers, and one
+// lock would make all of them contend.
+type snapRegistry struct {
+	shards [snapShards]snapShard
+}
+
+const snapShards = 16
+
+type snapShard struct {
+	mu    sync.Mutex
+	snaps map[uint64]int32
+	_     [40]byte
+}
+
+func shardOf(t *Txn) int { return int(uintptr(unsafe.Pointer(t))>>6) % snapShards }
+
+// register takes t's snapshot under the shard lock, so a concurrent
+// OldestSnapshot either sees the registration or reads a watermark no newer
+// than the snapshot.
+func (r *snapRegistry) register(e *Engine, t *Txn) uint64 {
+	return r.registerIn(e, shardOf(t))
+}
+
+func (r *snapRegistry) registerIn(e *Engine, shard int) uint64 {
+	sh := &r.shards[shard]
+	sh.mu.Lock()
+	snap := e.visible.Load()
+	if sh.snaps == nil {
+		sh.snaps = make(map[uint64]int32)
+	}
+	sh.snaps[snap]++
+	sh.mu.Unlock()
+	return snap
+}
+
+func (r *snapRegistry) unregister(t *Txn) { r.unregisterIn(shardOf(t), t.snap) }
+
+func (r *snapRegistry) unregisterIn(shard int, snap uint64) {
+	sh := &r.shards[shard]
+	sh.mu.Lock()
+	if n := sh.snaps[snap] - 1; n > 0 {
+		sh.snaps[snap] = n
+	} else {
+		delete(sh.snaps, snap)
+	}
+	sh.mu.Unlock()
+}
+
+// Pin is a snapshot held open outside a transaction: trimming keeps every
+// version a read at it can need until Release. Scans that run for as long
+// as their caller likes take one, so a concurrent Full compaction can never
+// remove a key from under them.
+type Pin struct {
+	e     *Engine
+	shard int
+	snap  uint64
+}
+
+// Pin registers a snapshot at the published watermark.
+func (e *Engine) Pin() Pin {
+	shard := int(e.pinSeq.Add(1) % snapShards)
+	return Pin{e: e, shard: shard, snap: e.snaps.registerIn(e, shard)}
+}
+
+// Snapshot returns the pinned version.
+func (p Pin) Snapshot() uint64 { return p.snap }
+
+// Release lets trimming pass the pinned snapshot. Call it exactly once.
+func (p Pin) Release() { p.e.snaps.unregisterIn(p.shard, p.snap) }
+
+// OldestSnapshot returns the smaller of the published watermark and the
+// oldest snapshot of an open transaction: no snapshot older than it can
+// start any more, so versions superseded at or below it are unreadable by
+// anyone but GetAt and History.
+func (e *Engine) OldestSnapshot() uint64 {
+	bound := e.visible.Load()
+	for i := range e.snaps.shards {
+		sh := &e.snaps.shards[i]
+		sh.mu.Lock()
+		for s := range sh.snaps {
+			bound = min(bound, s)
+		}
+		sh.mu.Unlock()
+	}
+	return bound
+}

@@ -38,6 +38,7 @@ type DB struct {
 
 	vectors *vectorIndexes
 	store   *storage // nil for a database without a directory
+	watch   watchHub // ends Watch iterations at Close
 
 	// memCompact makes Compact(Full) of a database without a directory
 	// one at a time (with a directory, storage.compMu does).
@@ -107,6 +108,7 @@ func (db *DB) Close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	db.watch.close()
 	db.vectors.close()
 	db.eng.Close()
 	if db.store != nil {

@@ -44,6 +44,11 @@ type RunOptions struct {
 	Tags []string
 	// Metadata is any Value (Null when unset).
 	Metadata Value
+	// ID, if set, is the new run's id instead of a random one: a caller
+	// that picks it can write the run's first data in the transaction that
+	// registers it (Update on that id, then Tx.Runs().Create). An id
+	// already registered is AlreadyExists; the global run is InvalidArgument.
+	ID *RunID
 }
 
 // RunIndex is the registry of runs: names, parent links, tags, metadata and
@@ -460,12 +465,23 @@ func (t RunIndexTx) Create(name string, opts RunOptions) (RunID, error) {
 	if _, ok := t.get(runNameKey(name)); ok {
 		return RunID{}, errorf(CodeAlreadyExists, op, "a run named %q already exists", name)
 	}
-	id := NewRunID()
-	for {
-		if _, ok := t.get(runKey(id)); !ok {
-			break
+	var id RunID
+	if opts.ID != nil {
+		id = *opts.ID
+		if err := checkRunID(op, id); err != nil {
+			return RunID{}, err
 		}
+		if _, ok := t.get(runKey(id)); ok {
+			return RunID{}, errorf(CodeAlreadyExists, op, "run %s is already registered", id)
+		}
+	} else {
 		id = NewRunID()
+		for {
+			if _, ok := t.get(runKey(id)); !ok {
+				break
+			}
+			id = NewRunID()
+		}
 	}
 	now := Timestamp(db.nowMicros())
 	info := RunInfo{ID: id, Name: name, Parent: parent, Status: RunActive, Tags: tags,

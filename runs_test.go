@@ -165,7 +165,7 @@ func TestRuns_ConcurrentCreateSameNameOneWins(t *testing.T) {
 // independently of RunStatus.CanTransition.
 var lifecycle = map[inmem.RunStatus][]inmem.RunStatus{
 	inmem.RunActive:    {inmem.RunCompleted, inmem.RunFailed, inmem.RunCancelled, inmem.RunPaused, inmem.RunArchived},
-	inmem.RunPaused:    {inmem.RunActive, inmem.RunCancelled, inmem.RunArchived},
+	inmem.RunPaused:    {inmem.RunActive, inmem.RunFailed, inmem.RunCancelled, inmem.RunArchived},
 	inmem.RunCompleted: {inmem.RunArchived},
 	inmem.RunFailed:    {inmem.RunArchived},
 	inmem.RunCancelled: {inmem.RunArchived},

@@ -3,7 +3,7 @@ package inmem
 // RunStatus is the lifecycle state of a run in the run index.
 //
 //	Active    → Completed, Failed, Cancelled, Paused, Archived
-//	Paused    → Active, Cancelled, Archived
+//	Paused    → Active, Failed, Cancelled, Archived
 //	Completed → Archived
 //	Failed    → Archived
 //	Cancelled → Archived
@@ -56,7 +56,7 @@ func (s RunStatus) CanTransition(next RunStatus) bool {
 		}
 	case RunPaused:
 		switch next {
-		case RunActive, RunCancelled, RunArchived:
+		case RunActive, RunFailed, RunCancelled, RunArchived:
 			return true
 		}
 	case RunCompleted, RunFailed, RunCancelled:

@@ -47,6 +47,8 @@ type Tx struct {
 	// managed marks a transaction that Update or View owns: they commit
 	// and roll it back, so Commit and Rollback by hand are refused.
 	managed bool
+	// past marks a ViewAt transaction, which reads an old version.
+	past bool
 	// appends holds the transaction's deferred appends (see appends.go).
 	appends txAppends
 }
@@ -141,6 +143,9 @@ func (tx *Tx) checkRead() error {
 func (tx *Tx) checkWrite(op string, run RunID) error {
 	if tx.txn.Done() {
 		return ErrTxDone
+	}
+	if tx.past {
+		return errorf(CodeInvalidArgument, op, "write in a ViewAt transaction: it reads a past version")
 	}
 	if !tx.txn.Writable() {
 		return errorf(CodeInvalidArgument, op, "write in a read-only transaction")

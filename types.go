@@ -166,10 +166,13 @@ func Object(m map[string]Value) Value { return value.Object(m) }
 // wins).
 func ObjectOf(fields ...Field) Value { return value.ObjectOf(fields...) }
 
-// ValueOf converts plain Go data (nil, bool, integers, floats, string,
-// []byte, slices and string-keyed maps of those, Value) to a Value.
+// ValueOf converts plain Go data to a Value: nil, bool, integers, floats,
+// string, []byte, Value, time.Time (an RFC 3339 string), named types of
+// those, slices, arrays, pointers, maps with string keys, and structs (their
+// exported fields named as encoding/json names them: json tags, "-",
+// omitempty, embedded structs).
 func ValueOf(x any) (Value, error) {
-	v, err := value.FromGo(x)
+	v, err := valueOf(x)
 	if err != nil {
 		return Value{}, errorf(CodeInvalidArgument, "ValueOf", "%v", err)
 	}
@@ -179,7 +182,7 @@ func ValueOf(x any) (Value, error) {
 // MustValue is ValueOf that panics on error, for literals in tests and
 // examples.
 func MustValue(x any) Value {
-	v, err := value.FromGo(x)
+	v, err := valueOf(x)
 	if err != nil {
 		panic(err)
 	}

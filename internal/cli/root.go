@@ -100,6 +100,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.statsCommand(),
 		a.walCommand(),
 		a.tailCommand(),
+		a.watchCommand(),
 
 		a.checkpointCommand(),
 		a.compactCommand(),

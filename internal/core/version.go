@@ -68,11 +68,20 @@ func (v Version) Compare(w Version) (int, error) {
 	return 0, nil
 }
 
-// String renders the version as kind:number, e.g. "txn:42".
-func (v Version) String() string { return v.Kind.String() + ":" + strconv.FormatUint(v.N, 10) }
+// String renders the version as kind:number, e.g. "txn:42", and the zero
+// Version (no version at all) as "none".
+func (v Version) String() string {
+	if v.IsZero() {
+		return "none"
+	}
+	return v.Kind.String() + ":" + strconv.FormatUint(v.N, 10)
+}
 
 // ParseVersion parses the String form.
 func ParseVersion(s string) (Version, error) {
+	if s == "none" {
+		return Version{}, nil
+	}
 	kind, num, ok := strings.Cut(s, ":")
 	if !ok {
 		return Version{}, fmt.Errorf("invalid version %q: want kind:number", s)

@@ -115,6 +115,7 @@ type Engine struct {
 	inflightDone sync.Cond
 	stats        Stats // except ReadOnly
 	versionSlab  []version
+	times        timeIndex // commit times, for reads as of a time
 
 	// visible is the published watermark that snapshots read: written by
 	// every commit, loaded by every Begin, on a line of its own.
@@ -433,6 +434,7 @@ func (e *Engine) Apply(commits ...*core.Commit) error {
 		if c.Time > e.lastTime {
 			e.lastTime = c.Time
 		}
+		e.times.note(c.Version, c.Time)
 		e.stats.Commits++
 	}
 	e.visible.Store(e.last)

@@ -65,6 +65,7 @@ func (e *Engine) Load(run core.RunID, space core.PrimitiveType, key string, vs [
 			m.Op = core.OpDelete
 		}
 		e.install(&m, c, r.Time)
+		e.times.pending = append(e.times.pending, timePair{r.Version, r.Time})
 	}
 }
 
@@ -74,5 +75,6 @@ func (e *Engine) Restore(w uint64, ts int64) {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
 	e.last, e.lastTime = w, ts
+	e.times.loadPending(w)
 	e.visible.Store(w)
 }

@@ -385,6 +385,7 @@ func (t *Txn) Commit() (uint64, error) {
 		e.install(&t.writes[i], t.wchain[i], ts)
 	}
 	e.last, e.lastTime = v, ts
+	e.times.note(v, ts)
 	e.stats.Commits++
 	c := &t.buf.commit
 	*c = core.Commit{Version: v, Run: t.run, Time: ts, Mutations: t.writes}

@@ -49,9 +49,16 @@ func BenchmarkRawAppendFdatasync(b *testing.B) {
 // BenchmarkStrictCommit measures Strict single-key commits with 1, 8 and 64
 // concurrent writers and reports how many commits each fsync covered.
 func BenchmarkStrictCommit(b *testing.B) {
-	for _, writers := range []int{1, 8, 64} {
+	benchStrictCommits(b, []int{1, 8, 64}, 0)
+}
+
+// benchStrictCommits runs Strict single-key commits at each writer count,
+// with WAL segments of segmentSize bytes (0: the default), and reports how
+// many commits each fsync covered.
+func benchStrictCommits(b *testing.B, writerCounts []int, segmentSize int64) {
+	for _, writers := range writerCounts {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			db, err := inmem.Open(benchDir(b), &inmem.Options{Durability: inmem.Strict})
+			db, err := inmem.Open(benchDir(b), &inmem.Options{Durability: inmem.Strict, WALSegmentSize: segmentSize})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -287,7 +287,18 @@ func TestAutoMaintenanceCloseCancelsRunningTask(t *testing.T) {
 	db := openMaint(t, bfs, h, AutoMaintenance{CheckpointWALBytes: 1 << 10}, func(o *Options) { o.WALSegmentSize = 64 << 20 })
 	// More than one snapshot section (1 MiB), so that the writer checks
 	// its context after the blocked write.
-	putN(t, db, "a", 1500, 1<<10)
+	v := String(strings.Repeat("x", 1<<10))
+	err := db.Update(context.Background(), GlobalRun, func(tx *Tx) error {
+		for i := range 1500 {
+			if _, err := tx.KV().Put(fmt.Sprintf("a%05d", i), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.check <- time.Time{}
 	<-bfs.entered
 	closed := make(chan error)
@@ -352,5 +363,45 @@ func TestAutoMaintenanceOptionsValidate(t *testing.T) {
 	d := DefaultOptions().Maintenance
 	if d.Disabled || d.CheckpointWALBytes != 64<<20 || d.FullInterval != time.Hour || d.CheckInterval != time.Second {
 		t.Errorf("defaults: %+v", d)
+	}
+}
+
+func TestTrimFloorsListsRaisedFloors(t *testing.T) {
+	db, err := Open("", &Options{Maintenance: AutoMaintenance{Disabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if fl, err := db.TrimFloors(); err != nil || len(fl) != 0 {
+		t.Fatalf("floors of a new database: %v %v", fl, err)
+	}
+	for i := range 3 {
+		if _, err := db.KV().Put(ctx, GlobalRun, "k", Int(int64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.SetRetentionPolicy(ctx, GlobalRun, KeepLast(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Compact(ctx, Full); err != nil {
+		t.Fatal(err)
+	}
+	fl, err := db.TrimFloors()
+	if err != nil || len(fl) == 0 {
+		t.Fatalf("floors after a Full compaction: %v %v", fl, err)
+	}
+	var kv *TrimFloor
+	for i := range fl {
+		if fl[i].Run == GlobalRun && fl[i].Primitive == PrimitiveKV {
+			kv = &fl[i]
+		}
+	}
+	if kv == nil || kv.Floor.N < 2 {
+		t.Fatalf("no KV floor of the global run: %+v", fl)
+	}
+	db.Close()
+	if _, err := db.TrimFloors(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("TrimFloors after Close: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -53,9 +54,30 @@ func putN(t *testing.T, db *DB, prefix string, n, size int) {
 	}
 }
 
+// lockedBuffer is a log destination safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func TestAutoMaintenanceCheckpointsWhenWALGrows(t *testing.T) {
 	h := newMaintHooks()
-	db := openMaint(t, vfs.NewMem(), h, AutoMaintenance{CheckpointWALBytes: 4 << 10}, nil)
+	var logs lockedBuffer
+	db := openMaint(t, vfs.NewMem(), h, AutoMaintenance{CheckpointWALBytes: 4 << 10}, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
 	defer db.Close()
 	putN(t, db, "a", 2, 10)
 	if ev := h.tick(t, h.check); ev.ran {
@@ -79,6 +101,9 @@ func TestAutoMaintenanceCheckpointsWhenWALGrows(t *testing.T) {
 	}
 	if m := db.store.man.Get(); !m.HasSnapshot || m.SnapshotWatermark != st.CommitVersion {
 		t.Fatalf("MANIFEST after the background checkpoint: %+v", m)
+	}
+	if l := logs.String(); !strings.Contains(l, "msg=maintenance task=checkpoint") || !strings.Contains(l, "bytes_reclaimed=") {
+		t.Errorf("the background checkpoint is not logged:\n%s", l)
 	}
 	// Below the threshold again: no second checkpoint.
 	if ev := h.tick(t, h.check); ev.ran {
@@ -301,6 +326,10 @@ func TestAutoMaintenanceCloseCancelsRunningTask(t *testing.T) {
 	}
 	h.check <- time.Time{}
 	<-bfs.entered
+	// A manual compaction does not overlap the background one.
+	if _, err := db.Compact(context.Background(), WALOnly); !errors.Is(err, ErrCompactionRunning) {
+		t.Fatalf("Compact while a background checkpoint runs: %v", err)
+	}
 	closed := make(chan error)
 	go func() { closed <- db.Close() }()
 	<-h.stopping

@@ -98,7 +98,11 @@ present, each transaction all or nothing, no phantoms, event chains verified,
 and recovering twice gives identical state. Cycles chain on one directory
 and walk the scenario matrix (WAL append, rotation, checkpoint, MANIFEST
 update, WAL-only compaction, Full compaction under a KeepLast policy, killing
-recovery itself, consecutive crashes). Past versions are read back with
+recovery itself, consecutive crashes). Each child also stops by itself after
+a commit budget a few times beyond its kill point, so a kill condition that
+never holds (a maintenance trigger skipped under load) ends in a clean exit,
+counted in the summary, and --child-timeout turns a stalled child into a
+reported hang instead of a run that never ends. Past versions are read back with
 ViewAt too: whole, or HistoryTrimmed only where the policy allows it. With
 --damage each cycle also cuts or bit-flips a copy of the last segment: Open
 must recover a correct prefix or refuse with a Corruption error.
@@ -107,8 +111,8 @@ It exits 1 on any violation, printing the seed and cycle that reproduce it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c.Dir = args[0]
-			if c.Cycles < 0 || c.Duration < 0 || c.Writers < 1 || c.MaxAcks < 1 {
-				return usageError{fmt.Errorf("--cycles, --duration must not be negative; --writers and --max-acks at least 1")}
+			if c.Cycles < 0 || c.Duration < 0 || c.Writers < 1 || c.MaxAcks < 1 || c.ChildTimeout <= 0 {
+				return usageError{fmt.Errorf("--cycles, --duration must not be negative; --writers and --max-acks at least 1; --child-timeout positive")}
 			}
 			if c.Cycles == 0 && c.Duration == 0 {
 				c.Cycles = 20
@@ -159,5 +163,7 @@ It exits 1 on any violation, printing the seed and cycle that reproduce it.`,
 	f.IntVar(&c.Writers, "writers", 2, "concurrent writers in the child")
 	f.IntVar(&c.MaxAcks, "max-acks", 60, "a kill comes after 1..max-acks acknowledged commits")
 	f.BoolVar(&c.Damage, "damage", true, "run the torn-tail/bit-flip pass on a copy every cycle")
+	f.DurationVar(&c.ChildTimeout, "child-timeout", harness.DefaultChildTimeout,
+		"wall-clock ceiling on one workload process; a child still running then is killed and reported as a hang")
 	return cmd
 }

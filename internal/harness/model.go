@@ -23,6 +23,7 @@ const (
 	KindNondet     = "nondeterministic" // two recoveries disagree
 	KindOrder      = "order"            // the workload's output is inconsistent
 	KindChild      = "child"            // the workload process failed by itself
+	KindHang       = "hang"             // the workload neither reached its kill point nor finished in time
 	KindDamage     = "damage"           // a damaged copy recovered wrong data
 	KindNotAPrefix = "not-a-prefix"     // a damaged copy lost a commit but kept a later one
 	KindHistory    = "history"          // a past version read wrong, or trimmed though retention keeps it

@@ -137,6 +137,9 @@ It exits 1 on any violation, printing the seed and cycle that reproduce it.`,
 			if c.Cycles < 0 || c.Duration < 0 || c.Writers < 1 || c.MaxAcks < 1 || c.ChildTimeout <= 0 {
 				return usageError{fmt.Errorf("--cycles, --duration must not be negative; --writers and --max-acks at least 1; --child-timeout positive")}
 			}
+			if c.Durability != "strict" && c.Durability != "buffered" {
+				return usageError{fmt.Errorf("--durability %q: want strict or buffered (a kill loses everything in inmemory mode)", c.Durability)}
+			}
 			if c.Cycles == 0 && c.Duration == 0 {
 				c.Cycles = 20
 			}
@@ -171,8 +174,8 @@ It exits 1 on any violation, printing the seed and cycle that reproduce it.`,
 				return err
 			}
 			if res.Failed() {
-				return fmt.Errorf("violations found after %s (seed %d, cycle %d, scenario %s): rerun with --seed %d",
-					time.Since(start).Round(time.Millisecond), res.Seed, res.FailedCycle, res.FailedScenario, res.Seed)
+				return fmt.Errorf("violations found after %s (seed %d, cycle %d, scenario %s): rerun with %s",
+					time.Since(start).Round(time.Millisecond), res.Seed, res.FailedCycle, res.FailedScenario, res.Repro)
 			}
 			return nil
 		},

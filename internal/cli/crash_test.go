@@ -66,6 +66,11 @@ func TestCrashtestShortRun(t *testing.T) {
 	if _, _, code := run(t, "crashtest", dir, "--scenario", "no-such"); code != ExitUsage {
 		t.Fatalf("unknown scenario: exit %d, want %d", code, ExitUsage)
 	}
+	for _, bad := range [][]string{{"--durability", "inmemory"}, {"--child-timeout", "0s"}} {
+		if _, stderr, code := run(t, append([]string{"crashtest", t.TempDir()}, bad...)...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", bad, code, ExitUsage, stderr)
+		}
+	}
 }
 
 // TestCrashtestFullCompaction runs the compact-full scenario through real

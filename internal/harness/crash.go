@@ -122,7 +122,13 @@ type CrashResult struct {
 	Violations     []Violation
 	FailedCycle    int
 	FailedScenario string
-	Elapsed        time.Duration
+	// Repro holds the crashtest flags that replay the run up to the
+	// failing cycle: the scenario chosen for a cycle, the seeds of its
+	// children and its kill points follow from the seed, the cycle number
+	// and the selection of scenarios, and the checks from the writers,
+	// kill range, durability and damage pass, so all of them are given.
+	Repro   string
+	Elapsed time.Duration
 }
 
 // Failed reports whether any violation was found.
@@ -186,7 +192,7 @@ func (r *CrashResult) Print(w io.Writer) {
 			}
 			fmt.Fprintf(w, "  %s\n", v)
 		}
-		fmt.Fprintf(w, "reproduce: inmem crashtest <new dir> --seed %d --cycles %d --scenario %s\n", r.Seed, r.FailedCycle+1, r.FailedScenario)
+		fmt.Fprintf(w, "reproduce: inmem crashtest <new dir> %s\n", r.Repro)
 	}
 }
 
@@ -278,6 +284,7 @@ func Crashtest(ctx context.Context, cfg CrashConfig) (*CrashResult, error) {
 		}
 		if len(vs) > 0 {
 			res.Violations, res.FailedCycle, res.FailedScenario = vs, cycle, st.Name
+			res.Repro = reproArgs(cfg, cycle)
 			break
 		}
 	}
@@ -293,6 +300,26 @@ func Crashtest(ctx context.Context, cfg CrashConfig) (*CrashResult, error) {
 // fires) and scales with the writers, each of which may finish one commit
 // after the budget is spent.
 func budget(expect, writers int) int { return 4*expect + 16*writers + 64 }
+
+// reproArgs returns the crashtest flags replaying cfg up to cycle. A
+// cycle's scenario is its number modulo the selection, so the selection is
+// repeated as given (the whole matrix when empty), not narrowed to the
+// failing scenario, which would run other cycles on a different history.
+func reproArgs(cfg CrashConfig, cycle int) string {
+	args := fmt.Sprintf("--seed %d --cycles %d", cfg.Seed, cycle+1)
+	switch len(cfg.Scenarios) {
+	case 0:
+	case 1:
+		args += " --scenario " + cfg.Scenarios[0]
+	default:
+		args += " (scenarios " + strings.Join(cfg.Scenarios, ",") + ")"
+	}
+	args += fmt.Sprintf(" --writers %d --max-acks %d --durability %s", cfg.Writers, cfg.MaxAcks, cfg.Durability)
+	if !cfg.Damage {
+		args += " --damage=false"
+	}
+	return args
+}
 
 // runCycle crashes the workload as the scenario says, then checks. kills
 // counts the children really killed, unkilled those that spent their

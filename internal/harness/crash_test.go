@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -159,6 +160,13 @@ func TestCrash_CheckerCatchesLoss(t *testing.T) {
 		var b strings.Builder
 		res.Print(&b)
 		t.Fatalf("planted loss not reported as a loss:\n%s", b.String())
+	}
+	// The reproduction repeats every setting the cycle depends on.
+	want := fmt.Sprintf("--seed %d --cycles 1 --scenario wal-append --writers 3 --max-acks 1 --durability strict --damage=false", cfg.Seed)
+	var b strings.Builder
+	res.Print(&b)
+	if res.Repro != want || !strings.Contains(b.String(), "reproduce: inmem crashtest <new dir> "+want+"\n") {
+		t.Fatalf("reproduction %q, want %q:\n%s", res.Repro, want, b.String())
 	}
 }
 

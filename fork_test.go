@@ -1,0 +1,154 @@
+package inmem_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/inmemdb/inmem"
+)
+
+// forkFixture is a registered run with data in KV, state, JSON and events.
+func forkFixture(t testing.TB, db *inmem.DB) (src inmem.RunID, at inmem.Version) {
+	t.Helper()
+	src = mustCreate(t, db, "src", inmem.RunOptions{})
+	mustPut(t, db, src, "a", inmem.Int(1))
+	mustPut(t, db, src, "b", inmem.Int(2))
+	mustPut(t, db, src, "c", inmem.Int(3))
+	if _, err := db.State().Set(ctx, src, "phase", inmem.String("plan")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.JSON().Create(ctx, src, "doc", inmem.MustValue(map[string]any{"x": 1, "l": []any{1, 2}})); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"start", "step"} {
+		if _, err := db.Events().Append(ctx, src, typ, inmem.String(typ)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := db.KV().Put(ctx, src, "d", inmem.Int(4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src, v
+}
+
+func kvMap(t testing.TB, db *inmem.DB, run inmem.RunID) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for e, err := range db.KV().Scan(ctx, run, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := e.Value.AsInt()
+		out[e.Key] = n
+	}
+	return out
+}
+
+func TestFork_ReadsThroughAndEvolvesIndependently(t *testing.T) {
+	db := openMem(t)
+	src, at := forkFixture(t, db)
+	// Changes after the fork point must not show in the fork.
+	mustPut(t, db, src, "a", inmem.Int(100))
+	mustPut(t, db, src, "late", inmem.Int(5))
+	f, err := db.Runs().Fork(ctx, src, at, inmem.ForkOptions{Name: "f"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := db.Runs().Get(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Value.Parent == nil || *info.Value.Parent != src || info.Value.ForkedAt != at {
+		t.Fatalf("fork record %+v", info.Value)
+	}
+	if got := mustGetInt(t, db, f, "a"); got != 1 {
+		t.Fatalf("fork a = %d, want 1 (as of the fork point)", got)
+	}
+	if _, err := db.KV().Get(ctx, f, "late"); !errors.Is(err, inmem.ErrNotFound) {
+		t.Fatalf("fork sees a write after the fork point: %v", err)
+	}
+	// Writes on each side stay on that side; a delete hides the parent's.
+	mustPut(t, db, f, "b", inmem.Int(20))
+	mustPut(t, db, f, "e", inmem.Int(50))
+	if _, err := db.KV().Delete(ctx, f, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kvMap(t, db, f), map[string]int64{"a": 1, "b": 20, "d": 4, "e": 50}; !mapsEqual(got, want) {
+		t.Fatalf("fork scan %v, want %v", got, want)
+	}
+	if got, want := kvMap(t, db, src), map[string]int64{"a": 100, "b": 2, "c": 3, "d": 4, "late": 5}; !mapsEqual(got, want) {
+		t.Fatalf("source scan %v, want %v", got, want)
+	}
+	// State, JSON.
+	st, err := db.State().Read(ctx, f, "phase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := st.Value.AsString(); s != "plan" {
+		t.Fatalf("state %v", st.Value)
+	}
+	doc, err := db.JSON().Get(ctx, f, "doc", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := doc.Value.AsInt(); n != 1 {
+		t.Fatalf("json %v", doc.Value)
+	}
+	// Events continue the source's chain.
+	if _, err := db.Events().Append(ctx, src, "src-only", inmem.Null()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Events().Append(ctx, f, "fork-only", inmem.Null()); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := db.Events().Range(ctx, f, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	if !slices.Equal(types, []string{"start", "step", "fork-only"}) {
+		t.Fatalf("fork events %v", types)
+	}
+	rep, err := db.Events().VerifyChain(ctx, f)
+	if err != nil || !rep.OK || rep.Checked != 3 {
+		t.Fatalf("fork chain %+v %v", rep, err)
+	}
+	rep, err = db.Events().VerifyChain(ctx, src)
+	if err != nil || !rep.OK || rep.Checked != 3 {
+		t.Fatalf("source chain %+v %v", rep, err)
+	}
+	if evs[2].PrevHash != evs[1].Hash {
+		t.Fatalf("fork's first event does not link to the source head")
+	}
+	// Deleting the source while the fork lives is refused.
+	if _, err := db.Runs().Delete(ctx, src); inmem.CodeOf(err) != inmem.CodeConstraintViolation {
+		t.Fatalf("Delete(source with fork) = %v, want ConstraintViolation", err)
+	}
+	// Deleting the fork deletes only its own data.
+	if _, err := db.Runs().Delete(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGetInt(t, db, src, "c"); got != 3 {
+		t.Fatalf("source c = %d after deleting the fork", got)
+	}
+	if _, err := db.Runs().Delete(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}

@@ -152,3 +152,69 @@ func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
 	}
 	return true
 }
+
+func TestFork_TracesAndVectors(t *testing.T) {
+	db := openMem(t)
+	src := mustCreate(t, db, "src", inmem.RunOptions{})
+	if _, err := db.Vectors().CreateCollection(ctx, src, "mem", 2, inmem.Cosine); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Vectors().Upsert(ctx, src, "mem", "x", []float32{1, 0}, inmem.Null()); err != nil {
+		t.Fatal(err)
+	}
+	root, err := db.Traces().Record(ctx, src, inmem.TraceSpec{Body: inmem.ThoughtTrace{Content: "root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := db.Runs().Fork(ctx, src, inmem.Version{}, inmem.ForkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Vectors().Upsert(ctx, f, "mem", "y", []float32{0, 1}, inmem.Null()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Vectors().Upsert(ctx, src, "mem", "z", []float32{0, 1}, inmem.Null()); err != nil {
+		t.Fatal(err)
+	}
+	hits, err := db.Vectors().Search(ctx, f, "mem", []float32{1, 1}, 10, inmem.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, h := range hits {
+		keys = append(keys, h.Key)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, []string{"x", "y"}) {
+		t.Fatalf("fork search %v, want [x y]", keys)
+	}
+	child, err := db.Traces().RecordChild(ctx, f, root, inmem.TraceSpec{Body: inmem.ThoughtTrace{Content: "fork child"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child != root+1 {
+		t.Fatalf("fork's trace id %d, want %d (continuing the source's)", child, root+1)
+	}
+	kids, err := db.Traces().Children(ctx, f, root)
+	if err != nil || len(kids) != 1 {
+		t.Fatalf("fork children %v %v", kids, err)
+	}
+	if n, _ := db.Traces().Count(ctx, src); n != 1 {
+		t.Fatalf("source sees the fork's trace: %d", n)
+	}
+	// Merging the fork back records its trace under a new id.
+	if _, err := db.Traces().Record(ctx, src, inmem.TraceSpec{Body: inmem.ThoughtTrace{Content: "src second"}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Runs().Merge(ctx, f, src, inmem.MergeFailOnConflict)
+	if err != nil || res.Traces != 1 || res.Applied != 1 {
+		t.Fatalf("merge %+v %v", res, err)
+	}
+	kids, err = db.Traces().Children(ctx, src, root)
+	if err != nil || len(kids) != 1 || kids[0].Value.ID != root+2 {
+		t.Fatalf("source children after merge %+v %v", kids, err)
+	}
+	if _, err := db.Vectors().Get(ctx, src, "mem", "y"); err != nil {
+		t.Fatalf("merged vector: %v", err)
+	}
+}

@@ -33,7 +33,13 @@ func forkFixture(t testing.TB, db *inmem.DB) (src inmem.RunID, at inmem.Version)
 	return src, v
 }
 
-func kvMap(t testing.TB, db *inmem.DB, run inmem.RunID) map[string]int64 {
+// fataler is what the helpers need of a testing.TB or a *rapid.T.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+func kvMap(t fataler, db *inmem.DB, run inmem.RunID) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
 	for e, err := range db.KV().Scan(ctx, run, "") {

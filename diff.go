@@ -258,7 +258,7 @@ func entityValue(op string, run RunID, sp core.PrimitiveType, key string, e *eng
 	if e == nil {
 		return nil, nil
 	}
-	v := e.Value
+	v := Value(e.Value)
 	if sp == core.State {
 		_, val, ok := decodeCell(v)
 		if !ok {

@@ -232,7 +232,7 @@ func mergeWrite(op string, tx *Tx, dst RunID, sp core.PrimitiveType, key string,
 			}
 			return tx.State().Delete(name)
 		}
-		_, v, _ := decodeCell(e.Value)
+		_, v, _ := decodeCell(Value(e.Value))
 		_, err := tx.State().Set(name, v)
 		return err
 	}
@@ -282,7 +282,7 @@ func mergeEvents(op string, tx *Tx, base, srcTx *Tx, src, dst RunID) (int, error
 		}
 	}
 	if to > done {
-		tx.txn.Put(dst, core.System, key, Int(int64(to)))
+		tx.txn.Put(dst, core.System, key, Int(int64(to)).in())
 	}
 	return n, nil
 }
@@ -303,7 +303,7 @@ func mergeTraces(op string, tx *Tx, base, srcTx *Tx, src, dst RunID) (int, error
 	var ferr error
 	srcTx.txn.Scan(src, core.Trace, traceRecordKey(TraceID(from+1)), string(rune(tracePfxRecord+1)), false, func(k string, e engine.Entry) bool {
 		id := traceRecordID(k)
-		t, err := decodeTrace(id, e.Value)
+		t, err := decodeTrace(id, Value(e.Value))
 		if err != nil {
 			ferr = err
 			return false
@@ -331,7 +331,7 @@ func mergeTraces(op string, tx *Tx, base, srcTx *Tx, src, dst RunID) (int, error
 		return n, ferr
 	}
 	if last > done {
-		tx.txn.Put(dst, core.System, key, Int(int64(last)))
+		tx.txn.Put(dst, core.System, key, Int(int64(last)).in())
 	}
 	return n, nil
 }

@@ -3,10 +3,8 @@ package inmem
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"maps"
 	"path/filepath"
-	"strings"
 
 	"github.com/inmemdb/inmem/internal/dberr"
 	"github.com/inmemdb/inmem/internal/format"
@@ -234,7 +232,7 @@ func (db *DB) Export(ctx context.Context, dst string) (CheckpointInfo, error) {
 	if err != nil {
 		return CheckpointInfo{}, err
 	}
-	if err := checkDestination(s.fs, s.dir, dst); err != nil {
+	if err := store.CheckDestination(s.fs, s.dir, dst); err != nil {
 		return CheckpointInfo{}, err
 	}
 	s.snapMu.Lock()
@@ -258,30 +256,6 @@ func (db *DB) Export(ctx context.Context, dst string) (CheckpointInfo, error) {
 	return info, nil
 }
 
-// checkDestination refuses an export or import target inside the source
-// directory, or one that already holds anything.
-func checkDestination(fsys vfs.FS, src, dst string) error {
-	absSrc, err1 := filepath.Abs(src)
-	absDst, err2 := filepath.Abs(dst)
-	if err1 != nil || err2 != nil {
-		return errorf(CodeInvalidArgument, "Export", "cannot resolve %s or %s", src, dst)
-	}
-	if rel, err := filepath.Rel(absSrc, absDst); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
-		return errorf(CodeInvalidArgument, "Export", "destination %s is inside the database directory %s", dst, src)
-	}
-	names, err := fsys.List(dst)
-	if err == nil && len(names) > 0 {
-		if _, err := fsys.Stat(filepath.Join(dst, store.ManifestName)); err == nil {
-			return errorf(CodeAlreadyExists, "Export", "destination %s already holds a database", dst)
-		}
-		return errorf(CodeInvalidArgument, "Export", "destination %s is not empty", dst)
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return dberr.Wrap(dberr.InvalidArgument, "Export", err, "cannot list %s", dst)
-	}
-	return nil
-}
-
 // Import verifies the database directory src (an export, or a cleanly
 // closed or checkpointed database) by opening it read-only, then copies it
 // into dst, a new directory, and verifies the copy by opening it. src must
@@ -294,7 +268,7 @@ func Import(ctx context.Context, src, dst string, opts *Options) error {
 		o = *opts
 	}
 	o.fill()
-	if err := checkDestination(o.FS, src, dst); err != nil {
+	if err := store.CheckDestination(o.FS, src, dst); err != nil {
 		return err
 	}
 	ro := o
@@ -303,13 +277,10 @@ func Import(ctx context.Context, src, dst string, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	lock, err := o.FS.Lock(filepath.Join(src, store.LockName))
+	lock, err := store.Lock(o.FS, src, "Import")
 	if err != nil {
 		sdb.Close()
-		if errors.Is(err, vfs.ErrLocked) {
-			return dberr.Wrap(dberr.Locked, "Import", err, "%s is open elsewhere", src)
-		}
-		return dberr.Wrap(dberr.Internal, "Import", err, "locking %s", src)
+		return err
 	}
 	err = copyDatabase(ctx, o.FS, src, dst)
 	if cerr := lock.Close(); err == nil && cerr != nil {

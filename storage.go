@@ -60,7 +60,7 @@ func openStorage(db *DB) (st *storage, err error) {
 	if err := store.CheckDirectory(s.fs, s.dir); err != nil {
 		return nil, err
 	}
-	lock, err := store.Lock(s.fs, s.dir)
+	lock, err := store.Lock(s.fs, s.dir, "Open")
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"path/filepath"
@@ -353,5 +354,91 @@ func TestCheckpointFailsAtEveryOperation(t *testing.T) {
 	}
 	if failures == 0 || uncertain == 0 {
 		t.Fatalf("%d failures, %d uncertain: the injection did not reach the protocol", failures, uncertain)
+	}
+}
+
+func TestCheckDestination(t *testing.T) {
+	fsys := vfs.NewMem()
+	newDatabase(t, fsys, "src", format.Manifest{CodecID: codec.IdentityID})
+	newDatabase(t, fsys, "other", format.Manifest{CodecID: codec.IdentityID})
+	for _, d := range []string{"empty", "full"} {
+		if err := fsys.MkdirAll(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, fsys, "full/x", "x")
+	for _, tc := range []struct {
+		dst  string
+		want error
+	}{
+		{"fresh", nil},
+		{"empty", nil},
+		{"src", dberr.ErrInvalidArgument},
+		{"src/inside", dberr.ErrInvalidArgument},
+		{"other", dberr.ErrAlreadyExists},
+		{"full", dberr.ErrInvalidArgument},
+	} {
+		if err := CheckDestination(fsys, "src", tc.dst); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("CheckDestination(%s) = %v, want %v", tc.dst, err, tc.want)
+		}
+	}
+	efs := vfs.NewErrorFS(fsys, vfs.Rule{OpKinds: vfs.OpList, Index: -1})
+	if err := CheckDestination(efs, "src", "empty"); !errors.Is(err, dberr.ErrInvalidArgument) {
+		t.Errorf("CheckDestination with a failing listing = %v, want InvalidArgument", err)
+	}
+}
+
+func TestLockNamesTheOperation(t *testing.T) {
+	fsys := vfs.NewMem()
+	newDatabase(t, fsys, "db", format.Manifest{CodecID: codec.IdentityID})
+	l, err := Lock(fsys, "db", "Open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var e *dberr.Error
+	if _, err := Lock(fsys, "db", "Import"); !errors.As(err, &e) || e.Code != dberr.Locked || e.Op != "Import" {
+		t.Fatalf("Lock of a held LOCK = %v, want Locked from Import", err)
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	fsys, _ := checkpointDatabase(t)
+	before, err := Fingerprint(fsys, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fsys.OpenReadWrite(segPath("db", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("appended")); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if same, _ := Fingerprint(fsys, "db"); !bytes.Equal(before, same) {
+		t.Fatal("an append to the active segment changed the fingerprint")
+	}
+	man, err := manifest.Read(fsys, "db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Checkpoint(context.Background(), fsys, NewManifest("db", man), checkpointOptions(1), entities(1)); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := Fingerprint(fsys, "db"); bytes.Equal(before, after) {
+		t.Fatal("a checkpoint left the fingerprint unchanged")
+	}
+	if _, _, err := CompactWAL(context.Background(), fsys, "db", 1, 4, map[uint64]uint64{3: 1}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	mid, _ := Fingerprint(fsys, "db")
+	writeFile(t, fsys, segPath("db", 9), "segm")
+	if after, _ := Fingerprint(fsys, "db"); bytes.Equal(mid, after) {
+		t.Fatal("a new segment left the fingerprint unchanged")
+	}
+	efs := vfs.NewErrorFS(fsys, vfs.Rule{OpKinds: vfs.OpList, Index: -1})
+	if _, err := Fingerprint(efs, "db"); !errors.Is(err, dberr.ErrInternal) {
+		t.Fatalf("Fingerprint with a failing listing = %v, want Internal", err)
 	}
 }

@@ -109,62 +109,39 @@ type Versioned[T any] struct {
 	Deleted bool
 }
 
-// Value is the one data type of in-mem: an immutable tagged value of exactly
-// eight kinds — Null, Bool, Int (int64), Float (float64), String (UTF-8),
-// Bytes, Array and Object (string keys). Equality is structural without
-// coercion: Int(1) != Float(1), String("a") != Bytes("a"), NaN != NaN, and
-// object key order is irrelevant.
-//
-// Values are immutable: constructors copy their inputs and accessors return
-// copies, so nothing a caller does to a slice or map it passed in or got back
-// can change what the database stores.
-type Value = value.Value
-
-// ValueKind is the kind of a Value.
-type ValueKind = value.Kind
-
-// Value kinds.
-const (
-	KindNull   = value.KindNull
-	KindBool   = value.KindBool
-	KindInt    = value.KindInt
-	KindFloat  = value.KindFloat
-	KindString = value.KindString
-	KindBytes  = value.KindBytes
-	KindArray  = value.KindArray
-	KindObject = value.KindObject
-)
-
-// Field is one entry of an object Value.
-type Field = value.Field
-
 // Null returns the null Value (also the zero Value).
-func Null() Value { return value.Null() }
+func Null() Value { return Value{} }
 
 // Bool returns a boolean Value.
-func Bool(b bool) Value { return value.Bool(b) }
+func Bool(b bool) Value { return Value(value.Bool(b)) }
 
 // Int returns an integer Value.
-func Int(i int64) Value { return value.Int(i) }
+func Int(i int64) Value { return Value(value.Int(i)) }
 
 // Float returns a float Value; NaN, ±Inf and -0.0 are kept exactly.
-func Float(f float64) Value { return value.Float(f) }
+func Float(f float64) Value { return Value(value.Float(f)) }
 
 // String returns a string Value. Writes reject strings that are not UTF-8.
-func String(s string) Value { return value.String(s) }
+func String(s string) Value { return Value(value.String(s)) }
 
 // Bytes returns a byte-string Value holding a copy of b.
-func Bytes(b []byte) Value { return value.Bytes(b) }
+func Bytes(b []byte) Value { return Value(value.Bytes(b)) }
 
 // Array returns an array Value holding a copy of vs.
-func Array(vs ...Value) Value { return value.Array(vs...) }
+func Array(vs ...Value) Value { return Value(value.Array(internalValues(vs)...)) }
 
 // Object returns an object Value with a copy of m's entries.
-func Object(m map[string]Value) Value { return value.Object(m) }
+func Object(m map[string]Value) Value {
+	fields := make([]value.Field, 0, len(m))
+	for k, v := range m {
+		fields = append(fields, value.Field{Key: k, Value: v.in()})
+	}
+	return Value(value.ObjectOf(fields...))
+}
 
 // ObjectOf returns an object Value from key/value pairs (the last repeated key
 // wins).
-func ObjectOf(fields ...Field) Value { return value.ObjectOf(fields...) }
+func ObjectOf(fields ...Field) Value { return Value(value.ObjectOf(internalFields(fields)...)) }
 
 // ValueOf converts plain Go data to a Value: nil, bool, integers, floats,
 // string, []byte, Value, time.Time (an RFC 3339 string), named types of
@@ -196,13 +173,13 @@ func ValueFromJSON(data []byte) (Value, error) {
 	if err != nil {
 		return Value{}, errorf(CodeInvalidArgument, "ValueFromJSON", "%v", err)
 	}
-	return v, nil
+	return Value(v), nil
 }
 
 // ValueToJSON renders a Value as JSON; Bytes and non-finite floats, which
 // JSON cannot express, are an InvalidArgument error.
 func ValueToJSON(v Value) ([]byte, error) {
-	b, err := value.ToJSON(v)
+	b, err := value.ToJSON(v.in())
 	if err != nil {
 		return nil, errorf(CodeInvalidArgument, "ValueToJSON", "%v", err)
 	}

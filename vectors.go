@@ -193,7 +193,7 @@ func encodeEmbedding(vec []float32) Value {
 	for i, f := range vec {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
 	}
-	return value.BytesFromString(string(b))
+	return Value(value.BytesFromString(string(b)))
 }
 
 // decodeEmbedding decodes into dst (grown as needed).
@@ -358,7 +358,7 @@ func (v VectorTx) collection(op, name string) (CollectionInfo, error) {
 	if !ok {
 		return CollectionInfo{}, notFound(op, vecRef(tx.run, name, ""))
 	}
-	dim, metric, ok := decodeConfig(e.Value)
+	dim, metric, ok := decodeConfig(Value(e.Value))
 	if !ok {
 		return CollectionInfo{}, dberr.New(dberr.Corruption, op, "collection %q has a malformed config", name)
 	}
@@ -385,8 +385,8 @@ func (v VectorTx) CreateCollection(name string, dim int, metric Metric) error {
 		return (&Error{Code: dberr.AlreadyExists, Op: op, Msg: "collection exists", Offset: -1}).WithRef(vecRef(tx.run, name, ""))
 	}
 	tx.txn.Put(tx.run, core.Vector, collectionKey(name), value.ObjectOf(
-		value.Field{Key: fieldDim, Value: Int(int64(dim))},
-		value.Field{Key: fieldMetric, Value: String(metric.String())},
+		value.Field{Key: fieldDim, Value: value.Int(int64(dim))},
+		value.Field{Key: fieldMetric, Value: value.String(metric.String())},
 	))
 	return nil
 }
@@ -429,7 +429,7 @@ func (v VectorTx) ListCollections() ([]CollectionInfo, error) {
 	prefix := collectionKey("")
 	tx.txn.Scan(tx.run, core.Vector, prefix, engine.PrefixEnd(prefix), true, func(key string, e engine.Entry) bool {
 		name, _, _, _ := parseVectorKey(key)
-		if dim, metric, ok := decodeConfig(e.Value); ok {
+		if dim, metric, ok := decodeConfig(Value(e.Value)); ok {
 			out = append(out, CollectionInfo{Name: name, Dim: dim, Metric: metric, Version: core.Txn(e.Version)})
 		}
 		return true
@@ -473,10 +473,10 @@ func (v VectorTx) Upsert(coll, key string, embedding []float32, metadata Value) 
 		return errorf(CodeInvalidArgument, op, "metadata must be an Object or Null, not %s", k)
 	}
 	rec := value.ObjectOf(
-		value.Field{Key: fieldEmbedding, Value: encodeEmbedding(embedding)},
-		value.Field{Key: fieldMetadata, Value: metadata},
+		value.Field{Key: fieldEmbedding, Value: encodeEmbedding(embedding).in()},
+		value.Field{Key: fieldMetadata, Value: metadata.in()},
 	)
-	if err := tx.db.checkValue(op, rec); err != nil {
+	if err := tx.db.checkValue(op, Value(rec)); err != nil {
 		return err
 	}
 	if err := tx.checkWrite(op, tx.run); err != nil {
@@ -492,7 +492,7 @@ func vectorVersioned(key string, e engine.Entry) (Versioned[VectorEntry], bool) 
 	if e.Tombstone {
 		return out, true
 	}
-	vec, meta, ok := decodeVectorRecord(e.Value)
+	vec, meta, ok := decodeVectorRecord(Value(e.Value))
 	out.Value.Embedding, out.Value.Metadata = vec, meta
 	return out, ok
 }

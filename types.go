@@ -7,8 +7,16 @@ import (
 	"github.com/inmemdb/inmem/internal/value"
 )
 
-// RunID identifies an agent run: a 128-bit UUID in canonical lowercase text
-// form. The zero RunID is the reserved global run.
+// RunID identifies an agent run: a 128-bit UUID ([16]byte) in canonical
+// lowercase text form. The zero RunID is the reserved global run.
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (id RunID) String() string               // canonical text form
+//	func (id RunID) IsGlobal() bool               // the zero (global) run
+//	func (id RunID) MarshalText() ([]byte, error) // encoding.TextMarshaler
+//	func (id *RunID) UnmarshalText(b []byte) error
 type RunID = core.RunID
 
 // GlobalRun is the reserved run that holds the run index and database-wide
@@ -37,6 +45,12 @@ func MustParseRunID(s string) RunID {
 }
 
 // PrimitiveType names one of the seven primitives.
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (p PrimitiveType) String() string // "kv", "event", "state", "trace", "run", "json", "vector"
+//	func (p PrimitiveType) Valid() bool    // one of the seven
 type PrimitiveType = core.PrimitiveType
 
 // The seven primitives.
@@ -51,7 +65,22 @@ const (
 )
 
 // EntityRef addresses one entity, with a stable text form such as
-// kv://<run>/<key>. See ParseEntityRef.
+// kv://<run>/<key>. See ParseEntityRef. Its fields:
+//
+//	Primitive PrimitiveType
+//	Run       RunID
+//	Key       string // key, sequence, cell, trace id, document id or collection
+//	Sub       string // a vector's key inside its collection (Key); else ""
+//
+// The text forms are kv://<run>/<key>, event://<run>/<sequence>,
+// state://<run>/<cell>, trace://<run>/<trace id>, run://<run>,
+// json://<run>/<document id> and vector://<run>/<collection>/<key>; Key and
+// Sub are path-escaped, so any key round-trips.
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (r EntityRef) String() string // the text form
 type EntityRef = core.EntityRef
 
 // ParseEntityRef parses the text form of an EntityRef.
@@ -65,10 +94,25 @@ func ParseEntityRef(s string) (EntityRef, error) {
 
 // Version is a tagged number: Txn (global commit version), Sequence (event
 // position) or Counter (state cell counter). Versions of different kinds are
-// not ordered against each other.
+// not ordered against each other. Its fields:
+//
+//	Kind VersionKind // TxnVersion, SequenceVersion or CounterVersion
+//	N    uint64
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (v Version) String() string                 // "txn:42", "seq:7", "counter:3"; the zero Version is "none"
+//	func (v Version) IsZero() bool                   // no version (never written)
+//	func (v Version) Compare(w Version) (int, error) // -1, 0, +1; an error across kinds
 type Version = core.Version
 
 // VersionKind tells what a Version counts.
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (k VersionKind) String() string // "txn", "seq" or "counter"
 type VersionKind = core.VersionKind
 
 // Version kinds.

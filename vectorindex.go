@@ -171,7 +171,7 @@ func (c *collIndex) apply(m *core.Mutation) {
 				c.broken = true
 				return
 			}
-			c.ix = vector.New(dim, metric)
+			c.ix = vector.New(dim, vector.Metric(metric))
 		}
 		return
 	}
@@ -234,7 +234,7 @@ func (vi *vectorIndexes) search(tx *Tx, coll string, info CollectionInfo, query 
 		defer c.mu.RUnlock()
 	}
 	if c == nil || c.ix == nil || c.broken || c.configVersion > snap || c.prunedUpTo > snap ||
-		c.ix.Dim() != info.Dim || c.ix.Metric() != info.Metric {
+		c.ix.Dim() != info.Dim || Metric(c.ix.Metric()) != info.Metric {
 		return vi.scanSearch(tx, coll, info, query, k, filter, own, extra)
 	}
 	vi.indexed.Add(1)
@@ -305,5 +305,5 @@ func scoreRecord(metric Metric, query []float32, key string, rec Value, filter F
 	if !ok || len(vec) != len(query) || !filter.Matches(meta) {
 		return vector.Hit{}, false
 	}
-	return vector.Hit{Key: key, Score: vector.ScoreOf(metric, query, vec), Payload: meta}, true
+	return vector.Hit{Key: key, Score: vector.ScoreOf(vector.Metric(metric), query, vec), Payload: meta}, true
 }

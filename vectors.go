@@ -16,17 +16,23 @@ import (
 
 // Metric is a vector collection's similarity measure. Scores are always
 // "higher is better".
-type Metric = vector.Metric
+type Metric vector.Metric
 
 const (
 	// Cosine: cosine similarity in [-1, 1]; a zero vector scores 0.
-	Cosine = vector.Cosine
+	Cosine = Metric(vector.Cosine)
 	// Euclidean: the negated Euclidean distance (an identical vector
 	// scores 0, farther ones less).
-	Euclidean = vector.Euclidean
+	Euclidean = Metric(vector.Euclidean)
 	// DotProduct: the dot product.
-	DotProduct = vector.DotProduct
+	DotProduct = Metric(vector.DotProduct)
 )
+
+// Valid reports whether m is one of the three metrics.
+func (m Metric) Valid() bool { return vector.Metric(m).Valid() }
+
+// String returns "cosine", "euclidean" or "dot_product".
+func (m Metric) String() string { return vector.Metric(m).String() }
 
 // ParseMetric parses "cosine", "euclidean" or "dot_product".
 func ParseMetric(s string) (Metric, error) {
@@ -34,7 +40,7 @@ func ParseMetric(s string) (Metric, error) {
 	if err != nil {
 		return 0, errorf(CodeInvalidArgument, "ParseMetric", "%v", err)
 	}
-	return m, nil
+	return Metric(m), nil
 }
 
 // CollectionInfo describes a vector collection.
@@ -235,7 +241,7 @@ func decodeConfig(v Value) (dim int, metric Metric, ok bool) {
 	if !ok1 || !ok2 || err != nil || n <= 0 {
 		return 0, 0, false
 	}
-	return int(n), mt, true
+	return int(n), Metric(mt), true
 }
 
 func vecRef(run RunID, coll, key string) EntityRef {

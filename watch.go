@@ -43,6 +43,12 @@ type Mutation struct {
 }
 
 // Op is what a Mutation does.
+//
+// It is an alias of the WAL's mutation op, so go doc does not list its
+// methods by itself; they are:
+//
+//	func (o Op) String() string // "put", "delete" or "append"
+//	func (o Op) Valid() bool
 type Op = core.Op
 
 // Mutation ops.

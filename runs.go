@@ -119,14 +119,8 @@ func encodeRun(info *RunInfo) Value {
 
 func decodeRun(id RunID, e engine.Entry) (RunInfo, error) {
 	rec := e.Value
-	str := func(key string) (string, bool) {
-		v, _ := rec.Get(key)
-		return v.AsString()
-	}
-	integer := func(key string) (int64, bool) {
-		v, _ := rec.Get(key)
-		return v.AsInt()
-	}
+	r := recordFields{Value(rec)}
+	str, integer := r.str, r.integer
 	status, ok1 := str(runFieldStatus)
 	name, ok2 := str(rfName)
 	msg, ok3 := str(rfError)

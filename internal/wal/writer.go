@@ -65,14 +65,18 @@ type Options struct {
 // Group commit: committers submit under the engine's commit lock (cheap:
 // they join a queue) and then wait outside it, each on its own group. A
 // batch goes through two stages, each led by one of its members: the write
-// (one write call for the whole queue) and, in Strict mode, the fsync. The
-// stages pipeline: while one batch's fsync runs, the next batch is written,
-// and its fsync starts as soon as the previous one ends (fsyncs of one file
-// never overlap: the kernel reports a writeback error to one fsync only).
-// A finishing stage wakes one member of the group that may lead next, not
-// every waiter. Groups are acknowledged strictly in order and never before
-// the fsync that covers them; a lone committer leads both stages itself and
-// pays no hand-off to another goroutine.
+// (one write call for the whole queue) and, in Strict mode, the fsync. A
+// Strict batch is written only once the previous batch's fsync is done, so
+// a batch's records are never made durable by an fsync that acknowledges
+// an earlier batch alone (the power-cut tests rely on a batch's fate being
+// decided by its own fsync), and fsyncs of one file never overlap (the
+// kernel reports a writeback error to one fsync only). Buffered mode's
+// background fsync runs without the file lock: batches keep being written,
+// and acknowledged, while it runs. A finishing stage wakes one member of
+// the group that may lead next, not every waiter. Groups are acknowledged
+// strictly in order and never before the fsync that covers them (Strict);
+// a lone committer leads both stages itself and pays no hand-off to
+// another goroutine.
 type Writer struct {
 	opts Options
 
@@ -182,7 +186,7 @@ func (g *group) Wait() error {
 		case g.state == finished:
 			w.mu.Unlock()
 			return g.err
-		case g.state == queued && !w.writing:
+		case g.state == queued && !w.writing && !w.syncing:
 			w.leadWrite()
 		case g.state == written && !w.syncing:
 			w.leadSync()
@@ -357,6 +361,9 @@ func (w *Writer) leadSync() {
 	w.pending = w.pending[:rest]
 	if rest > 0 {
 		kickGroup(w.pending[0]) // written during this fsync: the next one covers them
+	}
+	if w.qgroup != nil {
+		kickGroup(w.qgroup) // queued during this fsync: it may be written now
 	}
 }
 

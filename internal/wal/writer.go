@@ -134,6 +134,9 @@ type Writer struct {
 	// onAck, if set (by tests), is told the newest version of each batch
 	// just before its ticket completes.
 	onAck func(v uint64)
+	// afterWrite, if set (by tests), runs after a batch is written, before
+	// its leader looks at the writer's state again.
+	afterWrite func()
 
 	flushReq  chan struct{}
 	stopFlush chan struct{}
@@ -304,6 +307,9 @@ func (w *Writer) leadWrite() {
 	w.mu.Unlock()
 
 	end, err := w.writeBatch(batch)
+	if w.afterWrite != nil {
+		w.afterWrite()
+	}
 
 	w.mu.Lock()
 	clear(batch)

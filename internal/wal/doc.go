@@ -50,11 +50,13 @@ group starts for later Submits) and writes the batch with one write call.
 In Buffered mode the group is then acknowledged; in Strict mode it waits
 for an fsync, which the same goroutine leads at once unless one runs. The
 fsync leader syncs, then acknowledges every group it covers, in order.
-Acknowledging closes the group's done channel: its members' Waits return
-and their committers publish (the engine does, see core.Ticket). A
-finishing stage hands the next one over by putting a token in one group's
-kick channel, which wakes one member of that group, not every waiter: the
-next queued group after a write or an fsync, the next written group after
+Acknowledging broadcasts on the group's condition variable: its members'
+Waits return and their committers publish (the engine does, see
+core.Ticket). A finishing stage hands the next one over by signalling one
+group's condition variable, which wakes one member of that group, not
+every waiter (each member looks at the state under the writer's mutex
+before it sleeps, so a signal nobody hears loses nothing): the next
+queued group after a write or an fsync, the next written group after
 an fsync. A lone committer leads its own batch, with no hand-off to
 another goroutine; concurrent committers share one write and one fsync.
 Groups complete in version order (one write leader at a time, one fsync

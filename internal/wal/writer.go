@@ -170,13 +170,14 @@ const (
 type group struct {
 	w     *Writer
 	state groupState // under w.mu
-	err   error      // set before done is closed
+	err   error      // set when state becomes finished
 	end   int64      // w.written after the group's last record
 	last  uint64     // newest version in the group
-	done  chan struct{}
-	// kick holds a token when a member may lead the group's next stage:
-	// the finishing stage wakes one member, not all.
-	kick chan struct{}
+	// cond (on w.mu) wakes the group's members: all of them when it is
+	// finished, one when a member may lead its next stage (kickGroup).
+	// Each member looks at the state again under w.mu, so a signal that
+	// finds no waiter is not lost: a member that comes later looks first.
+	cond sync.Cond
 }
 
 // Wait blocks until the group's batch is acknowledged, leading its write
@@ -194,24 +195,14 @@ func (g *group) Wait() error {
 		case g.state == written && !w.syncing:
 			w.leadSync()
 		default:
-			w.mu.Unlock()
-			select {
-			case <-g.done:
-			case <-g.kick:
-			}
-			w.mu.Lock()
+			g.cond.Wait()
 		}
 	}
 }
 
 // kickGroup asks one member of g to look at the pipeline again. The caller
 // holds w.mu.
-func kickGroup(g *group) {
-	select {
-	case g.kick <- struct{}{}:
-	default: // a token is already there
-	}
-}
+func kickGroup(g *group) { g.cond.Signal() }
 
 // finish acknowledges (err nil) or fails g. The caller holds w.mu and
 // finishes groups in order.
@@ -220,7 +211,7 @@ func (w *Writer) finish(g *group, err error) {
 		w.onAck(g.last)
 	}
 	g.state, g.err = finished, err
-	close(g.done)
+	g.cond.Broadcast()
 }
 
 type failed struct{ err error }
@@ -289,7 +280,8 @@ func (w *Writer) Submit(c *core.Commit) core.Ticket {
 	}
 	w.queue = append(w.queue, c)
 	if w.qgroup == nil {
-		w.qgroup = &group{w: w, done: make(chan struct{}), kick: make(chan struct{}, 1)}
+		w.qgroup = &group{w: w}
+		w.qgroup.cond.L = &w.mu
 	}
 	w.qgroup.last = c.Version
 	return w.qgroup

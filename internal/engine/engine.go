@@ -110,8 +110,9 @@ type Engine struct {
 	lastTime int64  // timestamp of the last commit
 	closed   bool   // no commit is accepted any more
 	// inflight counts commits between submission to the sink and the
-	// sink's acknowledgement; Close waits for zero.
-	inflight     int
+	// sink's acknowledgement; Close waits for zero (see awaitLog).
+	inflight     atomic.Int64
+	closing      atomic.Bool // closed, readable without the lock
 	inflightDone sync.Cond
 	stats        Stats // except ReadOnly
 	versionSlab  []version
@@ -172,7 +173,8 @@ func (e *Engine) Close() {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
 	e.closed = true
-	for e.inflight > 0 {
+	e.closing.Store(true)
+	for e.inflight.Load() > 0 {
 		e.inflightDone.Wait()
 	}
 }

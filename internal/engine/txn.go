@@ -390,24 +390,7 @@ func (t *Txn) Commit() (uint64, error) {
 		e.commitMu.Unlock()
 		return v, nil
 	}
-	tk := e.log.Submit(c)
-	e.inflight++
-	e.commitMu.Unlock()
-	err := tk.Wait()
-	if err == nil {
-		// Tickets complete in version order, so every commit before v is
-		// as durable as v: publishing v publishes them all.
-		e.publish(v)
-	}
-	e.commitMu.Lock()
-	if e.inflight--; e.inflight == 0 && e.closed {
-		e.inflightDone.Broadcast()
-	}
-	e.commitMu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	return v, nil
+	return e.awaitLog(c, v)
 }
 
 // validate checks the read set against every installed version, published

@@ -59,7 +59,7 @@ func BenchmarkFullCompaction(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				dir := ""
-				opts := &inmem.Options{Durability: inmem.InMemory}
+				opts := &inmem.Options{Durability: inmem.InMemory, Maintenance: noMaint}
 				if mode != "trim" {
 					dir = filepath.Join(b.TempDir(), "db")
 				}
@@ -113,7 +113,7 @@ func BenchmarkCommitDuringFullCompaction(b *testing.B) {
 			name = "compacting"
 		}
 		b.Run(name, func(b *testing.B) {
-			db, err := inmem.Open(filepath.Join(b.TempDir(), "db"), &inmem.Options{Durability: inmem.InMemory})
+			db, err := inmem.Open(filepath.Join(b.TempDir(), "db"), &inmem.Options{Durability: inmem.InMemory, Maintenance: noMaint})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -241,7 +241,7 @@ func fullWorkload(t *testing.T, db *inmem.DB) map[string][]inmem.Versioned[inmem
 
 func openFull(t *testing.T, fsys vfs.FS) *inmem.DB {
 	t.Helper()
-	db, err := inmem.Open(dbDir, &inmem.Options{FS: fsys, Durability: inmem.Strict, WALSegmentSize: 1024})
+	db, err := inmem.Open(dbDir, &inmem.Options{FS: fsys, Durability: inmem.Strict, WALSegmentSize: 1024, Maintenance: noMaint})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func fullCompactionWorkload(t *testing.T, fsys *vfs.MemFS, crashFrom int) (ents 
 	t.Helper()
 	c := &testClock{}
 	c.set(1_000_000)
-	db, err := inmem.Open(dbDir, &inmem.Options{FS: fsys, Durability: inmem.Strict, Clock: c, WALSegmentSize: 2048})
+	db, err := inmem.Open(dbDir, &inmem.Options{FS: fsys, Durability: inmem.Strict, Clock: c, WALSegmentSize: 2048, Maintenance: noMaint})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -111,7 +111,7 @@ func TestCrash_FullCompaction(t *testing.T) {
 				continue
 			}
 			images++
-			db, err := inmem.Open(dbDir, &inmem.Options{FS: img, Durability: inmem.Strict, WALSegmentSize: 2048})
+			db, err := inmem.Open(dbDir, &inmem.Options{FS: img, Durability: inmem.Strict, WALSegmentSize: 2048, Maintenance: noMaint})
 			if err != nil {
 				t.Fatalf("crash at op %d (%v): recovery failed: %v", k, mode, err)
 			}

@@ -165,8 +165,8 @@ func BenchmarkCommitDuringFullCompaction(b *testing.B) {
 	}
 }
 
-// heapInUse returns the live heap after a full collection.
-func heapInUse() uint64 {
+// purgeHeapInUse returns the live heap after a full collection.
+func purgeHeapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.GC()
 	runtime.GC()
@@ -184,15 +184,15 @@ func BenchmarkTombstonePurge(b *testing.B) {
 	var emptyHeap, purgedHeap, loadedHeap uint64
 	for b.Loop() {
 		b.StopTimer()
-		base := heapInUse()
+		base := purgeHeapInUse()
 		empty, err := inmem.Open("", nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		emptyHeap = heapInUse() - base
+		emptyHeap = purgeHeapInUse() - base
 		runtime.KeepAlive(empty)
 		empty.Close()
-		base = heapInUse()
+		base = purgeHeapInUse()
 		db, err := inmem.Open("", nil)
 		if err != nil {
 			b.Fatal(err)
@@ -214,7 +214,7 @@ func BenchmarkTombstonePurge(b *testing.B) {
 		if _, err := db.SetRetentionPolicy(ctx, run, inmem.KeepLast(1)); err != nil {
 			b.Fatal(err)
 		}
-		loadedHeap = heapInUse() - base
+		loadedHeap = purgeHeapInUse() - base
 		b.StartTimer()
 		info, err := db.Compact(ctx, inmem.Full)
 		if err != nil {
@@ -224,7 +224,7 @@ func BenchmarkTombstonePurge(b *testing.B) {
 		if info.VersionsRemoved != uint64(2*n) {
 			b.Fatalf("removed %d versions, want %d", info.VersionsRemoved, 2*n)
 		}
-		purgedHeap = heapInUse() - base
+		purgedHeap = purgeHeapInUse() - base
 		runtime.KeepAlive(db)
 		db.Close()
 		b.StartTimer()

@@ -355,8 +355,8 @@ func (m *retModel) beginOld(t *rapid.T) {
 	m.tx, m.txAt = tx, inmem.Visible(m.db)
 }
 
-// fataler is what the checks need of *testing.T and *rapid.T.
-type fataler interface {
+// retFataler is what the checks need of *testing.T and *rapid.T.
+type retFataler interface {
 	Helper()
 	Fatalf(format string, args ...any)
 }
@@ -367,7 +367,7 @@ func isNotFound(err error) bool { return errors.Is(err, inmem.ErrNotFound) }
 
 // checkPoint judges one read of version x (nil: the entity did not exist
 // at the version read): err, and whether the value read is the model's.
-func checkPoint(t fataler, what string, c mchain, x *mver, err error, same func() bool) {
+func checkPoint(t retFataler, what string, c mchain, x *mver, err error, same func() bool) {
 	t.Helper()
 	switch {
 	case x == nil || x.tomb:
@@ -393,7 +393,7 @@ func checkPoint(t fataler, what string, c mchain, x *mver, err error, same func(
 }
 
 // checkHistory judges a history (newest first) against c.
-func checkHistory(t fataler, what string, c mchain, got []inmem.Versioned[inmem.Value], err error, versioned bool, eq func(inmem.Value, int64) bool) {
+func checkHistory(t retFataler, what string, c mchain, got []inmem.Versioned[inmem.Value], err error, versioned bool, eq func(inmem.Value, int64) bool) {
 	t.Helper()
 	if err != nil && !isTrimmed(err) {
 		t.Fatalf("%s: %v", what, err)

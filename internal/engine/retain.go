@@ -315,6 +315,27 @@ func (e *Engine) purgeChain(c *chain) {
 	c.head.Store(nv)
 }
 
+// chainForWrite returns the chain a new version of (run, sp, key) goes on;
+// c is the chain the writer looked up, if any. A transaction looks its
+// chains up before it commits, so a trim may purge one in between: a
+// version installed there would sit on a chain the index and the tree
+// have dropped, readable by nobody and in no snapshot. A purged chain that
+// is still indexed (its trim has not reached dropKeys) starts over empty
+// instead, and dropKeys then leaves it alone. The caller holds the commit
+// lock.
+func (e *Engine) chainForWrite(c *chain, run core.RunID, sp core.PrimitiveType, key string) *chain {
+	if c == nil || c.purged() {
+		c = e.chainForInstall(run, sp, key)
+	}
+	if c.purged() {
+		c.head.Store(nil)
+		if id, ok := runRecordOf(run, sp, key); ok {
+			e.runFor(id, true).record.Store(c)
+		}
+	}
+	return c
+}
+
 // dropKeys removes purged keys from the index and the tree of (run, sp).
 // The hash index is rebuilt without them and published with one store, as
 // growth does: a reader still probing the old table finds the purged chain,
@@ -326,7 +347,10 @@ func (e *Engine) dropKeys(run core.RunID, sp core.PrimitiveType, keys []string) 
 	}
 	s.treeMu.Lock()
 	for _, k := range keys {
-		s.tree.Delete(item{key: k})
+		// A key written again since its purge keeps its chain.
+		if it, ok := s.tree.Get(item{key: k}); ok && it.c.purged() {
+			s.tree.Delete(item{key: k})
+		}
 	}
 	s.treeMu.Unlock()
 	old := s.index.table.Load()

@@ -31,10 +31,14 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 	if !any {
 		return info, nil
 	}
+	dropped, streamFloors, err := db.retireStreams(rules, now.UnixMicro())
+	if err != nil {
+		return info, err
+	}
 	res := db.eng.Trim(rules, now.UnixMicro())
-	info.VersionsRemoved = res.VersionsRemoved
-	if len(res.Floors) > 0 {
-		if err := db.persistFloors(res.Floors); err != nil {
+	info.VersionsRemoved = res.VersionsRemoved + dropped
+	if floors := append(res.Floors, streamFloors...); len(floors) > 0 {
+		if err := db.persistFloors(floors); err != nil {
 			return info, err
 		}
 	}
@@ -47,7 +51,9 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 func (db *DB) persistFloors(floors []engine.FloorChange) error {
 	txn := db.eng.Begin(core.GlobalRun, true)
 	for _, f := range floors {
-		txn.Put(f.Run, core.System, engine.FloorKey(f.Space), engine.FloorValue(f.Floor))
+		// The engine's floor is the highest any change raised it to; two
+		// changes of one space write that value once.
+		txn.Put(f.Run, core.System, engine.FloorKey(f.Space), engine.FloorValue(db.eng.Floor(f.Run, f.Space)))
 	}
 	if _, err := txn.Commit(); err != nil {
 		return err

@@ -1,0 +1,64 @@
+package engine
+
+import "github.com/inmemdb/inmem/internal/core"
+
+// Dropping retired stream entries.
+//
+// Event logs and trace stores retain a prefix of their stream rather than
+// versions of each entity: an event is written once, so per-entity trimming
+// never removes one. Retiring a prefix is two steps. The caller first
+// commits a marker (the stream's first retained position) at version
+// marker; readers whose snapshot includes the marker answer HistoryTrimmed
+// below it without looking for the entries. Drop then removes the entries
+// themselves, but only once no open snapshot predates the marker: a
+// transaction that began before it may still read them, and it keeps
+// reading what it saw. A Drop that has to wait simply does nothing; the
+// next compaction retries.
+
+// Drop removes every version of the given keys of (run, sp), which the
+// caller retired with a marker committed at version marker. It returns the
+// number of versions removed and ok false, having removed nothing, while an
+// open snapshot is older than marker. A key with a version newer than
+// marker is left alone (it was written after the retirement was decided).
+// On success the floor of (run, sp) rises to marker; the caller persists it
+// (the returned FloorChange) like Trim's floors.
+func (e *Engine) Drop(run core.RunID, sp core.PrimitiveType, keys []string, marker uint64) (removed uint64, fc FloorChange, ok bool) {
+	if sp == core.System || len(keys) == 0 {
+		return 0, FloorChange{}, true
+	}
+	if e.OldestSnapshot() < marker {
+		return 0, FloorChange{}, false
+	}
+	var gone []string
+	for start := 0; start < len(keys); start += trimBatch {
+		batch := keys[start:min(start+trimBatch, len(keys))]
+		e.commitMu.Lock()
+		if start == 0 {
+			// Raised before any chain goes: a reader at a snapshot below
+			// the marker that finds an entry missing sees the floor.
+			e.raiseFloor(run, sp, marker)
+		}
+		for _, k := range batch {
+			c := e.lookup(run, sp, k)
+			if c == nil || c.purged() {
+				continue
+			}
+			h := c.head.Load()
+			if h == nil || h.n > marker {
+				continue
+			}
+			for v := h; v != nil; v = v.next {
+				removed++
+			}
+			e.purgeChain(c)
+			gone = append(gone, k)
+		}
+		e.commitMu.Unlock()
+	}
+	if len(gone) > 0 {
+		e.commitMu.Lock()
+		e.dropKeys(run, sp, gone)
+		e.commitMu.Unlock()
+	}
+	return removed, FloorChange{Run: run, Space: sp, Floor: e.Floor(run, sp)}, true
+}

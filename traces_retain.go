@@ -1,0 +1,127 @@
+package inmem
+
+import (
+	"encoding/binary"
+
+	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/engine"
+)
+
+// Trace-store retention.
+//
+// As for event logs, KeepLast(n) and KeepFor(d) apply to a run's traces as
+// a stream in ID order: Full compaction retires the prefix of traces the
+// policy drops (the newest trace always stays) by raising the store's start
+// entry ("b" in the Trace space: Int, the first retained TraceID). Reads of
+// a retired trace answer HistoryTrimmed whose Requested and
+// EarliestRetained are TraceIDs (as Sequence versions); listings and Count
+// leave retired traces out. Once no open snapshot predates the start entry,
+// the records and every index entry of the retired traces leave memory
+// (engine.Drop).
+
+// trStartKey is the key of the store's start entry.
+const trStartKey = "b"
+
+// start returns the first retained TraceID as the transaction sees it (1
+// when nothing was retired). A damaged entry counts as nothing retired: a
+// start entry only ever hides traces, so ignoring it hides none.
+func (t TraceTx) start() TraceID {
+	tx := t.tx
+	e, ok := tx.txn.Get(tx.run, core.Trace, trStartKey)
+	if !ok {
+		return 1
+	}
+	n, ok := e.Value.AsInt()
+	if !ok || n < 1 {
+		return 1
+	}
+	return TraceID(n)
+}
+
+// trimmed returns HistoryTrimmed if retention retired trace id.
+func (t TraceTx) trimmed(op string, id TraceID) error {
+	if s := t.start(); id < s {
+		return newHistoryTrimmedV(op, traceRef(t.tx.run, id), core.Sequence(uint64(id)), core.Sequence(uint64(s)))
+	}
+	return nil
+}
+
+// retireTraces raises run's start entry to what keep allows at now (µs).
+// It returns the version of that commit (0 when nothing was retired) and
+// the keys of every retired trace still stored: records and index entries.
+func (db *DB) retireTraces(run RunID, keep engine.Keep, now int64) (uint64, []string, error) {
+	txn := db.eng.Begin(run, true)
+	defer func() {
+		if !txn.Done() {
+			txn.Rollback()
+		}
+	}()
+	snap := txn.Snapshot()
+	ce, ok := db.eng.Get(run, core.Trace, traceKeyCounter, snap)
+	if !ok {
+		return 0, nil, nil
+	}
+	last, ok := ce.Value.AsInt()
+	if !ok || last < 1 {
+		return 0, nil, nil
+	}
+	cur, curVer := int64(1), uint64(0)
+	if e, ok := txn.Get(run, core.Trace, trStartKey); ok {
+		if cur, ok = e.Value.AsInt(); !ok || cur < 1 {
+			return 0, nil, nil // damaged: retire nothing on a guess
+		}
+		curVer = e.Version
+	}
+	next := cur
+	if keep.Last > 0 && last > int64(keep.Last) {
+		next = max(next, last-int64(keep.Last)+1)
+	}
+	if keep.For > 0 {
+		cut := now - keep.For
+		txn.Scan(run, core.Trace, traceRecordKey(TraceID(next)), traceRecordKey(TraceID(last)), false, func(key string, e engine.Entry) bool {
+			id := traceRecordID(key)
+			tr, err := decodeTrace(id, e.Value)
+			if err != nil || int64(tr.RecordedAt) >= cut {
+				return false
+			}
+			next = int64(id) + 1
+			return true
+		})
+	}
+	next = min(next, last) // the newest trace always stays
+	if next <= cur {
+		// Nothing more to retire; traces an earlier compaction retired
+		// while an old snapshot was open may still be stored.
+		return curVer, retiredTraceKeys(db, run, TraceID(cur), snap), nil
+	}
+	txn.Put(run, core.Trace, trStartKey, Int(next))
+	keys := retiredTraceKeys(db, run, TraceID(next), snap)
+	v, err := txn.Commit()
+	if err != nil {
+		return 0, nil, err
+	}
+	return v, keys, nil
+}
+
+// traceRecordID is the TraceID a record key names (0 for another key).
+func traceRecordID(key string) TraceID {
+	if len(key) != 9 || key[0] != tracePfxRecord {
+		return 0
+	}
+	return TraceID(binary.BigEndian.Uint64([]byte(key[1:])))
+}
+
+// retiredTraceKeys returns the record and index keys of every trace stored
+// below start at snap. A record that does not decode leaves its index
+// entries behind; listings skip entries whose record is gone.
+func retiredTraceKeys(db *DB, run RunID, start TraceID, snap uint64) []string {
+	var keys []string
+	db.eng.ScanSnapshot(run, core.Trace, traceRecordKey(0), traceRecordKey(start), snap, func(key string, e engine.Entry) bool {
+		keys = append(keys, key)
+		if tr, err := decodeTrace(traceRecordID(key), e.Value); err == nil {
+			keys = append(keys, traceIndexKeys(&tr)...)
+		}
+		return true
+	})
+	return keys
+}

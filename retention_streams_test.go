@@ -236,3 +236,102 @@ func TestRetention_TraceStream(t *testing.T) {
 		t.Fatalf("Get(child) = %v, %v", got, err)
 	}
 }
+
+// A state cell read at a trimmed counter is HistoryTrimmed, never NotFound
+// (RT2), and the deletions its history keeps carry their real counter.
+func TestRetention_StateHistory(t *testing.T) {
+	db := openMem(t)
+	st := db.State()
+	if _, err := st.Init(ctx, retRun, "c", inmem.Int(0)); err != nil {
+		t.Fatal(err)
+	}
+	var last inmem.Version
+	for i := 1; i <= 3; i++ {
+		v, err := st.Set(ctx, retRun, "c", inmem.Int(int64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = v
+	}
+	if err := st.Delete(ctx, retRun, "c"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.Init(ctx, retRun, "c", inmem.Int(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetRetentionPolicy(ctx, retRun, inmem.KeepLast(2)); err != nil {
+		t.Fatal(err)
+	}
+	mustCompactFull(t, db)
+	_, err = st.GetAt(ctx, retRun, "c", inmem.Counter(1))
+	wantTrimmedV(t, err, inmem.Counter(1), inmem.Counter(again.N))
+	h, err := st.History(ctx, retRun, "c")
+	if !errors.Is(err, inmem.ErrHistoryTrimmed) || len(h) != 2 {
+		t.Fatalf("History = %v, %v; want the 2 retained versions and HistoryTrimmed", h, err)
+	}
+	if !h[1].Deleted || h[1].Version != last || h[0].Version != again {
+		t.Fatalf("History = %+v; want the deletion at counter %s under %s", h, last, again)
+	}
+	// Deleted and purged: old versions still answer HistoryTrimmed.
+	if err := st.Delete(ctx, retRun, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetRetentionPolicy(ctx, retRun, inmem.KeepLast(1)); err != nil {
+		t.Fatal(err)
+	}
+	mustCompactFull(t, db)
+	if _, err := st.GetAt(ctx, retRun, "c", inmem.Counter(1)); !errors.Is(err, inmem.ErrHistoryTrimmed) {
+		t.Fatalf("GetAt(purged, counter 1) = %v, want HistoryTrimmed", err)
+	}
+	if _, err := st.GetAt(ctx, retRun, "c", inmem.Txn(1)); !errors.Is(err, inmem.ErrHistoryTrimmed) {
+		t.Fatalf("GetAt(purged, txn 1) = %v, want HistoryTrimmed", err)
+	}
+	// A new incarnation continues the count.
+	v, err := st.Init(ctx, retRun, "c", inmem.Int(20))
+	if err != nil || v.N <= again.N {
+		t.Fatalf("Init after purge = %s, %v; want a counter above %s", v, err, again)
+	}
+}
+
+// JSON history: reads at trimmed versions, of a live and of a destroyed and
+// purged document, are HistoryTrimmed.
+func TestRetention_JSONHistory(t *testing.T) {
+	db := openMem(t)
+	js := db.JSON()
+	obj := func(n int64) inmem.Value { return inmem.ObjectOf(inmem.Field{Key: "n", Value: inmem.Int(n)}) }
+	v1, err := js.Create(ctx, retRun, "live", obj(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := js.Set(ctx, retRun, "live", "$.n", inmem.Int(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g1, err := js.Create(ctx, retRun, "gone", obj(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gd, err := js.Destroy(ctx, retRun, "gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SetRetentionPolicy(ctx, retRun, overrides(inmem.PrimitiveJSON, inmem.KeepLast(1))); err != nil {
+		t.Fatal(err)
+	}
+	mustCompactFull(t, db)
+	_, err = js.GetAt(ctx, retRun, "live", v1)
+	wantTrimmed(t, err, v1.N, v2.N)
+	if got, err := js.GetAt(ctx, retRun, "live", v2); err != nil || got.Version != v2 {
+		t.Fatalf("GetAt(retained) = %v, %v", got, err)
+	}
+	h, err := js.History(ctx, retRun, "live")
+	if !errors.Is(err, inmem.ErrHistoryTrimmed) || len(h) != 1 {
+		t.Fatalf("History(live) = %v, %v", h, err)
+	}
+	_, err = js.GetAt(ctx, retRun, "gone", g1)
+	wantTrimmed(t, err, g1.N, gd.N)
+	if h, err := js.History(ctx, retRun, "gone"); !errors.Is(err, inmem.ErrHistoryTrimmed) || len(h) != 0 {
+		t.Fatalf("History(purged) = %v, %v", h, err)
+	}
+}

@@ -11,7 +11,10 @@ import (
 
 // Full compaction: retention, then a checkpoint, then WAL-only compaction.
 //
-// Retention runs first, in memory (engine.Trim): versions the policies drop
+// Retention runs first, in memory. Event logs and trace stores retire a
+// prefix of their stream (retireStreams: a start entry is committed, then
+// the retired entries are dropped once no snapshot predates it). Then
+// engine.Trim: versions the policies drop
 // leave their chains, purged tombstones leave the indexes, and the trim
 // floors rise before any chain shrinks, so reads below them answer
 // HistoryTrimmed from that moment on. The raised floors are then committed
@@ -31,12 +34,16 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 	if !any {
 		return info, nil
 	}
-	dropped, streamFloors, err := db.retireStreams(rules, now.UnixMicro())
+	dropped, droppedBytes, streamFloors, err := db.retireStreams(rules, now.UnixMicro())
 	if err != nil {
 		return info, err
 	}
 	res := db.eng.Trim(rules, now.UnixMicro())
 	info.VersionsRemoved = res.VersionsRemoved + dropped
+	// Memory released counts with the files: the engine is the primary
+	// copy, so what it frees is what a long-lived process gets back.
+	_, indexBytes := db.vectors.compact(db.eng.OldestSnapshot())
+	info.ReclaimedBytes = res.BytesRemoved + droppedBytes + indexBytes
 	if floors := append(res.Floors, streamFloors...); len(floors) > 0 {
 		if err := db.persistFloors(floors); err != nil {
 			return info, err

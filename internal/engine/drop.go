@@ -17,17 +17,18 @@ import "github.com/inmemdb/inmem/internal/core"
 
 // Drop removes every version of the given keys of (run, sp), which the
 // caller retired with a marker committed at version marker. It returns the
-// number of versions removed and ok false, having removed nothing, while an
+// number of versions removed, an estimate of the memory they held (as
+// TrimResult.BytesRemoved), and ok false, having removed nothing, while an
 // open snapshot is older than marker. A key with a version newer than
 // marker is left alone (it was written after the retirement was decided).
 // On success the floor of (run, sp) rises to marker; the caller persists it
 // (the returned FloorChange) like Trim's floors.
-func (e *Engine) Drop(run core.RunID, sp core.PrimitiveType, keys []string, marker uint64) (removed uint64, fc FloorChange, ok bool) {
+func (e *Engine) Drop(run core.RunID, sp core.PrimitiveType, keys []string, marker uint64) (removed uint64, bytes int64, fc FloorChange, ok bool) {
 	if sp == core.System || len(keys) == 0 {
-		return 0, FloorChange{}, true
+		return 0, 0, FloorChange{}, true
 	}
 	if e.OldestSnapshot() < marker {
-		return 0, FloorChange{}, false
+		return 0, 0, FloorChange{}, false
 	}
 	var gone []string
 	for start := 0; start < len(keys); start += trimBatch {
@@ -49,7 +50,9 @@ func (e *Engine) Drop(run core.RunID, sp core.PrimitiveType, keys []string, mark
 			}
 			for v := h; v != nil; v = v.next {
 				removed++
+				bytes += versionBytes(v)
 			}
+			bytes += int64(len(k))
 			e.purgeChain(c)
 			gone = append(gone, k)
 		}
@@ -60,5 +63,5 @@ func (e *Engine) Drop(run core.RunID, sp core.PrimitiveType, keys []string, mark
 		e.dropKeys(run, sp, gone)
 		e.commitMu.Unlock()
 	}
-	return removed, FloorChange{Run: run, Space: sp, Floor: e.Floor(run, sp)}, true
+	return removed, bytes, FloorChange{Run: run, Space: sp, Floor: e.Floor(run, sp)}, true
 }

@@ -14,10 +14,10 @@ import (
 // Retention runs first, in memory. Event logs and trace stores retire a
 // prefix of their stream (retireStreams: a start entry is committed, then
 // the retired entries are dropped once no snapshot predates it). Then
-// engine.Trim: versions the policies drop
-// leave their chains, purged tombstones leave the indexes, and the trim
-// floors rise before any chain shrinks, so reads below them answer
-// HistoryTrimmed from that moment on. The raised floors are then committed
+// engine.Trim: versions the policies drop leave their chains, purged
+// tombstones leave the indexes, and the trim floors rise before any chain
+// shrinks, so reads below them answer HistoryTrimmed from that moment on.
+// Last, the vector index forgets deletion markers no snapshot needs. The raised floors are then committed
 // as System entries, through the WAL like any commit, and the checkpoint
 // that follows writes the trimmed state and the floors in one snapshot.
 // A crash before the snapshot is durable recovers the old snapshot and the

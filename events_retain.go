@@ -40,7 +40,7 @@ func (s eventStart) encode() Value {
 	var b [evStartLen]byte
 	binary.BigEndian.PutUint64(b[0:], s.seq)
 	copy(b[8:], s.prev[:])
-	return value.BytesFromString(string(b[:]))
+	return Value(value.BytesFromString(string(b[:])))
 }
 
 func decodeEventStart(v Value) (eventStart, bool) {
@@ -61,7 +61,7 @@ func (l EventLogTx) start(op string) (eventStart, error) {
 	if !ok {
 		return eventStart{}, nil
 	}
-	s, ok := decodeEventStart(e.Value)
+	s, ok := decodeEventStart(Value(e.Value))
 	if !ok {
 		return eventStart{}, eventCorrupt(op, eventLogRef(tx.run), "start entry is not %d bytes", evStartLen)
 	}
@@ -79,7 +79,7 @@ func (db *DB) eventStartLatest(op string, run RunID) (eventStart, error) {
 	if !ok {
 		return eventStart{}, nil
 	}
-	s, ok := decodeEventStart(e.Value)
+	s, ok := decodeEventStart(Value(e.Value))
 	if !ok {
 		return eventStart{}, eventCorrupt(op, eventLogRef(run), "start entry is not %d bytes", evStartLen)
 	}
@@ -105,7 +105,7 @@ func (db *DB) retireEvents(run RunID, keep engine.Keep, now int64) (uint64, []st
 	if !ok {
 		return 0, nil, nil
 	}
-	h, ok := decodeEventHead(he.Value)
+	h, ok := decodeEventHead(Value(he.Value))
 	if !ok || h.length == 0 {
 		return 0, nil, nil
 	}
@@ -114,7 +114,7 @@ func (db *DB) retireEvents(run RunID, keep engine.Keep, now int64) (uint64, []st
 		curVer uint64
 	)
 	if e, ok := txn.Latest(run, core.Event, evStartKey); ok {
-		if cur, ok = decodeEventStart(e.Value); !ok {
+		if cur, ok = decodeEventStart(Value(e.Value)); !ok {
 			return 0, nil, nil // a damaged start entry: retire nothing on a guess
 		}
 		curVer = e.Version
@@ -130,7 +130,7 @@ func (db *DB) retireEvents(run RunID, keep engine.Keep, now int64) (uint64, []st
 			if !ok {
 				return false
 			}
-			ev, err := decodeEvent(seq, e.Value)
+			ev, err := decodeEvent(seq, Value(e.Value))
 			if err != nil || int64(ev.Timestamp) >= cut {
 				return false
 			}
@@ -148,7 +148,7 @@ func (db *DB) retireEvents(run RunID, keep engine.Keep, now int64) (uint64, []st
 	if !ok {
 		return 0, nil, nil
 	}
-	last, err := decodeEvent(next-1, pe.Value)
+	last, err := decodeEvent(next-1, Value(pe.Value))
 	if err != nil {
 		return 0, nil, nil
 	}
@@ -171,7 +171,7 @@ func (db *DB) retireEvents(run RunID, keep engine.Keep, now int64) (uint64, []st
 			}
 		}
 	}
-	txn.Put(run, core.Event, evStartKey, eventStart{seq: next, prev: prev}.encode())
+	txn.Put(run, core.Event, evStartKey, eventStart{seq: next, prev: prev}.encode().in())
 	keys := storedBelow(db, run, core.Event, eventKey(0), eventKey(next), snap)
 	v, err := txn.Commit()
 	if err != nil {

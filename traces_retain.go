@@ -80,7 +80,7 @@ func (db *DB) retireTraces(run RunID, keep engine.Keep, now int64) (uint64, []st
 		cut := now - keep.For
 		txn.Scan(run, core.Trace, traceRecordKey(TraceID(next)), traceRecordKey(TraceID(last)), false, func(key string, e engine.Entry) bool {
 			id := traceRecordID(key)
-			tr, err := decodeTrace(id, e.Value)
+			tr, err := decodeTrace(id, Value(e.Value))
 			if err != nil || int64(tr.RecordedAt) >= cut {
 				return false
 			}
@@ -94,7 +94,7 @@ func (db *DB) retireTraces(run RunID, keep engine.Keep, now int64) (uint64, []st
 		// while an old snapshot was open may still be stored.
 		return curVer, retiredTraceKeys(db, run, TraceID(cur), snap), nil
 	}
-	txn.Put(run, core.Trace, trStartKey, Int(next))
+	txn.Put(run, core.Trace, trStartKey, Int(next).in())
 	keys := retiredTraceKeys(db, run, TraceID(next), snap)
 	v, err := txn.Commit()
 	if err != nil {
@@ -118,7 +118,7 @@ func retiredTraceKeys(db *DB, run RunID, start TraceID, snap uint64) []string {
 	var keys []string
 	db.eng.ScanSnapshot(run, core.Trace, traceRecordKey(0), traceRecordKey(start), snap, func(key string, e engine.Entry) bool {
 		keys = append(keys, key)
-		if tr, err := decodeTrace(traceRecordID(key), e.Value); err == nil {
+		if tr, err := decodeTrace(traceRecordID(key), Value(e.Value)); err == nil {
 			keys = append(keys, traceIndexKeys(&tr)...)
 		}
 		return true

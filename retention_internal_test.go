@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/inmemdb/inmem/internal/core"
 )
 
 // Full compaction shrinks the vector index: deletion markers no reader can
@@ -67,5 +69,57 @@ func TestRetention_VectorIndexShrinks(t *testing.T) {
 	}
 	if n, err := vs.Count(ctx, run, "c"); err != nil || n != 100 {
 		t.Fatalf("Count = %d, %v", n, err)
+	}
+}
+
+// The run index's secondary entries that a status change retired leave
+// memory once the database-wide policy trims them.
+func TestRetention_RunIndexShrinks(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stale []string
+	for i := range 20 {
+		id, err := db.Runs().Create(ctx, fmt.Sprint("r", i), RunOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := db.Runs().Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale = append(stale, runIndexKey(runStatusPrefix(RunActive), info.Value.CreatedAt, id))
+		if _, err := db.Runs().Complete(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	present := func() int {
+		txn := db.eng.Begin(GlobalRun, false)
+		defer txn.Rollback()
+		n := 0
+		for _, k := range stale {
+			if _, ok := txn.Latest(GlobalRun, core.Run, k); ok {
+				n++
+			}
+		}
+		return n
+	}
+	if n := present(); n != len(stale) {
+		t.Fatalf("%d of %d retired status entries held before compaction", n, len(stale))
+	}
+	if _, err := db.SetRetentionPolicy(ctx, GlobalRun, KeepLast(1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Compact(ctx, Full); err != nil {
+		t.Fatal(err)
+	}
+	if n := present(); n != 0 {
+		t.Fatalf("%d retired status entries still held after Full compaction", n)
+	}
+	if got, err := db.Runs().QueryByStatus(ctx, RunCompleted); err != nil || len(got) != 20 {
+		t.Fatalf("List(completed) = %v, %v", got, err)
 	}
 }

@@ -43,6 +43,8 @@ type DB struct {
 	// memCompact makes Compact(Full) of a database without a directory
 	// one at a time (with a directory, storage.compMu does).
 	memCompact sync.Mutex
+
+	maint *maintainer // nil when automatic maintenance is off
 }
 
 // Open opens the database in dir, creating it if needed, and recovers it
@@ -71,6 +73,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		}
 		db.store = st
 	}
+	db.startMaintenance()
 	return db, nil
 }
 
@@ -103,6 +106,7 @@ func (db *DB) Durability() Durability { return db.opts.Durability }
 // (Buffered mode flushes and fsyncs), and releases the directory lock. It is
 // idempotent; every other call after Close returns ErrClosed.
 func (db *DB) Close() error {
+	db.stopMaintenance() // first: a running task holds db.life for reading
 	db.life.Lock()
 	defer db.life.Unlock()
 	if db.closed.Swap(true) {
@@ -398,6 +402,7 @@ type Stats struct {
 	VersionsInstalled uint64
 	Runs              int
 	WAL               WALStats
+	Maintenance       MaintenanceStats
 }
 
 // WALStats describes the write-ahead log (zero for InMemory).
@@ -427,5 +432,6 @@ func (db *DB) Stats() Stats {
 	if db.store != nil {
 		s.WAL = db.store.stats()
 	}
+	s.Maintenance = db.maintenanceStats()
 	return s
 }

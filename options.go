@@ -147,6 +147,13 @@ type Options struct {
 	// directory is NotFound. Every write fails with InvalidArgument;
 	// DB.Refresh reads the writer's later commits.
 	ReadOnly bool
+	// Maintenance configures automatic background checkpoints and
+	// compactions (on by default; see AutoMaintenance).
+	Maintenance AutoMaintenance
+
+	// maintHooks, set only by this package's tests, replaces the
+	// maintenance tickers with channels the test drives.
+	maintHooks *maintHooks
 }
 
 // DefaultOptions returns the defaults.
@@ -183,6 +190,7 @@ func (o *Options) fill() {
 	if o.MaxConflictRetries == 0 {
 		o.MaxConflictRetries = 32
 	}
+	o.Maintenance.fill()
 	d := DefaultLimits()
 	if o.Limits.MaxKeyBytes == 0 {
 		o.Limits.MaxKeyBytes = d.MaxKeyBytes
@@ -224,5 +232,5 @@ func (o *Options) Validate() error {
 	case o.Limits.MaxValueBytes > 1<<30:
 		return bad("MaxValueBytes %d is above the maximum 1 GiB", o.Limits.MaxValueBytes)
 	}
-	return nil
+	return o.Maintenance.validate()
 }

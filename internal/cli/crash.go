@@ -26,7 +26,9 @@ func stressFlags(cmd *cobra.Command, c *harness.StressConfig) {
 	f.IntVar(&c.MinValue, "min-value", 16, "smallest value size in bytes")
 	f.IntVar(&c.MaxValue, "max-value", 256, "largest value size in bytes")
 	f.IntVar(&c.CheckpointEvery, "checkpoint-every", 0, "checkpoint after this many commits (0: never)")
-	f.IntVar(&c.CompactEvery, "compact-every", 0, "WAL-only compaction after this many commits (0: never)")
+	f.IntVar(&c.CompactEvery, "compact-every", 0, "compaction after this many commits (0: never)")
+	f.BoolVar(&c.Full, "full", false, "compactions are Full (retention, checkpoint, WAL-only) rather than WAL-only")
+	f.IntVar(&c.KeepLast, "keep-last", 0, "set KeepLast(N) as the default retention policy first (0: keep all)")
 	f.Int64Var(&c.SegmentSize, "segment-size", 0, "WAL segment size in bytes (0: the default)")
 }
 
@@ -43,6 +45,8 @@ func stressArgs(c harness.StressConfig) []string {
 		"--max-value", strconv.Itoa(c.MaxValue),
 		"--checkpoint-every", strconv.Itoa(c.CheckpointEvery),
 		"--compact-every", strconv.Itoa(c.CompactEvery),
+		"--full=" + strconv.FormatBool(c.Full),
+		"--keep-last", strconv.Itoa(c.KeepLast),
 		"--segment-size", strconv.FormatInt(c.SegmentSize, 10),
 	}
 }
@@ -93,7 +97,9 @@ directory and checks it against a reference model: every acknowledged commit
 present, each transaction all or nothing, no phantoms, event chains verified,
 and recovering twice gives identical state. Cycles chain on one directory
 and walk the scenario matrix (WAL append, rotation, checkpoint, MANIFEST
-update, compaction, killing recovery itself, consecutive crashes). With
+update, WAL-only compaction, Full compaction under a KeepLast policy, killing
+recovery itself, consecutive crashes). Past versions are read back with
+ViewAt too: whole, or HistoryTrimmed only where the policy allows it. With
 --damage each cycle also cuts or bit-flips a copy of the last segment: Open
 must recover a correct prefix or refuse with a Corruption error.
 

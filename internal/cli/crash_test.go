@@ -66,3 +66,21 @@ func TestCrashtestShortRun(t *testing.T) {
 		t.Fatalf("unknown scenario: exit %d, want %d", code, ExitUsage)
 	}
 }
+
+// TestCrashtestFullCompaction runs the compact-full scenario through real
+// child processes: the children must get --full and --keep-last, or the
+// cycle would crash WAL-only compactions that trim nothing.
+func TestCrashtestFullCompaction(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	stdout, stderr, code := run(t, "crashtest", dir, "--cycles", "2", "--seed", "3", "--max-acks", "20", "--scenario", "compact-full")
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "compact-full  2") {
+		t.Fatalf("compact-full did not run twice:\n%s", stdout)
+	}
+	_, stderr, code = run(t, "stress", filepath.Join(t.TempDir(), "db2"), "--max-commits", "12", "--compact-every", "4", "--full", "--keep-last", "1")
+	if code != ExitOK || !strings.Contains(stderr, "compactions") {
+		t.Fatalf("stress --full: exit %d: %s", code, stderr)
+	}
+}

@@ -104,6 +104,7 @@ func (a *app) rootCommand() *cobra.Command {
 
 		a.checkpointCommand(),
 		a.compactCommand(),
+		a.retentionCommand(),
 		a.exportCommand(),
 		a.importCommand(),
 		a.checkCommand(),

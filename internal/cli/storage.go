@@ -103,7 +103,9 @@ type infoView struct {
 	Runs          int    `json:"runs"`
 	Versions      uint64 `json:"versions"`
 	// TornTails lists the side files holding bytes cut off torn tails.
-	TornTails []tornView `json:"torn_tails"`
+	TornTails   []tornView      `json:"torn_tails"`
+	Retention   retentionView   `json:"retention"`
+	Maintenance maintenanceView `json:"maintenance"`
 }
 
 func (a *app) infoCommand() *cobra.Command {
@@ -125,6 +127,10 @@ func (a *app) infoCommand() *cobra.Command {
 			st := db.Stats()
 			v := infoView{manifestView: mv, Segments: st.WAL.Segments, WALBytes: st.WAL.Bytes, SnapshotBytes: st.WAL.SnapshotBytes,
 				CommitVersion: st.CommitVersion, Runs: st.Runs, Versions: st.VersionsInstalled, TornTails: tornSideFiles(dir)}
+			if v.Retention, err = readRetention(cmd.Context(), db); err != nil {
+				return err
+			}
+			v.Maintenance = newMaintenanceView(st.WAL.Bytes, v.Retention)
 			return a.emit(v, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintf(tw, "directory\t%s\nuuid\t%s\ncodec\t%s\n", dir, v.UUID, v.Codec)
@@ -138,6 +144,7 @@ func (a *app) infoCommand() *cobra.Command {
 				for _, tt := range v.TornTails {
 					fmt.Fprintf(tw, "torn tail\t%s: %s cut from segment %d at offset %d (deleted with the segment)\n", tt.File, bytesText(tt.Bytes), tt.Segment, tt.Offset)
 				}
+				printRetention(tw, v.Retention, v.Maintenance)
 				tw.Flush()
 			})
 		},
@@ -156,10 +163,15 @@ func (a *app) statsCommand() *cobra.Command {
 			}
 			defer db.Close()
 			st := db.Stats()
-			return a.emit(st, func(w io.Writer) {
+			sv, err := newStatsView(cmd.Context(), db, st)
+			if err != nil {
+				return err
+			}
+			return a.emit(sv, func(w io.Writer) {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 				fmt.Fprintf(tw, "commit version\t%d\ncommits\t%d\nversions\t%d\nruns\t%d\n", st.CommitVersion, st.Commits, st.VersionsInstalled, st.Runs)
 				fmt.Fprintf(tw, "wal segments\t%d\nwal bytes\t%s\nsnapshot bytes\t%s\n", st.WAL.Segments, bytesText(st.WAL.Bytes), bytesText(st.WAL.SnapshotBytes))
+				printRetention(tw, sv.Retention, sv.MaintenanceDue)
 				tw.Flush()
 			})
 		},
@@ -323,25 +335,37 @@ func (a *app) checkpointCommand() *cobra.Command {
 }
 
 func (a *app) compactCommand() *cobra.Command {
-	return &cobra.Command{
+	var full bool
+	cmd := &cobra.Command{
 		Use:   "compact <dir>",
-		Short: "Delete WAL segments the durable snapshot covers",
-		Args:  a.args(cobra.ExactArgs(1)),
+		Short: "Delete WAL segments the durable snapshot covers (--full: apply retention first)",
+		Long: `compact deletes the closed WAL segments the durable snapshot covers.
+With --full it first applies the retention policies (see inmem retention),
+removing the versions they drop from memory, then checkpoints, and deletes
+the WAL segments and snapshots the new snapshot supersedes.`,
+		Args: a.args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := a.openDir(args[0], inmem.Options{})
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			info, err := db.Compact(context.Background(), inmem.WALOnly)
+			mode := inmem.WALOnly
+			if full {
+				mode = inmem.Full
+			}
+			info, err := db.Compact(cmd.Context(), mode)
 			if err != nil {
 				return err
 			}
-			return a.emit(info, func(w io.Writer) {
-				fmt.Fprintf(w, "removed %d segments (%s) covered by the snapshot at watermark %d\n", info.SegmentsRemoved, bytesText(info.ReclaimedBytes), info.SnapshotWatermark.N)
-			})
+			if err := db.Close(); err != nil {
+				return err
+			}
+			return a.emit(compactViewOf(info), func(w io.Writer) { printCompact(w, info) })
 		},
 	}
+	cmd.Flags().BoolVar(&full, "full", false, "apply the retention policies, checkpoint, then compact")
+	return cmd
 }
 
 func (a *app) exportCommand() *cobra.Command {

@@ -36,9 +36,7 @@ var Scenarios = []Scenario{
 	{Name: "checkpoint", Desc: "frequent checkpoints; kill as one begins or a few commits later"},
 	{Name: "manifest", Desc: "checkpoints and compactions back to back; kill while they replace the MANIFEST"},
 	{Name: "compact-wal", Desc: "frequent WAL-only compactions on 4 KiB segments; kill as one runs"},
-	// A Full compaction mode does not exist yet (only WALOnly); wire it in
-	// runCycle when inmem.Full lands.
-	{Name: "compact-full", Desc: "Full compaction (inmem.Full does not exist yet)", Pending: true},
+	{Name: "compact-full", Desc: "frequent Full compactions under KeepLast(1-3) on 4 KiB segments; kill as one runs"},
 	{Name: "recovery", Desc: "kill the process while it reopens (recovers) the directory, 1-3 times"},
 	{Name: "consecutive", Desc: "2-4 crashes in a row before a check"},
 }
@@ -88,13 +86,18 @@ type ScenarioStats struct {
 
 // CrashResult is the outcome of a crash test.
 type CrashResult struct {
-	Seed      uint64
-	Cycles    int
-	Kills     int
-	Verified  uint64         // distinct commits checked present (each again at every later check)
-	Counts    map[string]int // violations by kind
-	Damage    map[string]int // damage-pass outcomes
-	Scenarios []*ScenarioStats
+	Seed     uint64
+	Cycles   int
+	Kills    int
+	Verified uint64 // distinct commits checked present (each again at every later check)
+	Past     int    // past versions read back whole (ViewAt), over all checks
+	Trimmed  int    // past versions answering HistoryTrimmed, as retention allows
+	// PurgeFloor counts past versions KeepLast keeps that answered
+	// HistoryTrimmed below the floor of a purged tombstone (see checkHistory).
+	PurgeFloor int
+	Counts     map[string]int // violations by kind
+	Damage     map[string]int // damage-pass outcomes
+	Scenarios  []*ScenarioStats
 	// Violations of the failing cycle (the run stops there).
 	Violations     []Violation
 	FailedCycle    int
@@ -127,7 +130,11 @@ func (r *CrashResult) Print(w io.Writer) {
 	fmt.Fprintf(tw, "cycles\t%d\n", r.Cycles)
 	fmt.Fprintf(tw, "kills\t%d\n", r.Kills)
 	fmt.Fprintf(tw, "acknowledged commits verified\t%d\n", r.Verified)
-	for _, k := range []string{KindLoss, KindAtomicity, KindPhantom, KindWrong, KindChain, KindRecovery, KindNondet, KindOrder, KindChild, KindDamage, KindNotAPrefix} {
+	fmt.Fprintf(tw, "past versions read back / trimmed by retention\t%d / %d\n", r.Past, r.Trimmed)
+	if r.PurgeFloor > 0 {
+		fmt.Fprintf(tw, "past versions refused below a purged tombstone's floor\t%d\n", r.PurgeFloor)
+	}
+	for _, k := range []string{KindLoss, KindAtomicity, KindPhantom, KindWrong, KindHistory, KindChain, KindRecovery, KindNondet, KindOrder, KindChild, KindDamage, KindNotAPrefix} {
 		label := k
 		switch k {
 		case KindLoss:
@@ -304,6 +311,10 @@ func runCycle(ctx context.Context, cfg CrashConfig, scenario string, m *Model, r
 	case "compact-wal":
 		every := 5 + r.IntN(20)
 		one(func(c *StressConfig) { c.CompactEvery, c.SegmentSize = every, 4096 }, maintKill("compact", 1+r.IntN(3), r.IntN(3)))
+	case "compact-full":
+		every, keep := 5+r.IntN(20), 1+r.IntN(3)
+		one(func(c *StressConfig) { c.CompactEvery, c.Full, c.KeepLast, c.SegmentSize = every, true, keep, 4096 },
+			maintKill("compact-full", 1+r.IntN(3), r.IntN(3)))
 	case "recovery":
 		one(nil, ackKill(k()))
 		for range 1 + r.IntN(3) {
@@ -338,7 +349,11 @@ func runCycle(ctx context.Context, cfg CrashConfig, scenario string, m *Model, r
 		}
 		defer os.RemoveAll(cp)
 	}
-	vs, verified = checkDir(ctx, cfg.Dir, m)
+	vs, rep := checkDir(ctx, cfg.Dir, nil, m)
+	verified = rep.Verified
+	res.Past += rep.Past
+	res.Trimmed += rep.Trimmed
+	res.PurgeFloor += rep.PurgeFloor
 	if len(vs) == 0 && cfg.Damage {
 		outcome, dv := damagePass(ctx, cp, m, r)
 		res.Damage[outcome]++
@@ -411,40 +426,41 @@ func runChild(ctx context.Context, cfg CrashConfig, sc StressConfig, cond killCo
 	return vs, nil
 }
 
-// checkDir reopens dir, checks it against the model, closes it, reopens it
-// again and compares the two recoveries.
-func checkDir(ctx context.Context, dir string, m *Model) ([]Violation, uint64) {
-	db, err := inmem.Open(dir, nil)
+// checkDir reopens dir (with opts, nil for the defaults), checks it
+// against the model, closes it, reopens it again and compares the two
+// recoveries.
+func checkDir(ctx context.Context, dir string, opts *inmem.Options, m *Model) ([]Violation, CheckReport) {
+	db, err := inmem.Open(dir, opts)
 	if err != nil {
-		return []Violation{{Kind: KindRecovery, Detail: err.Error()}}, 0
+		return []Violation{{Kind: KindRecovery, Detail: err.Error()}}, CheckReport{}
 	}
 	rep, err := m.Check(ctx, db)
 	if err != nil {
 		db.Close()
-		return append(rep.Violations, Violation{Kind: KindRecovery, Detail: "reading the recovered database: " + err.Error()}), 0
+		return append(rep.Violations, Violation{Kind: KindRecovery, Detail: "reading the recovered database: " + err.Error()}), CheckReport{}
 	}
 	d1, err := Dump(ctx, db)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return append(rep.Violations, Violation{Kind: KindRecovery, Detail: err.Error()}), rep.Verified
+		return append(rep.Violations, Violation{Kind: KindRecovery, Detail: err.Error()}), rep
 	}
-	db, err = inmem.Open(dir, nil)
+	db, err = inmem.Open(dir, opts)
 	if err != nil {
-		return append(rep.Violations, Violation{Kind: KindRecovery, Detail: "second recovery: " + err.Error()}), rep.Verified
+		return append(rep.Violations, Violation{Kind: KindRecovery, Detail: "second recovery: " + err.Error()}), rep
 	}
 	d2, err := Dump(ctx, db)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return append(rep.Violations, Violation{Kind: KindRecovery, Detail: "second recovery: " + err.Error()}), rep.Verified
+		return append(rep.Violations, Violation{Kind: KindRecovery, Detail: "second recovery: " + err.Error()}), rep
 	}
 	if d1 != d2 {
-		return append(rep.Violations, Violation{Kind: KindNondet, Detail: firstDiff(d1, d2)}), rep.Verified
+		return append(rep.Violations, Violation{Kind: KindNondet, Detail: firstDiff(d1, d2)}), rep
 	}
-	return rep.Violations, rep.Verified
+	return rep.Violations, rep
 }
 
 func firstDiff(a, b string) string {

@@ -52,7 +52,7 @@ func crashConfig(t *testing.T, durability string) CrashConfig {
 	return CrashConfig{
 		Dir:        filepath.Join(t.TempDir(), "db"),
 		Seed:       uint64(time.Now().UnixNano()),
-		Cycles:     len(Scenarios) - 1,
+		Cycles:     len(Scenarios),
 		Durability: durability,
 		Writers:    3,
 		MaxAcks:    40,
@@ -149,4 +149,48 @@ func TestCrash_CheckerCatchesLoss(t *testing.T) {
 		res.Print(&b)
 		t.Fatalf("planted loss not reported as a loss:\n%s", b.String())
 	}
+}
+
+// TestCrash_FullCompactionEveryOp cuts the power at every file-system
+// operation of Full compactions under KeepLast (every few of them by
+// default; all of them, on a longer script, with INMEM_SOAK=1). Recovery
+// keeps every acknowledged commit and every past version KeepLast retains.
+func TestCrash_FullCompactionEveryOp(t *testing.T) {
+	cfg := OpCrashConfig{Seed: uint64(time.Now().UnixNano()), Writers: 2, Commits: 24, CompactEvery: 8,
+		KeepLast: 1 + int(time.Now().UnixNano()%3), SegmentSize: 2048, MaxValue: 200, Stride: 1}
+	if soak() {
+		cfg.Commits, cfg.CompactEvery = 200, 10
+	}
+	cfg.Offset = int(cfg.Seed % uint64(cfg.Stride))
+	res, err := CrashFullCompactionOps(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seed %d KeepLast(%d): %d compactions, %d ops, %d crash points, %d commits verified, %d past versions read, %d trimmed",
+		cfg.Seed, cfg.KeepLast, res.Compactions, res.Ops, res.Points, res.Verified, res.Past, res.Trimmed)
+	if res.Failed() {
+		for _, v := range res.Violations {
+			t.Error(v)
+		}
+		t.Fatalf("crash at op %d (%v), seed %d KeepLast(%d)", res.FailedOp, res.FailedMode, cfg.Seed, cfg.KeepLast)
+	}
+	if res.Points == 0 || res.Verified == 0 || res.Past == 0 {
+		t.Fatalf("nothing checked: %+v", res)
+	}
+}
+
+// TestCrash_CheckerCatchesOvertrim proves the history check can fail: a
+// database trimming under KeepLast(1) while the model was told KeepLast(4)
+// answers HistoryTrimmed for versions the model requires.
+func TestCrash_CheckerCatchesOvertrim(t *testing.T) {
+	cfg := OpCrashConfig{Seed: 1, Writers: 1, Commits: 16, CompactEvery: 8, KeepLast: 4,
+		SegmentSize: 2048, MaxValue: 50, Stride: 1, dbKeep: 1}
+	res, err := CrashFullCompactionOps(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Failed() || res.Violations[0].Kind != KindHistory {
+		t.Fatalf("trimming the last commits' history not reported: %+v", res)
+	}
+	t.Log(res.Violations[0])
 }

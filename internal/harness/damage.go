@@ -158,16 +158,6 @@ func damagePass(ctx context.Context, cp string, m *Model, r *rand.Rand) (outcome
 	return DamagePrefix, nil
 }
 
-func (m *Model) clone() *Model {
-	c := &Model{writers: map[string]*writerModel{}, order: append([]string(nil), m.order...)}
-	for k, w := range m.writers {
-		w2 := *w
-		w2.versions = map[uint64]uint64{}
-		c.writers[k] = &w2
-	}
-	return c
-}
-
 // lastSegment returns the path and size of the highest-numbered segment.
 func lastSegment(walDir string) (string, int64) {
 	ents, err := os.ReadDir(walDir)

@@ -25,6 +25,7 @@ const (
 	KindChild      = "child"            // the workload process failed by itself
 	KindDamage     = "damage"           // a damaged copy recovered wrong data
 	KindNotAPrefix = "not-a-prefix"     // a damaged copy lost a commit but kept a later one
+	KindHistory    = "history"          // a past version read wrong, or trimmed though retention keeps it
 )
 
 // Violation is one thing the checker found wrong.
@@ -55,6 +56,10 @@ type writerModel struct {
 type Model struct {
 	writers map[string]*writerModel
 	order   []string
+	// keep is the smallest KeepLast a session announced (0: none). Policies
+	// are database-wide defaults, so it bounds what any compaction, in any
+	// later session, may trim from any writer's history.
+	keep int
 }
 
 // NewModel returns an empty model (an empty database).
@@ -63,6 +68,13 @@ func NewModel() *Model { return &Model{writers: map[string]*writerModel{}} }
 // Apply feeds one record of the stress output to the model.
 func (m *Model) Apply(r Record) error {
 	switch r.Kind {
+	case "retain":
+		if r.Keep < 1 {
+			return fmt.Errorf("retention KeepLast(%d)", r.Keep)
+		}
+		if m.keep == 0 || r.Keep < m.keep {
+			m.keep = r.Keep
+		}
 	case "start":
 		for _, w := range r.Writers {
 			if _, ok := m.writers[w.Run]; ok {
@@ -149,6 +161,9 @@ func (w *writerModel) expected(p, upto uint64) expectation {
 type CheckReport struct {
 	Verified   uint64 // acknowledged commits checked present
 	Resolved   int    // in-flight commits found present (now part of the model)
+	Past       int    // past versions read back whole (ViewAt)
+	Trimmed    int    // past versions answering HistoryTrimmed, as retention allows
+	PurgeFloor int    // past versions KeepLast keeps, refused below a purged tombstone's floor
 	Violations []Violation
 }
 
@@ -245,6 +260,9 @@ func (m *Model) Check(ctx context.Context, db *inmem.DB) (CheckReport, error) {
 				rep.Resolved++
 			}
 			w.acked, w.inflight = p, false
+			if err := m.checkHistory(ctx, db, w, &rep); err != nil {
+				return rep, err
+			}
 		}
 	}
 	return rep, nil

@@ -24,11 +24,18 @@ type StressConfig struct {
 	MaxCommits int           // 0: unlimited
 	MinValue   int           // bytes, at least 1
 	MaxValue   int
-	// CheckpointEvery and CompactEvery run a checkpoint or a WAL-only
-	// compaction after that many acknowledged commits (0: never).
+	// CheckpointEvery and CompactEvery run a checkpoint or a compaction
+	// after that many acknowledged commits (0: never).
 	CheckpointEvery int
 	CompactEvery    int
-	SegmentSize     int64 // WAL segment size (0: the default)
+	// Full makes the compactions Full (retention, checkpoint, WAL-only)
+	// instead of WAL-only; without KeepLast it trims nothing.
+	Full bool
+	// KeepLast, when above zero, sets KeepLast(KeepLast) as the database's
+	// default retention policy before the writers start, so that Full
+	// compactions trim history.
+	KeepLast    int
+	SegmentSize int64 // WAL segment size (0: the default)
 }
 
 // Validate reports a configuration the workload cannot run.
@@ -42,7 +49,7 @@ func (c *StressConfig) Validate() error {
 		return fmt.Errorf("value sizes %d..%d: want 1 <= min <= max", c.MinValue, c.MaxValue)
 	case c.MaxValue > 1<<20:
 		return fmt.Errorf("max value size %d above 1 MiB", c.MaxValue)
-	case c.CheckpointEvery < 0 || c.CompactEvery < 0 || c.MaxCommits < 0 || c.Duration < 0:
+	case c.CheckpointEvery < 0 || c.CompactEvery < 0 || c.MaxCommits < 0 || c.Duration < 0 || c.KeepLast < 0:
 		return errors.New("negative interval, duration or commit count")
 	case c.SegmentSize != 0 && c.SegmentSize < 1024:
 		return fmt.Errorf("segment size %d below 1 KiB", c.SegmentSize)
@@ -126,11 +133,19 @@ func Stress(ctx context.Context, cfg StressConfig, out io.Writer) (StressSummary
 		return sum, err
 	}
 	start := time.Now()
-	rng := rand.New(rand.NewPCG(cfg.Seed, 0x73747265737321))
-	writers := make([]WriterInfo, cfg.Writers)
-	for i := range writers {
-		writers[i] = WriterInfo{Run: inmem.NewRunID().String(), Seed: rng.Uint64()}
+	if cfg.KeepLast > 0 {
+		// The intent comes first: a policy that became durable before a
+		// kill is then always known to the checker.
+		if err := lw.emit(Record{Kind: "retain", Keep: cfg.KeepLast}); err != nil {
+			db.Close()
+			return sum, err
+		}
+		if _, err := db.SetRetentionPolicy(ctx, inmem.GlobalRun, inmem.KeepLast(cfg.KeepLast)); err != nil {
+			db.Close()
+			return sum, err
+		}
 	}
+	writers := newWriters(cfg.Seed, cfg.Writers, false)
 	if err := lw.emit(Record{Kind: "start", Seed: cfg.Seed, Durability: dur.String(),
 		MinValue: cfg.MinValue, MaxValue: cfg.MaxValue, Writers: writers}); err != nil {
 		db.Close()
@@ -180,6 +195,9 @@ func Stress(ctx context.Context, cfg StressConfig, out io.Writer) (StressSummary
 				trigger := ""
 				if cfg.CompactEvery > 0 && n%uint64(cfg.CompactEvery) == 0 {
 					trigger = "compact"
+					if cfg.Full {
+						trigger = "compact-full"
+					}
 				} else if cfg.CheckpointEvery > 0 && n%uint64(cfg.CheckpointEvery) == 0 {
 					trigger = "checkpoint"
 				}
@@ -205,10 +223,14 @@ func Stress(ctx context.Context, cfg StressConfig, out io.Writer) (StressSummary
 				return
 			}
 			var err error
-			if op == "compact" {
+			switch op {
+			case "compact":
 				_, err = db.Compact(ctx, inmem.WALOnly)
 				sum.Compactions++
-			} else {
+			case "compact-full":
+				_, err = db.Compact(ctx, inmem.Full)
+				sum.Compactions++
+			default:
 				_, err = db.Checkpoint(ctx)
 				sum.Checkpoints++
 			}
@@ -235,6 +257,26 @@ func Stress(ctx context.Context, cfg StressConfig, out io.Writer) (StressSummary
 		sum.Err = err
 	}
 	return sum, sum.Err
+}
+
+// newWriters draws the writers of a session from seed. Their runs are
+// random unless fixedRuns, which derives them from seed too (the in-process
+// crash driver replays a session byte for byte).
+func newWriters(seed uint64, n int, fixedRuns bool) []WriterInfo {
+	rng := rand.New(rand.NewPCG(seed, 0x73747265737321))
+	writers := make([]WriterInfo, n)
+	for i := range writers {
+		id := inmem.NewRunID()
+		if fixedRuns {
+			for j := range id {
+				id[j] = byte(rng.Uint32())
+			}
+			id[6] = id[6]&0x0f | 0x40
+			id[8] = id[8]&0x3f | 0x80
+		}
+		writers[i] = WriterInfo{Run: id.String(), Seed: rng.Uint64()}
+	}
+	return writers
 }
 
 // commit runs ops in one transaction on run, retrying a Conflict with the

@@ -47,7 +47,10 @@ type Op struct {
 
 // Record is one NDJSON line of the stress output.
 type Record struct {
-	Kind string `json:"kind"` // "opening", "start", "commit", "maint"
+	Kind string `json:"kind"` // "opening", "retain", "start", "commit", "maint"
+
+	// retain: the KeepLast policy about to be set as the database default
+	Keep int `json:"keep,omitempty"`
 
 	// start
 	Seed       uint64       `json:"seed,omitempty"`
@@ -63,7 +66,7 @@ type Record struct {
 	Ops     []Op   `json:"ops,omitempty"`
 
 	// maint
-	Op    string `json:"op,omitempty"`    // "checkpoint" or "compact"
+	Op    string `json:"op,omitempty"`    // "checkpoint", "compact" or "compact-full"
 	Phase string `json:"phase,omitempty"` // "begin" or "end"
 	Error string `json:"error,omitempty"`
 }

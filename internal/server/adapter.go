@@ -13,6 +13,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/inmemdb/inmem"
 )
@@ -151,8 +153,19 @@ func decodeOp(raw json.RawMessage) (Op, error) {
 		}
 	}
 	var op Op
-	if err := strictUnmarshal(raw, &op); err != nil {
-		return Op{}, err
+	if _, nested := keys["filter"]; nested {
+		// Filter conditions are objects of their own: only a strict
+		// decoder refuses unknown fields inside them.
+		if err := strictUnmarshal(raw, &op); err != nil {
+			return Op{}, err
+		}
+		return op, nil
+	}
+	// Every top-level key is one of the operation's fields (checked above,
+	// case included), so a plain Unmarshal is as strict here and skips
+	// building a Decoder per operation.
+	if err := json.Unmarshal(raw, &op); err != nil {
+		return Op{}, badJSON(err)
 	}
 	return op, nil
 }
@@ -222,11 +235,61 @@ func parseValue(op string, raw json.RawMessage, what string) (inmem.Value, error
 	if len(raw) == 0 {
 		return inmem.Value{}, newErr(inmem.CodeInvalidArgument, op, "%s is required", what)
 	}
+	if v, ok := scalarFromJSON(raw); ok {
+		return v, nil
+	}
 	v, err := inmem.ValueFromJSON(raw)
 	if err != nil {
 		return inmem.Value{}, err
 	}
 	return v, nil
+}
+
+// scalarFromJSON converts the commonest values (null, booleans, integers,
+// strings without escapes) as ValueFromJSON would, without the token
+// decoder it builds for every value; ok is false for anything else, which
+// ValueFromJSON then handles (and judges).
+func scalarFromJSON(raw []byte) (inmem.Value, bool) {
+	switch string(raw) {
+	case "null":
+		return inmem.Null(), true
+	case "true":
+		return inmem.Bool(true), true
+	case "false":
+		return inmem.Bool(false), true
+	}
+	switch c := raw[0]; {
+	case c == '"':
+		if len(raw) < 2 || raw[len(raw)-1] != '"' {
+			return inmem.Value{}, false
+		}
+		body := raw[1 : len(raw)-1]
+		for _, b := range body {
+			if b == '"' || b == '\\' || b < 0x20 || b >= utf8.RuneSelf {
+				return inmem.Value{}, false
+			}
+		}
+		return inmem.String(string(body)), true
+	case c == '-' || (c >= '0' && c <= '9'):
+		digits := raw
+		if c == '-' {
+			digits = raw[1:]
+		}
+		if len(digits) == 0 || len(digits) > 18 || (digits[0] == '0' && len(digits) > 1) {
+			return inmem.Value{}, false
+		}
+		for _, b := range digits {
+			if b < '0' || b > '9' {
+				return inmem.Value{}, false
+			}
+		}
+		n, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil {
+			return inmem.Value{}, false
+		}
+		return inmem.Int(n), true
+	}
+	return inmem.Value{}, false
 }
 
 func optValue(op string, raw json.RawMessage, what string) (inmem.Value, error) {

@@ -298,7 +298,14 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) (any, int, 
 	if err != nil {
 		return nil, 0, err
 	}
-	return map[string]any{"results": res, "commit_version": cv}, http.StatusOK, nil
+	return batchResponse{Results: res, CommitVersion: cv}, http.StatusOK, nil
+}
+
+// batchResponse is the body POST /v1/batch answers (a struct: encoding a
+// map sorts its keys on every response).
+type batchResponse struct {
+	Results       []Result `json:"results"`
+	CommitVersion uint64   `json:"commit_version"`
 }
 
 // instrument wraps a route: it runs the handler, writes its value or

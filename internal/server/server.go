@@ -202,11 +202,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusUnprocessableEntity
 		b, _ = json.Marshal(errorBody{Error: errorDetail{Code: "InvalidArgument", Message: "result is not representable as JSON: " + err.Error()}})
 	}
-	w.Header().Set("Content-Type", "application/json")
+	// One slice for every response: Header.Set would allocate one each.
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
-	w.Write(b)
-	w.Write([]byte("\n"))
+	w.Write(append(b, '\n'))
 }
+
+var jsonContentType = []string{"application/json"}
 
 func badJSON(err error) error {
 	var se *json.SyntaxError

@@ -34,7 +34,7 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 	if !any {
 		return info, nil
 	}
-	dropped, droppedBytes, streamFloors, err := db.retireStreams(rules, now.UnixMicro())
+	dropped, droppedBytes, err := db.retireStreams(rules, now.UnixMicro())
 	if err != nil {
 		return info, err
 	}
@@ -44,8 +44,8 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 	// copy, so what it frees is what a long-lived process gets back.
 	_, indexBytes := db.vectors.compact(db.eng.OldestSnapshot())
 	info.ReclaimedBytes = res.BytesRemoved + droppedBytes + indexBytes
-	if floors := append(res.Floors, streamFloors...); len(floors) > 0 {
-		if err := db.persistFloors(floors); err != nil {
+	if len(res.Floors) > 0 {
+		if err := db.persistFloors(res.Floors); err != nil {
 			return info, err
 		}
 	}

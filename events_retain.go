@@ -54,16 +54,28 @@ func decodeEventStart(v Value) (eventStart, bool) {
 	return s, true
 }
 
-// start reads the log's start entry as the transaction sees it.
+// start reads the log's start entry as the transaction sees it. A view of
+// the past (ViewAt) takes the newest start entry instead when that is
+// higher: the events it retired may be gone from memory, and the view must
+// answer HistoryTrimmed rather than a log with a hole. (A live transaction
+// never needs this: the events leave only once no snapshot predates the
+// entry.)
 func (l EventLogTx) start(op string) (eventStart, error) {
 	tx := l.tx
-	e, ok := tx.txn.Get(tx.run, core.Event, evStartKey)
-	if !ok {
-		return eventStart{}, nil
+	var s eventStart
+	if e, ok := tx.txn.Get(tx.run, core.Event, evStartKey); ok {
+		if s, ok = decodeEventStart(Value(e.Value)); !ok {
+			return eventStart{}, eventCorrupt(op, eventLogRef(tx.run), "start entry is not %d bytes", evStartLen)
+		}
 	}
-	s, ok := decodeEventStart(Value(e.Value))
-	if !ok {
-		return eventStart{}, eventCorrupt(op, eventLogRef(tx.run), "start entry is not %d bytes", evStartLen)
+	if tx.past {
+		latest, err := tx.db.eventStartLatest(op, tx.run)
+		if err != nil {
+			return eventStart{}, err
+		}
+		if latest.seq > s.seq {
+			s = latest
+		}
 	}
 	return s, nil
 }

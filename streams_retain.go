@@ -10,11 +10,10 @@ import (
 // retireStreams applies the stream policies of every run's event log and
 // trace store at now (µs): it commits each stream's new start entry, then
 // drops the retired entries from memory if no open snapshot predates that
-// commit. It returns the versions removed, the memory they held and the
-// floors the drops raised.
+// commit. It returns the versions removed and the memory they held.
 // A stream whose retirement conflicts with a concurrent append is left for
 // the next compaction.
-func (db *DB) retireStreams(rules func(core.RunID, core.PrimitiveType) engine.Keep, now int64) (uint64, int64, []engine.FloorChange, error) {
+func (db *DB) retireStreams(rules func(core.RunID, core.PrimitiveType) engine.Keep, now int64) (uint64, int64, error) {
 	var runs []core.RunID
 	db.eng.Runs(func(run core.RunID) bool {
 		runs = append(runs, run)
@@ -23,7 +22,6 @@ func (db *DB) retireStreams(rules func(core.RunID, core.PrimitiveType) engine.Ke
 	var (
 		removed uint64
 		bytes   int64
-		floors  []engine.FloorChange
 	)
 	for _, run := range runs {
 		for _, sp := range [...]core.PrimitiveType{core.Event, core.Trace} {
@@ -46,19 +44,18 @@ func (db *DB) retireStreams(rules func(core.RunID, core.PrimitiveType) engine.Ke
 				continue
 			}
 			if err != nil {
-				return removed, bytes, floors, err
+				return removed, bytes, err
 			}
 			if marker == 0 || len(keys) == 0 {
 				continue
 			}
-			n, b, fc, ok := db.eng.Drop(run, sp, keys, marker)
+			n, b, ok := db.eng.Drop(run, sp, keys, marker)
 			if !ok {
 				continue // an open snapshot predates the start entry
 			}
 			removed += n
 			bytes += b
-			floors = append(floors, fc)
 		}
 	}
-	return removed, bytes, floors, nil
+	return removed, bytes, nil
 }

@@ -25,17 +25,24 @@ const trStartKey = "b"
 // start returns the first retained TraceID as the transaction sees it (1
 // when nothing was retired). A damaged entry counts as nothing retired: a
 // start entry only ever hides traces, so ignoring it hides none.
+// A view of the past takes the newest start entry when higher (see
+// EventLogTx.start).
 func (t TraceTx) start() TraceID {
 	tx := t.tx
-	e, ok := tx.txn.Get(tx.run, core.Trace, trStartKey)
-	if !ok {
-		return 1
+	first := TraceID(1)
+	if e, ok := tx.txn.Get(tx.run, core.Trace, trStartKey); ok {
+		if n, ok := e.Value.AsInt(); ok && n > 1 {
+			first = TraceID(n)
+		}
 	}
-	n, ok := e.Value.AsInt()
-	if !ok || n < 1 {
-		return 1
+	if tx.past {
+		if e, ok := tx.db.getLatest(tx.run, core.Trace, trStartKey); ok {
+			if n, ok := e.Value.AsInt(); ok && TraceID(n) > first {
+				first = TraceID(n)
+			}
+		}
 	}
-	return TraceID(n)
+	return first
 }
 
 // trimmed returns HistoryTrimmed if retention retired trace id.

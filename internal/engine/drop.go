@@ -21,24 +21,20 @@ import "github.com/inmemdb/inmem/internal/core"
 // TrimResult.BytesRemoved), and ok false, having removed nothing, while an
 // open snapshot is older than marker. A key with a version newer than
 // marker is left alone (it was written after the retirement was decided).
-// On success the floor of (run, sp) rises to marker; the caller persists it
-// (the returned FloorChange) like Trim's floors.
-func (e *Engine) Drop(run core.RunID, sp core.PrimitiveType, keys []string, marker uint64) (removed uint64, bytes int64, fc FloorChange, ok bool) {
+// No trim floor rises: the start entry is what tells readers, views of
+// the past included, that the entries are gone, and a floor would refuse
+// views of the whole run below the marker.
+func (e *Engine) Drop(run core.RunID, sp core.PrimitiveType, keys []string, marker uint64) (removed uint64, bytes int64, ok bool) {
 	if sp == core.System || len(keys) == 0 {
-		return 0, 0, FloorChange{}, true
+		return 0, 0, true
 	}
 	if e.OldestSnapshot() < marker {
-		return 0, 0, FloorChange{}, false
+		return 0, 0, false
 	}
 	var gone []string
 	for start := 0; start < len(keys); start += trimBatch {
 		batch := keys[start:min(start+trimBatch, len(keys))]
 		e.commitMu.Lock()
-		if start == 0 {
-			// Raised before any chain goes: a reader at a snapshot below
-			// the marker that finds an entry missing sees the floor.
-			e.raiseFloor(run, sp, marker)
-		}
 		for _, k := range batch {
 			c := e.lookup(run, sp, k)
 			if c == nil || c.purged() {
@@ -63,5 +59,5 @@ func (e *Engine) Drop(run core.RunID, sp core.PrimitiveType, keys []string, mark
 		e.dropKeys(run, sp, gone)
 		e.commitMu.Unlock()
 	}
-	return removed, bytes, FloorChange{Run: run, Space: sp, Floor: e.Floor(run, sp)}, true
+	return removed, bytes, true
 }

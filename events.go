@@ -611,9 +611,16 @@ func (l EventLogTx) Types() ([]string, error) {
 	if _, err := l.head(op); err != nil {
 		return nil, err
 	}
+	st, err := l.start(op)
+	if err != nil {
+		return nil, err
+	}
 	out := []string{}
-	l.scanTypeHeads(func(typ string, _ engine.Entry) bool {
-		out = append(out, typ)
+	l.scanTypeHeads(func(typ string, e engine.Entry) bool {
+		// A type whose events were all retired is no longer in the log.
+		if n, ok := e.Value.AsInt(); !ok || n < 0 || uint64(n) >= st.seq {
+			out = append(out, typ)
+		}
 		return true
 	})
 	// Keys sort bytewise, which is Go's string order; sort anyway so the
@@ -737,6 +744,8 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 		switch {
 		case !ok:
 			note(max(want, 1)-1, "the type head of %q is not a sequence", typ)
+		case !known && last >= 0 && uint64(last) < st.seq:
+			// Every event of the type was retired.
 		case !known:
 			note(uint64(last), "the type head of %q names event %d, but no event has that type", typ, last)
 		case uint64(last)+1 != want:

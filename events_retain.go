@@ -14,18 +14,21 @@ import (
 // KeepLast(n) and KeepFor(d) apply to a run's log as a stream: Full
 // compaction retires the prefix of events the policy drops (the newest
 // event always stays). The first retained sequence and the hash of the last
-// retired event live in the log's start entry ("b" in the Event space), so
+// retired event live in the log's start entry (evStartKey), so
 // the chain stays verifiable from the first retained event, and reads below
 // it answer HistoryTrimmed. The retired events themselves leave memory once
 // no open snapshot predates the start entry (engine.Drop).
 //
-// Type heads whose every event was retired are deleted with the start
-// entry, so Types lists only types that still have events; a retained
-// event's type link may name a retired event, and walks stop there.
+// Type heads whose every event was retired stay (deleting them would leave
+// tombstones whose trimming raises the Event floor); Types leaves them out,
+// a retained event's type link may name a retired event, and walks stop
+// there.
 
 // evStartKey is the key of the log's start entry: Bytes(first retained
 // sequence u64 ‖ hash of the event before it [32]).
-const evStartKey = "b"
+// It lives in the run's System space, which retention never trims: its
+// own old versions must not raise the Event space's trim floor.
+const evStartKey = reservedPrefix + "start/event"
 
 const evStartLen = 8 + 32
 
@@ -63,7 +66,7 @@ func decodeEventStart(v Value) (eventStart, bool) {
 func (l EventLogTx) start(op string) (eventStart, error) {
 	tx := l.tx
 	var s eventStart
-	if e, ok := tx.txn.Get(tx.run, core.Event, evStartKey); ok {
+	if e, ok := tx.txn.Get(tx.run, core.System, evStartKey); ok {
 		if s, ok = decodeEventStart(Value(e.Value)); !ok {
 			return eventStart{}, eventCorrupt(op, eventLogRef(tx.run), "start entry is not %d bytes", evStartLen)
 		}
@@ -87,7 +90,7 @@ func eventTrimmed(op string, run RunID, seq, start uint64) error {
 
 // eventStartLatest reads run's start entry outside a transaction.
 func (db *DB) eventStartLatest(op string, run RunID) (eventStart, error) {
-	e, ok := db.getLatest(run, core.Event, evStartKey)
+	e, ok := db.getLatest(run, core.System, evStartKey)
 	if !ok {
 		return eventStart{}, nil
 	}
@@ -101,8 +104,8 @@ func (db *DB) eventStartLatest(op string, run RunID) (eventStart, error) {
 // retireEvents moves run's start entry up to what keep allows at now (µs)
 // and returns the version of that commit (0 when nothing was retired) and
 // the keys of every stored event below the new start, for engine.Drop. A
-// concurrent append that moves a type head this commit deletes makes it
-// fail with Conflict; the caller leaves the log for the next compaction.
+// conflict (another compaction's start entry) leaves the log for the next
+// compaction.
 func (db *DB) retireEvents(run RunID, keep engine.Keep, now int64) (uint64, []string, error) {
 	txn := db.eng.Begin(run, true)
 	defer func() {
@@ -125,7 +128,7 @@ func (db *DB) retireEvents(run RunID, keep engine.Keep, now int64) (uint64, []st
 		cur    eventStart
 		curVer uint64
 	)
-	if e, ok := txn.Latest(run, core.Event, evStartKey); ok {
+	if e, ok := txn.Latest(run, core.System, evStartKey); ok {
 		if cur, ok = decodeEventStart(Value(e.Value)); !ok {
 			return 0, nil, nil // a damaged start entry: retire nothing on a guess
 		}
@@ -165,25 +168,7 @@ func (db *DB) retireEvents(run RunID, keep engine.Keep, now int64) (uint64, []st
 		return 0, nil, nil
 	}
 	prev := last.Hash
-	// Type heads whose newest event is retired go with it. Reading them
-	// through Get joins them to the read set: a concurrent append of the
-	// type conflicts instead of losing its head.
-	var stale []string
-	prefix := eventTypeKey("")
-	txn.Scan(run, core.Event, prefix, engine.PrefixEnd(prefix), false, func(key string, e engine.Entry) bool {
-		if n, ok := e.Value.AsInt(); ok && n >= 0 && uint64(n) < next {
-			stale = append(stale, key)
-		}
-		return true
-	})
-	for _, k := range stale {
-		if e, ok := txn.Get(run, core.Event, k); ok {
-			if n, ok := e.Value.AsInt(); ok && n >= 0 && uint64(n) < next {
-				txn.Delete(run, core.Event, k)
-			}
-		}
-	}
-	txn.Put(run, core.Event, evStartKey, eventStart{seq: next, prev: prev}.encode().in())
+	txn.Put(run, core.System, evStartKey, eventStart{seq: next, prev: prev}.encode().in())
 	keys := storedBelow(db, run, core.Event, eventKey(0), eventKey(next), snap)
 	v, err := txn.Commit()
 	if err != nil {

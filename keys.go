@@ -38,8 +38,6 @@ func appendLenPrefixed(b []byte, s string) []byte {
 //	"e" ‖ seq u64  event: Array[String type, payload, Bytes(80) header]
 //	               header = timestamp i64 ‖ type link u64 ‖ prev_hash [32] ‖ hash [32]
 //	"y" ‖ type     type head: Int(sequence of the newest event of the type)
-//	"b"            start entry: Bytes(first retained seq u64 ‖ hash of the
-//	               event before it [32]), once retention retired a prefix
 //
 // Event keys sort in sequence order. The type is the whole remainder of a
 // type-head key, so type-head keys sort by type, which is what Types
@@ -104,7 +102,6 @@ func stateCellName(key string) string { return key[1:] }
 // ---- Trace (space Trace of each run) ---------------------------------------
 //
 //	"c"                                  → Int: the last assigned TraceID (Put)
-//	"b"                                  → Int: the first retained TraceID (retention)
 //	"t" id:8                             → the trace record (Append)
 //	"i" at:8 id:8                        → Null: time index (Append)
 //	"y" len:4 type at:8 id:8             → Null: type index (Append)

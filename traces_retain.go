@@ -12,7 +12,7 @@ import (
 // As for event logs, KeepLast(n) and KeepFor(d) apply to a run's traces as
 // a stream in ID order: Full compaction retires the prefix of traces the
 // policy drops (the newest trace always stays) by raising the store's start
-// entry ("b" in the Trace space: Int, the first retained TraceID). Reads of
+// entry (trStartKey: Int, the first retained TraceID). Reads of
 // a retired trace answer HistoryTrimmed whose Requested and
 // EarliestRetained are TraceIDs (as Sequence versions); listings and Count
 // leave retired traces out. Once no open snapshot predates the start entry,
@@ -20,7 +20,9 @@ import (
 // (engine.Drop).
 
 // trStartKey is the key of the store's start entry.
-const trStartKey = "b"
+// It lives in the run's System space, which retention never trims (see
+// evStartKey).
+const trStartKey = reservedPrefix + "start/trace"
 
 // start returns the first retained TraceID as the transaction sees it (1
 // when nothing was retired). A damaged entry counts as nothing retired: a
@@ -30,13 +32,13 @@ const trStartKey = "b"
 func (t TraceTx) start() TraceID {
 	tx := t.tx
 	first := TraceID(1)
-	if e, ok := tx.txn.Get(tx.run, core.Trace, trStartKey); ok {
+	if e, ok := tx.txn.Get(tx.run, core.System, trStartKey); ok {
 		if n, ok := e.Value.AsInt(); ok && n > 1 {
 			first = TraceID(n)
 		}
 	}
 	if tx.past {
-		if e, ok := tx.db.getLatest(tx.run, core.Trace, trStartKey); ok {
+		if e, ok := tx.db.getLatest(tx.run, core.System, trStartKey); ok {
 			if n, ok := e.Value.AsInt(); ok && TraceID(n) > first {
 				first = TraceID(n)
 			}
@@ -73,7 +75,7 @@ func (db *DB) retireTraces(run RunID, keep engine.Keep, now int64) (uint64, []st
 		return 0, nil, nil
 	}
 	cur, curVer := int64(1), uint64(0)
-	if e, ok := txn.Get(run, core.Trace, trStartKey); ok {
+	if e, ok := txn.Get(run, core.System, trStartKey); ok {
 		if cur, ok = e.Value.AsInt(); !ok || cur < 1 {
 			return 0, nil, nil // damaged: retire nothing on a guess
 		}
@@ -101,7 +103,7 @@ func (db *DB) retireTraces(run RunID, keep engine.Keep, now int64) (uint64, []st
 		// while an old snapshot was open may still be stored.
 		return curVer, retiredTraceKeys(db, run, TraceID(cur), snap), nil
 	}
-	txn.Put(run, core.Trace, trStartKey, Int(next).in())
+	txn.Put(run, core.System, trStartKey, Int(next).in())
 	keys := retiredTraceKeys(db, run, TraceID(next), snap)
 	v, err := txn.Commit()
 	if err != nil {

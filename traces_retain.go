@@ -1,8 +1,6 @@
 package inmem
 
 import (
-	"encoding/binary"
-
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/engine"
 )
@@ -110,27 +108,4 @@ func (db *DB) retireTraces(run RunID, keep engine.Keep, now int64) (uint64, []st
 		return 0, nil, err
 	}
 	return v, keys, nil
-}
-
-// traceRecordID is the TraceID a record key names (0 for another key).
-func traceRecordID(key string) TraceID {
-	if len(key) != 9 || key[0] != tracePfxRecord {
-		return 0
-	}
-	return TraceID(binary.BigEndian.Uint64([]byte(key[1:])))
-}
-
-// retiredTraceKeys returns the record and index keys of every trace stored
-// below start at snap. A record that does not decode leaves its index
-// entries behind; listings skip entries whose record is gone.
-func retiredTraceKeys(db *DB, run RunID, start TraceID, snap uint64) []string {
-	var keys []string
-	db.eng.ScanSnapshot(run, core.Trace, traceRecordKey(0), traceRecordKey(start), snap, func(key string, e engine.Entry) bool {
-		keys = append(keys, key)
-		if tr, err := decodeTrace(traceRecordID(key), Value(e.Value)); err == nil {
-			keys = append(keys, traceIndexKeys(&tr)...)
-		}
-		return true
-	})
-	return keys
 }

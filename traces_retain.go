@@ -109,3 +109,18 @@ func (db *DB) retireTraces(run RunID, keep engine.Keep, now int64) (uint64, []st
 	}
 	return v, keys, nil
 }
+
+// retiredTraceKeys returns the record and index keys of every trace stored
+// below start at snap. A record that does not decode leaves its index
+// entries behind; listings skip entries whose record is gone.
+func retiredTraceKeys(db *DB, run RunID, start TraceID, snap uint64) []string {
+	var keys []string
+	db.eng.ScanSnapshot(run, core.Trace, traceRecordKey(0), traceRecordKey(start), snap, func(key string, e engine.Entry) bool {
+		keys = append(keys, key)
+		if tr, err := decodeTrace(traceRecordID(key), Value(e.Value)); err == nil {
+			keys = append(keys, traceIndexKeys(&tr)...)
+		}
+		return true
+	})
+	return keys
+}

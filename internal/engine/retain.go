@@ -157,6 +157,9 @@ type TrimResult struct {
 	Bound           uint64 // versions were trimmed only below this snapshot
 	VersionsRemoved uint64
 	EntitiesPurged  uint64
+	// BytesRemoved estimates the memory the removed versions held: their
+	// nodes and encoded values, and the keys of purged entities.
+	BytesRemoved int64
 	// Floors are the trim floors Trim raised; the caller persists them as
 	// System entries (FloorKey) so they survive recovery.
 	Floors []FloorChange
@@ -207,7 +210,7 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 	flush := func() {
 		e.commitMu.Lock()
 		for _, it := range batch {
-			removed, f, purge := e.trimChain(it.c, keep, now, bound)
+			removed, bytes, f, purge := e.trimChain(it.c, keep, now, bound)
 			if removed == 0 && !purge {
 				continue
 			}
@@ -218,8 +221,10 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 				e.raiseFloor(run, sp, f)
 			}
 			res.VersionsRemoved += removed
+			res.BytesRemoved += bytes
 			if purge {
 				res.VersionsRemoved++ // the tombstone itself
+				res.BytesRemoved += versionBytes(it.c.head.Load()) + int64(len(it.key))
 				e.purgeChain(it.c)
 				gone = append(gone, it.key)
 				if id, ok := runRecordOf(run, sp, it.key); ok {
@@ -257,10 +262,10 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 // the floor that implies, and whether the entity is purged (its only
 // retained version is a tombstone nobody can read past). The caller holds
 // the commit lock.
-func (e *Engine) trimChain(c *chain, keep Keep, now int64, bound uint64) (removed uint64, floor uint64, purge bool) {
+func (e *Engine) trimChain(c *chain, keep Keep, now int64, bound uint64) (removed uint64, bytes int64, floor uint64, purge bool) {
 	h := c.head.Load()
 	if h == nil || h.next == &purgedMark {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	var succ *version // the next newer version of v
 	i := 0
@@ -274,14 +279,24 @@ func (e *Engine) trimChain(c *chain, keep Keep, now int64, bound uint64) (remove
 		}
 		for x := v; x != nil; x = x.next {
 			removed++
+			bytes += versionBytes(x)
 		}
 		floor = succ.n
 		break
 	}
 	if h.tomb && h.n <= bound && (h.next == nil || floor == h.n) {
-		return removed, h.n, true
+		return removed, bytes, h.n, true
 	}
-	return removed, floor, false
+	return removed, bytes, floor, false
+}
+
+// versionBytes estimates the memory v holds: its node and its value.
+func versionBytes(v *version) int64 {
+	n := int64(unsafe.Sizeof(*v))
+	if !v.tomb {
+		n += int64(v.val.EncodedSize())
+	}
+	return n
 }
 
 // cutChain replaces c with a copy of its versions without the oldest

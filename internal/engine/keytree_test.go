@@ -82,3 +82,17 @@ func TestHashIndexTellsPaddedKeysApart(t *testing.T) {
 		t.Fatal("get found a key never added")
 	}
 }
+
+func TestHashEntryMatchesOnlyItsKey(t *testing.T) {
+	keys := keyCorpus()
+	for _, a := range keys {
+		p0, p1 := keyPrefix(a)
+		en := &hashEntry{p0: p0, p1: p1, key: a}
+		for _, b := range keys {
+			q0, q1 := keyPrefix(b)
+			if got := en.matches(q0, q1, b); got != (a == b) {
+				t.Fatalf("entry %q matches(%q) = %v", a, b, got)
+			}
+		}
+	}
+}

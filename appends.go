@@ -93,7 +93,7 @@ func (l EventLogTx) peekHead(op string) (eventHead, error) {
 	if !ok {
 		return eventHead{}, nil
 	}
-	h, ok := decodeEventHead(e.Value)
+	h, ok := decodeEventHead(Value(e.Value))
 	if !ok {
 		return eventHead{}, eventCorrupt(op, eventLogRef(tx.run), "head entry is not %d bytes", evHeadLen)
 	}
@@ -139,9 +139,9 @@ func (l EventLogTx) appendProvisional(op string, ev storedEvent) (uint64, error)
 	st.pending = append(st.pending, p)
 	h = eventHead{length: ev.Sequence + 1, lastTime: int64(ev.Timestamp), hash: ev.Hash}
 	st.head = h.encode()
-	tx.txn.AppendProvisional(run, core.Event, p.key, p.enc)
+	tx.txn.AppendProvisional(run, core.Event, p.key, p.enc.in())
 	tx.txn.PutProvisional(run, core.Event, tk, value.Int(int64(ev.Sequence)))
-	tx.txn.PutProvisional(run, core.Event, evHeadKey, st.head)
+	tx.txn.PutProvisional(run, core.Event, evHeadKey, st.head.in())
 	return ev.Sequence, nil
 }
 
@@ -156,7 +156,7 @@ func (st *eventAppends) Resolve(d *engine.Deferral) error {
 	var h eventHead
 	if e, ok := d.Latest(run, core.Event, evHeadKey); ok {
 		var valid bool
-		if h, valid = decodeEventHead(e.Value); !valid {
+		if h, valid = decodeEventHead(Value(e.Value)); !valid {
 			return eventCorrupt(op, eventLogRef(run), "head entry is not %d bytes", evHeadLen)
 		}
 	}
@@ -170,10 +170,10 @@ func (st *eventAppends) Resolve(d *engine.Deferral) error {
 		// the final ones.
 		for i := range st.pending {
 			p := &st.pending[i]
-			d.Append(run, core.Event, p.key, p.enc)
+			d.Append(run, core.Event, p.key, p.enc.in())
 			d.Put(run, core.Event, p.tkey, value.Int(int64(p.ev.Sequence)))
 		}
-		d.Put(run, core.Event, evHeadKey, st.head)
+		d.Put(run, core.Event, evHeadKey, st.head.in())
 		st.resolved = true
 		return nil
 	}
@@ -195,11 +195,11 @@ func (st *eventAppends) Resolve(d *engine.Deferral) error {
 			ev.typeLink = 0
 		}
 		ev.Hash = ev.ComputeHash()
-		d.Append(run, core.Event, eventKey(ev.Sequence), ev.encode())
+		d.Append(run, core.Event, eventKey(ev.Sequence), ev.encode().in())
 		d.Put(run, core.Event, p.tkey, value.Int(int64(ev.Sequence)))
 		h = eventHead{length: ev.Sequence + 1, lastTime: int64(ev.Timestamp), hash: ev.Hash}
 	}
-	d.Put(run, core.Event, evHeadKey, h.encode())
+	d.Put(run, core.Event, evHeadKey, h.encode().in())
 	st.resolved = true
 	return nil
 }
@@ -297,10 +297,10 @@ func (t TraceTx) recordProvisional(parent TraceID, typ TraceType, tags []string,
 	}
 	id := TraceID(last + 1)
 	st.pending = append(st.pending, pendingTrace{parent: parent, ownParent: st.own(parent), typ: typ, tags: tags, at: at, fields: fields, rec: rec})
-	tx.txn.PutProvisional(run, core.Trace, traceKeyCounter, Int(int64(id)))
-	tx.txn.AppendProvisional(run, core.Trace, traceRecordKey(id), rec)
+	tx.txn.PutProvisional(run, core.Trace, traceKeyCounter, value.Int(int64(id)))
+	tx.txn.AppendProvisional(run, core.Trace, traceRecordKey(id), rec.in())
 	for _, k := range traceIndexKeys(&Trace{ID: id, Parent: parent, Type: typ, Tags: tags, RecordedAt: Timestamp(at)}) {
-		tx.txn.AppendProvisional(run, core.Trace, k, Null())
+		tx.txn.AppendProvisional(run, core.Trace, k, value.Null())
 	}
 	return id, nil
 }
@@ -313,7 +313,7 @@ func (t TraceTx) peekCounter() (uint64, error) {
 	if !ok {
 		return 0, nil
 	}
-	return decodeTraceCounter(e.Value)
+	return decodeTraceCounter(Value(e.Value))
 }
 
 func decodeTraceCounter(v Value) (uint64, error) {
@@ -334,7 +334,7 @@ func (st *traceAppends) Resolve(d *engine.Deferral) error {
 	var last uint64
 	if e, ok := d.Latest(run, core.Trace, traceKeyCounter); ok {
 		var err error
-		if last, err = decodeTraceCounter(e.Value); err != nil {
+		if last, err = decodeTraceCounter(Value(e.Value)); err != nil {
 			return err
 		}
 	}
@@ -351,12 +351,12 @@ func (st *traceAppends) Resolve(d *engine.Deferral) error {
 			parent = TraceID(last + uint64(p.ownParent) + 1)
 			rec = ObjectOf(append(p.fields, fld(trParent, Int(int64(parent))))...)
 		}
-		d.Append(run, core.Trace, traceRecordKey(id), rec)
+		d.Append(run, core.Trace, traceRecordKey(id), rec.in())
 		for _, k := range traceIndexKeys(&Trace{ID: id, Parent: parent, Type: p.typ, Tags: p.tags, RecordedAt: Timestamp(p.at)}) {
-			d.Append(run, core.Trace, k, Null())
+			d.Append(run, core.Trace, k, value.Null())
 		}
 	}
-	d.Put(run, core.Trace, traceKeyCounter, Int(int64(last+n)))
+	d.Put(run, core.Trace, traceKeyCounter, value.Int(int64(last+n)))
 	st.resolved = true
 	return nil
 }
@@ -415,9 +415,9 @@ func (t RunIndexTx) addChildrenDeferred(parent RunID, delta int64) error {
 	}
 	st.delta[parent] += delta
 	if n += delta; n <= 0 {
-		tx.txn.PutProvisional(GlobalRun, core.Run, key, Int(0))
+		tx.txn.PutProvisional(GlobalRun, core.Run, key, value.Int(0))
 	} else {
-		tx.txn.PutProvisional(GlobalRun, core.Run, key, Int(n))
+		tx.txn.PutProvisional(GlobalRun, core.Run, key, value.Int(n))
 	}
 	return nil
 }
@@ -437,7 +437,7 @@ func (st *childDeltas) Resolve(d *engine.Deferral) error {
 		if n += st.delta[parent]; n <= 0 {
 			d.Delete(GlobalRun, core.Run, key)
 		} else {
-			d.Put(GlobalRun, core.Run, key, Int(n))
+			d.Put(GlobalRun, core.Run, key, value.Int(n))
 		}
 	}
 	return nil

@@ -9,10 +9,36 @@ import (
 // Error is the one error type of in-mem. Use errors.Is with the sentinels
 // below to test the code, and errors.As to reach the context: Op, Ref (the
 // entity), Expected/Actual (Conflict), Requested/EarliestRetained
-// (HistoryTrimmed), File/Offset/Reason (Corruption).
+// (HistoryTrimmed), File/Offset/Reason (Corruption). Its fields:
+//
+//	Code Code
+//	Op   string     // the operation that failed, e.g. "kv.Put"
+//	Ref  *EntityRef // the entity the error is about, when there is one
+//	Msg  string     // a human explanation
+//	Expected, Actual *Version          // a version mismatch (Conflict)
+//	Requested, EarliestRetained Version // HistoryTrimmed
+//	File   string // Corruption: the damaged file,
+//	Offset int64  // where (-1 when the damage is not at one place),
+//	Reason string // and what is wrong
+//	Err    error  // the underlying cause, if any
+//
+// Error is an alias of the type every internal layer returns, so that
+// errors.As works on any error of the database; go doc does not list its
+// methods by itself. They are:
+//
+//	func (e *Error) Error() string
+//	func (e *Error) Is(target error) bool // matches the sentinel of its code (and its cause)
+//	func (e *Error) Unwrap() error        // the cause
+//	func (e *Error) Retryable() bool      // true only for Conflict
+//	func (e *Error) WithRef(ref EntityRef) *Error
 type Error = dberr.Error
 
 // Code classifies an error. Codes are stable.
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (c Code) String() string // "NotFound", "Conflict", ...
 type Code = dberr.Code
 
 // Error codes.

@@ -98,7 +98,7 @@ type Event struct {
 func (e Event) ComputeHash() [32]byte {
 	var stack [256]byte
 	b := stack[:0]
-	if n := 8*4 + 32 + len(e.Type) + e.Payload.EncodedSize(); n > len(stack) {
+	if n := 8*4 + 32 + len(e.Type) + e.Payload.in().EncodedSize(); n > len(stack) {
 		b = make([]byte, 0, n)
 	}
 	b = binary.BigEndian.AppendUint64(b, e.Sequence)
@@ -106,7 +106,7 @@ func (e Event) ComputeHash() [32]byte {
 	b = append(b, e.Type...)
 	at := len(b)
 	b = binary.BigEndian.AppendUint64(b, 0) // payload length, patched below
-	b = value.AppendBinary(b, e.Payload)
+	b = value.AppendBinary(b, e.Payload.in())
 	binary.BigEndian.PutUint64(b[at:], uint64(len(b)-at-8))
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Timestamp))
 	b = append(b, e.PrevHash[:]...)
@@ -154,7 +154,7 @@ func (h *eventHead) encode() Value {
 	binary.BigEndian.PutUint64(b[0:], h.length)
 	binary.BigEndian.PutUint64(b[8:], uint64(h.lastTime))
 	copy(b[16:], h.hash[:])
-	return value.BytesFromString(string(b[:]))
+	return Value(value.BytesFromString(string(b[:])))
 }
 
 func decodeEventHead(v Value) (eventHead, bool) {
@@ -183,7 +183,7 @@ func (e *storedEvent) encode() Value {
 	binary.BigEndian.PutUint64(h[8:], e.typeLink)
 	copy(h[16:], e.PrevHash[:])
 	copy(h[48:], e.Hash[:])
-	return value.Array(value.String(e.Type), e.Payload, value.BytesFromString(string(h[:])))
+	return Value(value.Array(value.String(e.Type), e.Payload.in(), value.BytesFromString(string(h[:]))))
 }
 
 // decodeEvent decodes the stored entry of the event at seq; it reports what
@@ -285,7 +285,7 @@ func (l EventLog) Read(ctx context.Context, run RunID, seq uint64) (Versioned[Ev
 	if !ok {
 		return Versioned[Event]{}, notFound(op, eventRef(run, seq))
 	}
-	ev, err := decodeEvent(seq, e.Value)
+	ev, err := decodeEvent(seq, Value(e.Value))
 	if err != nil {
 		return Versioned[Event]{}, eventCorrupt(op, eventRef(run, seq), "%v", err)
 	}
@@ -317,7 +317,7 @@ func (l EventLog) Len(ctx context.Context, run RunID) (uint64, error) {
 	if !ok {
 		return 0, nil
 	}
-	h, ok := decodeEventHead(e.Value)
+	h, ok := decodeEventHead(Value(e.Value))
 	if !ok {
 		return 0, eventCorrupt(op, eventLogRef(run), "head entry is not %d bytes", evHeadLen)
 	}
@@ -363,7 +363,7 @@ func (l EventLogTx) head(op string) (eventHead, error) {
 	if !ok {
 		return eventHead{}, nil
 	}
-	h, ok := decodeEventHead(e.Value)
+	h, ok := decodeEventHead(Value(e.Value))
 	if !ok {
 		return eventHead{}, eventCorrupt(op, eventLogRef(tx.run), "head entry is not %d bytes", evHeadLen)
 	}
@@ -406,7 +406,7 @@ func (l EventLogTx) read(op string, seq uint64) (storedEvent, bool, error) {
 	if !ok {
 		return storedEvent{}, false, nil
 	}
-	ev, err := decodeEvent(seq, e.Value)
+	ev, err := decodeEvent(seq, Value(e.Value))
 	if err != nil {
 		return storedEvent{}, false, eventCorrupt(op, eventRef(tx.run, seq), "%v", err)
 	}
@@ -475,7 +475,7 @@ func (l EventLogTx) scanEvents(op string, from, to uint64, fn func(*storedEvent)
 			err = eventCorrupt(op, eventLogRef(tx.run), "stray key %q among the events", key)
 			return false
 		}
-		ev, derr := decodeEvent(seq, e.Value)
+		ev, derr := decodeEvent(seq, Value(e.Value))
 		if derr != nil {
 			err = eventCorrupt(op, eventRef(tx.run, seq), "%v", derr)
 			return false
@@ -629,7 +629,7 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 		if seq != next {
 			return broken(next, "event %d is missing (the next stored event is %d)", next, seq)
 		}
-		ev, derr := decodeEvent(seq, e.Value)
+		ev, derr := decodeEvent(seq, Value(e.Value))
 		if derr != nil {
 			return broken(seq, "event cannot be decoded: %v", derr)
 		}

@@ -27,7 +27,7 @@ func openPrimTestDB(t *testing.T) *DB {
 func engineWrite(t *testing.T, db *DB, run RunID, fn func(put func(space core.PrimitiveType, key string, v Value), del func(space core.PrimitiveType, key string))) {
 	t.Helper()
 	txn := db.eng.Begin(run, true)
-	fn(func(space core.PrimitiveType, key string, v Value) { txn.Put(run, space, key, v) },
+	fn(func(space core.PrimitiveType, key string, v Value) { txn.Put(run, space, key, v.in()) },
 		func(space core.PrimitiveType, key string) { txn.Delete(run, space, key) })
 	if _, err := txn.Commit(); err != nil {
 		t.Fatal(err)
@@ -50,7 +50,7 @@ func appendEvents(t *testing.T, db *DB, run RunID, n int) []storedEvent {
 		if !ok {
 			t.Fatalf("event %d is not stored", i)
 		}
-		ev, err := decodeEvent(uint64(i), e.Value)
+		ev, err := decodeEvent(uint64(i), Value(e.Value))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +290,7 @@ func TestEvents_ReadByTypeRefusesBrokenIndex(t *testing.T) {
 func closeRun(t *testing.T, db *DB, run RunID, status RunStatus) {
 	t.Helper()
 	txn := db.eng.Begin(GlobalRun, true)
-	txn.Put(GlobalRun, core.Run, runKey(run), value.ObjectOf(value.Field{Key: runFieldStatus, Value: String(string(status))}))
+	txn.Put(GlobalRun, core.Run, runKey(run), value.ObjectOf(value.Field{Key: runFieldStatus, Value: value.String(string(status))}))
 	if _, err := txn.Commit(); err != nil {
 		t.Fatal(err)
 	}

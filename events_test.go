@@ -48,7 +48,7 @@ func referenceHash(ev inmem.Event) [32]byte {
 	b = binary.BigEndian.AppendUint64(b, ev.Sequence)
 	b = binary.BigEndian.AppendUint64(b, uint64(len(ev.Type)))
 	b = append(b, ev.Type...)
-	p := value.AppendBinary(nil, ev.Payload)
+	p := value.AppendBinary(nil, value.Value(ev.Payload))
 	b = binary.BigEndian.AppendUint64(b, uint64(len(p)))
 	b = append(b, p...)
 	b = binary.BigEndian.AppendUint64(b, uint64(ev.Timestamp))

@@ -111,7 +111,7 @@ type PatchOp struct {
 func patchOps(ops []PatchOp) []jsonpath.Op {
 	out := make([]jsonpath.Op, len(ops))
 	for i, op := range ops {
-		out[i] = jsonpath.Op(op)
+		out[i] = jsonpath.Op{Op: op.Op, Path: op.Path, From: op.From, Value: op.Value.in()}
 	}
 	return out
 }
@@ -175,7 +175,7 @@ func (db *DB) checkDoc(op string, ref EntityRef, doc Value) error {
 		return (&Error{Code: dberr.InvalidArgument, Op: op, Offset: -1,
 			Msg: "the document would nest " + strconv.Itoa(d) + " deep, the limit is " + strconv.Itoa(maxDepth)}).WithRef(ref)
 	}
-	if n := doc.EncodedSize(); n > maxBytes {
+	if n := doc.in().EncodedSize(); n > maxBytes {
 		return (&Error{Code: dberr.InvalidArgument, Op: op, Offset: -1,
 			Msg: "the document would encode to " + strconv.Itoa(n) + " bytes, the limit is " + strconv.Itoa(maxBytes)}).WithRef(ref)
 	}
@@ -275,7 +275,7 @@ func jsonGet(op string, ref EntityRef, e engine.Entry, p jsonpath.Path) (Version
 		if err != nil {
 			return Versioned[Value]{}, jsonErr(op, ref, err)
 		}
-		out.Value = v
+		out.Value = Value(v)
 	}
 	return out, nil
 }
@@ -432,7 +432,7 @@ func (j JSONTx) Create(id string, doc Value) (Version, error) {
 	if _, ok := tx.txn.Get(tx.run, core.JSON, id); ok {
 		return Version{}, (&Error{Code: dberr.AlreadyExists, Op: op, Msg: "document already exists", Offset: -1}).WithRef(ref)
 	}
-	tx.txn.Put(tx.run, core.JSON, id, doc)
+	tx.txn.Put(tx.run, core.JSON, id, doc.in())
 	return pendingVersion, nil
 }
 
@@ -475,7 +475,10 @@ func (j JSONTx) Exists(id string) (bool, error) {
 // Set buffers the document id with v set at path (see JSONStore.Set).
 func (j JSONTx) Set(id, path string, v Value) (Version, error) {
 	const op = "json.Set"
-	return j.edit(op, id, path, true, v, jsonpath.Set)
+	return j.edit(op, id, path, true, v, func(doc Value, p jsonpath.Path, v Value) (Value, error) {
+		d, err := jsonpath.Set(doc.in(), p, v.in())
+		return Value(d), err
+	})
 }
 
 // Delete buffers the document id without the member or element at path
@@ -483,7 +486,8 @@ func (j JSONTx) Set(id, path string, v Value) (Version, error) {
 func (j JSONTx) Delete(id, path string) (Version, error) {
 	const op = "json.Delete"
 	return j.edit(op, id, path, false, Value{}, func(doc Value, p jsonpath.Path, _ Value) (Value, error) {
-		return jsonpath.Delete(doc, p)
+		d, err := jsonpath.Delete(doc.in(), p)
+		return Value(d), err
 	})
 }
 
@@ -511,7 +515,7 @@ func (j JSONTx) edit(op, id, path string, hasValue bool, v Value, f func(doc Val
 	if !ok {
 		return Version{}, notFound(op, ref)
 	}
-	doc, err := f(e.Value, p, v)
+	doc, err := f(Value(e.Value), p, v)
 	if err != nil {
 		return Version{}, jsonErr(op, ref, err)
 	}
@@ -524,7 +528,7 @@ func (j JSONTx) put(op string, ref EntityRef, doc Value) (Version, error) {
 	if err := tx.db.checkDoc(op, ref, doc); err != nil {
 		return Version{}, err
 	}
-	tx.txn.Put(tx.run, core.JSON, ref.Key, doc)
+	tx.txn.Put(tx.run, core.JSON, ref.Key, doc.in())
 	return pendingVersion, nil
 }
 
@@ -562,7 +566,7 @@ func (j JSONTx) patch(op, id string, ops []jsonpath.Op) (Version, error) {
 		switch ops[i].Op {
 		case "add", "replace", "test":
 			what := "op " + strconv.Itoa(i) + " (" + ops[i].Op + ") value"
-			if err := tx.db.checkJSONValue(op, ref, what, ops[i].Value); err != nil {
+			if err := tx.db.checkJSONValue(op, ref, what, Value(ops[i].Value)); err != nil {
 				return Version{}, err
 			}
 		}
@@ -578,7 +582,7 @@ func (j JSONTx) patch(op, id string, ops []jsonpath.Op) (Version, error) {
 	if err != nil {
 		return Version{}, jsonErr(op, ref, err)
 	}
-	return j.put(op, ref, doc)
+	return j.put(op, ref, Value(doc))
 }
 
 // PatchJSON is Patch with the patch as JSON text (see JSONStore.PatchJSON).
@@ -606,7 +610,7 @@ func (j JSONTx) Merge(id string, patch Value) (Version, error) {
 		return Version{}, err
 	}
 	e, _ := tx.txn.Get(tx.run, core.JSON, id) // absent: e.Value is null
-	return j.put(op, ref, jsonpath.MergePatch(e.Value, patch))
+	return j.put(op, ref, Value(jsonpath.MergePatch(e.Value, patch.in())))
 }
 
 // GetAt returns document id as of version at (see JSONStore.GetAt).

@@ -25,7 +25,7 @@ func TestJSON_RunClosed(t *testing.T) {
 	}
 	// Close the run by writing its run-index record directly.
 	err = db.Update(ctx, GlobalRun, func(tx *Tx) error {
-		tx.txn.Put(GlobalRun, core.Run, runKey(run), ObjectOf(Field{Key: runFieldStatus, Value: String(string(RunCompleted))}))
+		tx.txn.Put(GlobalRun, core.Run, runKey(run), ObjectOf(Field{Key: runFieldStatus, Value: String(string(RunCompleted))}).in())
 		return nil
 	})
 	if err != nil {

@@ -28,7 +28,7 @@ func kvRef(run RunID, key string) EntityRef {
 }
 
 func versioned(e engine.Entry) Versioned[Value] {
-	return Versioned[Value]{Value: e.Value, Version: core.Txn(e.Version), Timestamp: Timestamp(e.Time), Deleted: e.Tombstone}
+	return Versioned[Value]{Value: Value(e.Value), Version: core.Txn(e.Version), Timestamp: Timestamp(e.Time), Deleted: e.Tombstone}
 }
 
 func notFound(op string, ref EntityRef) error {
@@ -211,7 +211,7 @@ func (k KVTx) Put(key string, v Value) (Version, error) {
 	if err := tx.checkWrite("kv.Put", tx.run); err != nil {
 		return Version{}, err
 	}
-	tx.txn.Put(tx.run, core.KV, key, v)
+	tx.txn.Put(tx.run, core.KV, key, v.in())
 	return pendingVersion, nil
 }
 
@@ -267,7 +267,7 @@ func (k KVTx) CAS(key string, expected Version, v Value) (Version, error) {
 		exp, act := core.Txn(expected.N), core.Txn(actual)
 		return Version{}, dberr.NewConflict("kv.CAS", &ref, "version mismatch", &exp, &act)
 	}
-	tx.txn.Put(tx.run, core.KV, key, v)
+	tx.txn.Put(tx.run, core.KV, key, v.in())
 	return pendingVersion, nil
 }
 

@@ -52,10 +52,33 @@ func ParseDurability(s string) (Durability, error) {
 // Codec transforms every persisted payload exactly once (WAL record bodies,
 // snapshot sections). Its ID is recorded in the MANIFEST; reopening with a
 // codec of another ID fails with CodecMismatch.
-type Codec = codec.Codec
+type Codec interface {
+	// ID names the codec persistently (at most 64 bytes of printable ASCII).
+	ID() string
+	// Encode appends the encoded form of src to dst and returns it.
+	Encode(dst, src []byte) ([]byte, error)
+	// Decode appends the decoded form of src to dst and returns it. It must
+	// treat src as hostile: fail, never panic, and never allocate more than
+	// a small multiple of len(src) plus maxOut. The result must not alias
+	// src (the snapshot reader reuses src while decoded values live on).
+	Decode(dst, src []byte, maxOut int) ([]byte, error)
+}
 
 // IdentityCodec stores payloads unchanged (the default).
-type IdentityCodec = codec.Identity
+type IdentityCodec struct{}
+
+// ID returns "identity".
+func (IdentityCodec) ID() string { return codec.Identity{}.ID() }
+
+// Encode appends src to dst unchanged.
+func (IdentityCodec) Encode(dst, src []byte) ([]byte, error) {
+	return codec.Identity{}.Encode(dst, src)
+}
+
+// Decode appends src to dst unchanged; a src longer than maxOut is an error.
+func (IdentityCodec) Decode(dst, src []byte, maxOut int) ([]byte, error) {
+	return codec.Identity{}.Decode(dst, src, maxOut)
+}
 
 // Clock tells the time; inject one in tests and to drive retention.
 type Clock interface {

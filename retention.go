@@ -244,7 +244,7 @@ func (tx *Tx) RetentionPolicy() (Versioned[RetentionPolicy], error) {
 	if !ok {
 		return Versioned[RetentionPolicy]{Value: KeepAll(), Version: core.Txn(0)}, nil
 	}
-	p, err := policyOf(e.Value)
+	p, err := policyOf(Value(e.Value))
 	if err != nil {
 		return Versioned[RetentionPolicy]{}, err
 	}
@@ -275,7 +275,7 @@ func (db *DB) retentionRules(snap uint64) (func(core.RunID, core.PrimitiveType) 
 		if !ok {
 			return RetentionPolicy{}, false, true
 		}
-		p, err := policyOf(e.Value)
+		p, err := policyOf(Value(e.Value))
 		return p, true, err == nil
 	}
 	def, _, defOK := get(core.GlobalRun)

@@ -8,6 +8,7 @@ import (
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
 	"github.com/inmemdb/inmem/internal/engine"
+	"github.com/inmemdb/inmem/internal/value"
 )
 
 // MaxRunNameBytes bounds the length of a run name.
@@ -125,13 +126,13 @@ func decodeRun(id RunID, e engine.Entry) (RunInfo, error) {
 	created, ok4 := integer(rfCreated)
 	updated, ok5 := integer(rfUpdated)
 	tv, _ := rec.Get(rfTags)
-	tags, ok6 := stringsOf(tv)
+	tags, ok6 := stringsOf(Value(tv))
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !RunStatus(status).Valid() {
 		return RunInfo{}, errorf(CodeInternal, "runs", "run %s: malformed record", id)
 	}
 	meta, _ := rec.Get(rfMeta)
 	info := RunInfo{
-		ID: id, Name: name, Status: RunStatus(status), Tags: tags, Metadata: meta, Error: msg,
+		ID: id, Name: name, Status: RunStatus(status), Tags: tags, Metadata: Value(meta), Error: msg,
 		CreatedAt: Timestamp(created), UpdatedAt: Timestamp(updated), Version: core.Txn(e.Version),
 	}
 	if pv, ok := rec.Get(rfParent); ok {
@@ -371,7 +372,7 @@ func (t RunIndexTx) store(prev, next *RunInfo) {
 	}
 	for _, k := range cur {
 		if !contains(old, k) {
-			txn.Put(GlobalRun, core.Run, k, Null())
+			txn.Put(GlobalRun, core.Run, k, value.Null())
 		}
 	}
 	switch {
@@ -379,9 +380,9 @@ func (t RunIndexTx) store(prev, next *RunInfo) {
 		txn.Delete(GlobalRun, core.Run, runKey(prev.ID))
 		txn.Delete(GlobalRun, core.Run, runNameKey(prev.Name))
 	default:
-		txn.Put(GlobalRun, core.Run, runKey(next.ID), encodeRun(next))
+		txn.Put(GlobalRun, core.Run, runKey(next.ID), encodeRun(next).in())
 		if prev == nil {
-			txn.Put(GlobalRun, core.Run, runNameKey(next.Name), Bytes(next.ID[:]))
+			txn.Put(GlobalRun, core.Run, runNameKey(next.Name), value.Bytes(next.ID[:]))
 		}
 	}
 }
@@ -417,7 +418,7 @@ func (t RunIndexTx) addChildren(parent RunID, delta int64) error {
 	if n += delta; n <= 0 {
 		t.tx.txn.Delete(GlobalRun, core.Run, runChildrenKey(parent))
 	} else {
-		t.tx.txn.Put(GlobalRun, core.Run, runChildrenKey(parent), Int(n))
+		t.tx.txn.Put(GlobalRun, core.Run, runChildrenKey(parent), value.Int(n))
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func TestRunsDelete_CascadesEverySpace(t *testing.T) {
 		err := db.Update(ctx, run, func(tx *Tx) error {
 			for space := core.KV; space <= core.System; space++ {
 				for i := range 200 {
-					tx.txn.Put(run, space, fmt.Sprintf("%s-%03d", space, i), Int(int64(i)))
+					tx.txn.Put(run, space, fmt.Sprintf("%s-%03d", space, i), Int(int64(i)).in())
 				}
 			}
 			return nil

@@ -50,7 +50,7 @@ func stateRef(run RunID, name string) EntityRef {
 }
 
 func encodeCell(counter uint64, v Value) Value {
-	return value.Array(value.Int(int64(counter)), v)
+	return Value(value.Array(value.Int(int64(counter)), v.in()))
 }
 
 // decodeCell splits a stored cell into its counter and value.
@@ -75,7 +75,7 @@ func stateCorrupt(op string, run RunID, name, what string) error {
 
 // cellVersioned converts a stored cell entry to what reads return.
 func cellVersioned(op string, run RunID, name string, e engine.Entry) (Versioned[Value], error) {
-	n, v, ok := decodeCell(e.Value)
+	n, v, ok := decodeCell(Value(e.Value))
 	if !ok {
 		return Versioned[Value]{}, stateCorrupt(op, run, name, "cell entry is not [counter, value]")
 	}
@@ -234,7 +234,7 @@ func (c StateTx) cell(op, name string) (cellState, error) {
 	if !ok {
 		return st, nil
 	}
-	n, v, ok := decodeCell(e.Value)
+	n, v, ok := decodeCell(Value(e.Value))
 	if !ok {
 		return st, stateCorrupt(op, tx.run, name, "cell entry is not [counter, value]")
 	}
@@ -286,7 +286,7 @@ func (c StateTx) put(op, name string, st cellState, v Value) (Version, error) {
 		return Version{}, errorf(CodeConstraintViolation, op, "the cell's counter is exhausted").WithRef(stateRef(tx.run, name))
 	}
 	n := st.counter + 1
-	tx.txn.Put(tx.run, core.State, st.key, encodeCell(n, v))
+	tx.txn.Put(tx.run, core.State, st.key, encodeCell(n, v).in())
 	return core.Counter(n), nil
 }
 

@@ -638,7 +638,7 @@ func (t TraceTx) get(id TraceID) (Versioned[Trace], bool, error) {
 	if !ok {
 		return Versioned[Trace]{}, false, nil
 	}
-	tr, err := decodeTrace(id, e.Value)
+	tr, err := decodeTrace(id, Value(e.Value))
 	if err != nil {
 		return Versioned[Trace]{}, false, err
 	}

@@ -162,7 +162,7 @@ func (tx *Tx) checkWrite(op string, run RunID) error {
 		}
 	}
 	if e, ok := tx.txn.GetRunRecord(run); ok {
-		if st, _ := e.Value.Get(runFieldStatus); st.Kind() == KindString {
+		if st, _ := Value(e.Value).Get(runFieldStatus); st.Kind() == KindString {
 			s, _ := st.AsString()
 			if RunStatus(s).Closed() {
 				return (&Error{Code: dberr.RunClosed, Op: op, Msg: "run is " + s, Offset: -1}).
@@ -231,7 +231,7 @@ func (db *DB) checkValue(op string, v Value) error {
 	if d := v.Depth(); d > db.opts.Limits.MaxNesting {
 		return errorf(CodeInvalidArgument, op, "value nests %d deep, the limit is %d", d, db.opts.Limits.MaxNesting)
 	}
-	if n := v.EncodedSize(); n > db.opts.Limits.MaxValueBytes {
+	if n := v.in().EncodedSize(); n > db.opts.Limits.MaxValueBytes {
 		return errorf(CodeInvalidArgument, op, "value encodes to %d bytes, the limit is %d", n, db.opts.Limits.MaxValueBytes)
 	}
 	if !v.ValidUTF8() {

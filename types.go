@@ -7,8 +7,16 @@ import (
 	"github.com/inmemdb/inmem/internal/value"
 )
 
-// RunID identifies an agent run: a 128-bit UUID in canonical lowercase text
-// form. The zero RunID is the reserved global run.
+// RunID identifies an agent run: a 128-bit UUID ([16]byte) in canonical
+// lowercase text form. The zero RunID is the reserved global run.
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (id RunID) String() string               // canonical text form
+//	func (id RunID) IsGlobal() bool               // the zero (global) run
+//	func (id RunID) MarshalText() ([]byte, error) // encoding.TextMarshaler
+//	func (id *RunID) UnmarshalText(b []byte) error
 type RunID = core.RunID
 
 // GlobalRun is the reserved run that holds the run index and database-wide
@@ -37,6 +45,12 @@ func MustParseRunID(s string) RunID {
 }
 
 // PrimitiveType names one of the seven primitives.
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (p PrimitiveType) String() string // "kv", "event", "state", "trace", "run", "json", "vector"
+//	func (p PrimitiveType) Valid() bool    // one of the seven
 type PrimitiveType = core.PrimitiveType
 
 // The seven primitives.
@@ -51,7 +65,22 @@ const (
 )
 
 // EntityRef addresses one entity, with a stable text form such as
-// kv://<run>/<key>. See ParseEntityRef.
+// kv://<run>/<key>. See ParseEntityRef. Its fields:
+//
+//	Primitive PrimitiveType
+//	Run       RunID
+//	Key       string // key, sequence, cell, trace id, document id or collection
+//	Sub       string // a vector's key inside its collection (Key); else ""
+//
+// The text forms are kv://<run>/<key>, event://<run>/<sequence>,
+// state://<run>/<cell>, trace://<run>/<trace id>, run://<run>,
+// json://<run>/<document id> and vector://<run>/<collection>/<key>; Key and
+// Sub are path-escaped, so any key round-trips.
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (r EntityRef) String() string // the text form
 type EntityRef = core.EntityRef
 
 // ParseEntityRef parses the text form of an EntityRef.
@@ -65,10 +94,25 @@ func ParseEntityRef(s string) (EntityRef, error) {
 
 // Version is a tagged number: Txn (global commit version), Sequence (event
 // position) or Counter (state cell counter). Versions of different kinds are
-// not ordered against each other.
+// not ordered against each other. Its fields:
+//
+//	Kind VersionKind // TxnVersion, SequenceVersion or CounterVersion
+//	N    uint64
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (v Version) String() string                 // "txn:42", "seq:7", "counter:3"; the zero Version is "none"
+//	func (v Version) IsZero() bool                   // no version (never written)
+//	func (v Version) Compare(w Version) (int, error) // -1, 0, +1; an error across kinds
 type Version = core.Version
 
 // VersionKind tells what a Version counts.
+//
+// It is an alias of the type the engine, the WAL and the error model share,
+// so go doc does not list its methods by itself; they are:
+//
+//	func (k VersionKind) String() string // "txn", "seq" or "counter"
 type VersionKind = core.VersionKind
 
 // Version kinds.
@@ -109,62 +153,39 @@ type Versioned[T any] struct {
 	Deleted bool
 }
 
-// Value is the one data type of in-mem: an immutable tagged value of exactly
-// eight kinds — Null, Bool, Int (int64), Float (float64), String (UTF-8),
-// Bytes, Array and Object (string keys). Equality is structural without
-// coercion: Int(1) != Float(1), String("a") != Bytes("a"), NaN != NaN, and
-// object key order is irrelevant.
-//
-// Values are immutable: constructors copy their inputs and accessors return
-// copies, so nothing a caller does to a slice or map it passed in or got back
-// can change what the database stores.
-type Value = value.Value
-
-// ValueKind is the kind of a Value.
-type ValueKind = value.Kind
-
-// Value kinds.
-const (
-	KindNull   = value.KindNull
-	KindBool   = value.KindBool
-	KindInt    = value.KindInt
-	KindFloat  = value.KindFloat
-	KindString = value.KindString
-	KindBytes  = value.KindBytes
-	KindArray  = value.KindArray
-	KindObject = value.KindObject
-)
-
-// Field is one entry of an object Value.
-type Field = value.Field
-
 // Null returns the null Value (also the zero Value).
-func Null() Value { return value.Null() }
+func Null() Value { return Value{} }
 
 // Bool returns a boolean Value.
-func Bool(b bool) Value { return value.Bool(b) }
+func Bool(b bool) Value { return Value(value.Bool(b)) }
 
 // Int returns an integer Value.
-func Int(i int64) Value { return value.Int(i) }
+func Int(i int64) Value { return Value(value.Int(i)) }
 
 // Float returns a float Value; NaN, ±Inf and -0.0 are kept exactly.
-func Float(f float64) Value { return value.Float(f) }
+func Float(f float64) Value { return Value(value.Float(f)) }
 
 // String returns a string Value. Writes reject strings that are not UTF-8.
-func String(s string) Value { return value.String(s) }
+func String(s string) Value { return Value(value.String(s)) }
 
 // Bytes returns a byte-string Value holding a copy of b.
-func Bytes(b []byte) Value { return value.Bytes(b) }
+func Bytes(b []byte) Value { return Value(value.Bytes(b)) }
 
 // Array returns an array Value holding a copy of vs.
-func Array(vs ...Value) Value { return value.Array(vs...) }
+func Array(vs ...Value) Value { return Value(value.Array(internalValues(vs)...)) }
 
 // Object returns an object Value with a copy of m's entries.
-func Object(m map[string]Value) Value { return value.Object(m) }
+func Object(m map[string]Value) Value {
+	fields := make([]value.Field, 0, len(m))
+	for k, v := range m {
+		fields = append(fields, value.Field{Key: k, Value: v.in()})
+	}
+	return Value(value.ObjectOf(fields...))
+}
 
 // ObjectOf returns an object Value from key/value pairs (the last repeated key
 // wins).
-func ObjectOf(fields ...Field) Value { return value.ObjectOf(fields...) }
+func ObjectOf(fields ...Field) Value { return Value(value.ObjectOf(internalFields(fields)...)) }
 
 // ValueOf converts plain Go data to a Value: nil, bool, integers, floats,
 // string, []byte, Value, time.Time (an RFC 3339 string), named types of
@@ -196,13 +217,13 @@ func ValueFromJSON(data []byte) (Value, error) {
 	if err != nil {
 		return Value{}, errorf(CodeInvalidArgument, "ValueFromJSON", "%v", err)
 	}
-	return v, nil
+	return Value(v), nil
 }
 
 // ValueToJSON renders a Value as JSON; Bytes and non-finite floats, which
 // JSON cannot express, are an InvalidArgument error.
 func ValueToJSON(v Value) ([]byte, error) {
-	b, err := value.ToJSON(v)
+	b, err := value.ToJSON(v.in())
 	if err != nil {
 		return nil, errorf(CodeInvalidArgument, "ValueToJSON", "%v", err)
 	}

@@ -22,7 +22,7 @@ var timeType = reflect.TypeFor[time.Time]()
 // RFC 3339 string with nanoseconds, as encoding/json writes it).
 func valueOf(x any) (Value, error) {
 	if v, err := value.FromGo(x); err == nil {
-		return v, nil
+		return Value(v), nil
 	}
 	return reflectValue(reflect.ValueOf(x), 0)
 }

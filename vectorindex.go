@@ -166,12 +166,12 @@ func (c *collIndex) apply(m *core.Mutation) {
 		c.ix = nil
 		clear(c.deleted)
 		if m.Op != core.OpDelete {
-			dim, metric, ok := decodeConfig(m.Value)
+			dim, metric, ok := decodeConfig(Value(m.Value))
 			if !ok {
 				c.broken = true
 				return
 			}
-			c.ix = vector.New(dim, metric)
+			c.ix = vector.New(dim, vector.Metric(metric))
 		}
 		return
 	}
@@ -188,10 +188,10 @@ func (c *collIndex) apply(m *core.Mutation) {
 	}
 	e, ok := m.Value.Get(fieldEmbedding)
 	if ok {
-		c.scratch, ok = decodeEmbedding(c.scratch, e)
+		c.scratch, ok = decodeEmbedding(c.scratch, Value(e))
 	}
 	meta, _ := m.Value.Get(fieldMetadata)
-	if !ok || c.ix.Upsert(key, c.scratch, m.Version, indexedMeta{meta, m.Version}) != nil {
+	if !ok || c.ix.Upsert(key, c.scratch, m.Version, indexedMeta{Value(meta), m.Version}) != nil {
 		c.broken = true
 		return
 	}
@@ -220,7 +220,7 @@ func (vi *vectorIndexes) search(tx *Tx, coll string, info CollectionInfo, query 
 		if m.Op == core.OpDelete {
 			continue
 		}
-		if h, ok := scoreRecord(info.Metric, query, key, m.Value, filter); ok {
+		if h, ok := scoreRecord(info.Metric, query, key, Value(m.Value), filter); ok {
 			extra = append(extra, h)
 		}
 	}
@@ -234,7 +234,7 @@ func (vi *vectorIndexes) search(tx *Tx, coll string, info CollectionInfo, query 
 		defer c.mu.RUnlock()
 	}
 	if c == nil || c.ix == nil || c.broken || c.configVersion > snap || c.prunedUpTo > snap ||
-		c.ix.Dim() != info.Dim || c.ix.Metric() != info.Metric {
+		c.ix.Dim() != info.Dim || Metric(c.ix.Metric()) != info.Metric {
 		return vi.scanSearch(tx, coll, info, query, k, filter, own, extra)
 	}
 	vi.indexed.Add(1)
@@ -271,7 +271,7 @@ func (vi *vectorIndexes) search(tx *Tx, coll string, info CollectionInfo, query 
 		if !ok {
 			continue
 		}
-		if h, ok := scoreRecord(info.Metric, query, key, e.Value, filter); ok {
+		if h, ok := scoreRecord(info.Metric, query, key, Value(e.Value), filter); ok {
 			extra = append(extra, h)
 		}
 	}
@@ -291,7 +291,7 @@ func (vi *vectorIndexes) scanSearch(tx *Tx, coll string, info CollectionInfo, qu
 		if _, mine := own[key]; mine {
 			return true // scored already
 		}
-		if h, ok := scoreRecord(info.Metric, query, key, e.Value, filter); ok {
+		if h, ok := scoreRecord(info.Metric, query, key, Value(e.Value), filter); ok {
 			hits = append(hits, h)
 		}
 		return true
@@ -305,5 +305,5 @@ func scoreRecord(metric Metric, query []float32, key string, rec Value, filter F
 	if !ok || len(vec) != len(query) || !filter.Matches(meta) {
 		return vector.Hit{}, false
 	}
-	return vector.Hit{Key: key, Score: vector.ScoreOf(metric, query, vec), Payload: meta}, true
+	return vector.Hit{Key: key, Score: vector.ScoreOf(vector.Metric(metric), query, vec), Payload: meta}, true
 }

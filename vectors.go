@@ -16,17 +16,23 @@ import (
 
 // Metric is a vector collection's similarity measure. Scores are always
 // "higher is better".
-type Metric = vector.Metric
+type Metric vector.Metric
 
 const (
 	// Cosine: cosine similarity in [-1, 1]; a zero vector scores 0.
-	Cosine = vector.Cosine
+	Cosine = Metric(vector.Cosine)
 	// Euclidean: the negated Euclidean distance (an identical vector
 	// scores 0, farther ones less).
-	Euclidean = vector.Euclidean
+	Euclidean = Metric(vector.Euclidean)
 	// DotProduct: the dot product.
-	DotProduct = vector.DotProduct
+	DotProduct = Metric(vector.DotProduct)
 )
+
+// Valid reports whether m is one of the three metrics.
+func (m Metric) Valid() bool { return vector.Metric(m).Valid() }
+
+// String returns "cosine", "euclidean" or "dot_product".
+func (m Metric) String() string { return vector.Metric(m).String() }
 
 // ParseMetric parses "cosine", "euclidean" or "dot_product".
 func ParseMetric(s string) (Metric, error) {
@@ -34,7 +40,7 @@ func ParseMetric(s string) (Metric, error) {
 	if err != nil {
 		return 0, errorf(CodeInvalidArgument, "ParseMetric", "%v", err)
 	}
-	return m, nil
+	return Metric(m), nil
 }
 
 // CollectionInfo describes a vector collection.
@@ -193,7 +199,7 @@ func encodeEmbedding(vec []float32) Value {
 	for i, f := range vec {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
 	}
-	return value.BytesFromString(string(b))
+	return Value(value.BytesFromString(string(b)))
 }
 
 // decodeEmbedding decodes into dst (grown as needed).
@@ -235,7 +241,7 @@ func decodeConfig(v Value) (dim int, metric Metric, ok bool) {
 	if !ok1 || !ok2 || err != nil || n <= 0 {
 		return 0, 0, false
 	}
-	return int(n), mt, true
+	return int(n), Metric(mt), true
 }
 
 func vecRef(run RunID, coll, key string) EntityRef {
@@ -358,7 +364,7 @@ func (v VectorTx) collection(op, name string) (CollectionInfo, error) {
 	if !ok {
 		return CollectionInfo{}, notFound(op, vecRef(tx.run, name, ""))
 	}
-	dim, metric, ok := decodeConfig(e.Value)
+	dim, metric, ok := decodeConfig(Value(e.Value))
 	if !ok {
 		return CollectionInfo{}, dberr.New(dberr.Corruption, op, "collection %q has a malformed config", name)
 	}
@@ -385,8 +391,8 @@ func (v VectorTx) CreateCollection(name string, dim int, metric Metric) error {
 		return (&Error{Code: dberr.AlreadyExists, Op: op, Msg: "collection exists", Offset: -1}).WithRef(vecRef(tx.run, name, ""))
 	}
 	tx.txn.Put(tx.run, core.Vector, collectionKey(name), value.ObjectOf(
-		value.Field{Key: fieldDim, Value: Int(int64(dim))},
-		value.Field{Key: fieldMetric, Value: String(metric.String())},
+		value.Field{Key: fieldDim, Value: value.Int(int64(dim))},
+		value.Field{Key: fieldMetric, Value: value.String(metric.String())},
 	))
 	return nil
 }
@@ -429,7 +435,7 @@ func (v VectorTx) ListCollections() ([]CollectionInfo, error) {
 	prefix := collectionKey("")
 	tx.txn.Scan(tx.run, core.Vector, prefix, engine.PrefixEnd(prefix), true, func(key string, e engine.Entry) bool {
 		name, _, _, _ := parseVectorKey(key)
-		if dim, metric, ok := decodeConfig(e.Value); ok {
+		if dim, metric, ok := decodeConfig(Value(e.Value)); ok {
 			out = append(out, CollectionInfo{Name: name, Dim: dim, Metric: metric, Version: core.Txn(e.Version)})
 		}
 		return true
@@ -473,10 +479,10 @@ func (v VectorTx) Upsert(coll, key string, embedding []float32, metadata Value) 
 		return errorf(CodeInvalidArgument, op, "metadata must be an Object or Null, not %s", k)
 	}
 	rec := value.ObjectOf(
-		value.Field{Key: fieldEmbedding, Value: encodeEmbedding(embedding)},
-		value.Field{Key: fieldMetadata, Value: metadata},
+		value.Field{Key: fieldEmbedding, Value: encodeEmbedding(embedding).in()},
+		value.Field{Key: fieldMetadata, Value: metadata.in()},
 	)
-	if err := tx.db.checkValue(op, rec); err != nil {
+	if err := tx.db.checkValue(op, Value(rec)); err != nil {
 		return err
 	}
 	if err := tx.checkWrite(op, tx.run); err != nil {
@@ -492,7 +498,7 @@ func vectorVersioned(key string, e engine.Entry) (Versioned[VectorEntry], bool) 
 	if e.Tombstone {
 		return out, true
 	}
-	vec, meta, ok := decodeVectorRecord(e.Value)
+	vec, meta, ok := decodeVectorRecord(Value(e.Value))
 	out.Value.Embedding, out.Value.Metadata = vec, meta
 	return out, ok
 }

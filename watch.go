@@ -43,6 +43,12 @@ type Mutation struct {
 }
 
 // Op is what a Mutation does.
+//
+// It is an alias of the WAL's mutation op, so go doc does not list its
+// methods by itself; they are:
+//
+//	func (o Op) String() string // "put", "delete" or "append"
+//	func (o Op) Valid() bool
 type Op = core.Op
 
 // Mutation ops.
@@ -205,7 +211,7 @@ func (db *DB) Watch(ctx context.Context, from Version, filter WatchFilter) iter.
 			for i := range c.Mutations {
 				m := &c.Mutations[i]
 				e := keyref.Describe(m.Run, m.Space, m.Key)
-				mu := Mutation{Op: m.Op, Ref: e.Ref, Kind: e.Kind, Run: m.Run, Primitive: m.Space, Key: m.Key, Value: m.Value}
+				mu := Mutation{Op: m.Op, Ref: e.Ref, Kind: e.Kind, Run: m.Run, Primitive: m.Space, Key: m.Key, Value: Value(m.Value)}
 				if filter.pass(&mu) {
 					ch.Mutations = append(ch.Mutations, mu)
 				}

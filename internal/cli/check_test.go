@@ -127,7 +127,7 @@ func TestCheckTamperedEvent(t *testing.T) {
 			}
 			typ, _ := m.Value.Index(0)
 			hdr, _ := m.Value.Index(2)
-			m.Value = value.Array(typ, inmem.MustValue(map[string]any{"n": seq, "text": "HELLO"}), hdr)
+			m.Value = value.Array(typ, value.Value(inmem.MustValue(map[string]any{"n": seq, "text": "HELLO"})), hdr)
 			rec, _, err := format.AppendSealedRecord(nil, r.commit, codec.Identity{}, nil, r.seal)
 			if err != nil {
 				t.Fatal(err)

@@ -99,7 +99,7 @@ func (a *app) printChange(ch inmem.Change) error {
 			mv.Ref = m.Ref.String()
 		}
 		if m.Op != core.OpDelete {
-			mv.Value = jsonValue(m.Value)
+			mv.Value = m.Value
 		}
 		v.Mutations = append(v.Mutations, mv)
 	}

@@ -69,7 +69,6 @@ import (
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
 	"github.com/inmemdb/inmem/internal/value"
-	"github.com/tidwall/btree"
 )
 
 // Env is everything a commit needs besides the engine's own state, given
@@ -262,6 +261,11 @@ type version struct {
 // chain is the version history of one entity, newest first.
 type chain struct {
 	head atomic.Pointer[version]
+	// first holds the chain's first version: allocated with the chain, it
+	// costs a new key no allocation of its own, and a read of a key
+	// written once finds its version next to the chain, not one cache
+	// miss further. It is in use once its n is set (versions start at 1).
+	first version
 }
 
 // at returns the newest version visible at snapshot snap.
@@ -280,8 +284,6 @@ type item struct {
 	c   *chain
 }
 
-func itemLess(a, b item) bool { return a.key < b.key }
-
 // spaceCount bounds the space tags (core.PrimitiveType values).
 const spaceCount = int(core.System) + 1
 
@@ -297,7 +299,7 @@ const spaceCount = int(core.System) + 1
 type space struct {
 	index  hashIndex
 	treeMu sync.RWMutex
-	tree   *btree.BTreeG[item]
+	tree   *keyTree
 }
 
 // runIndex holds one run's spaces.
@@ -363,12 +365,13 @@ func (e *Engine) chainForInstall(run core.RunID, sp core.PrimitiveType, key stri
 	ri := e.runFor(run, true)
 	s := ri.spaces[sp].Load()
 	if s == nil {
-		s = &space{tree: btree.NewBTreeGOptions(itemLess, btree.Options{NoLocks: true, Degree: 32})}
+		s = &space{tree: newKeyTree()}
 		ri.spaces[sp].Store(s)
 	}
-	c := s.index.add(key)
+	en := s.index.addEntry(key)
+	c := &en.c
 	s.treeMu.Lock()
-	s.tree.Set(item{key: key, c: c})
+	s.tree.set(en)
 	s.treeMu.Unlock()
 	if id, ok := runRecordOf(run, sp, key); ok {
 		e.runFor(id, true).record.Store(c)
@@ -396,8 +399,14 @@ func (e *Engine) newVersion() *version {
 // knows it. The caller holds the commit lock.
 func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
 	c = e.chainForWrite(c, m.Run, m.Space, m.Key)
-	v := e.newVersion()
-	v.n, v.ts, v.next = m.Version, ts, c.head.Load()
+	h := c.head.Load()
+	var v *version
+	if h == nil && c.first.n == 0 && m.Version != 0 {
+		v = &c.first
+	} else {
+		v = e.newVersion()
+	}
+	v.n, v.ts, v.next = m.Version, ts, h
 	if m.Op == core.OpDelete {
 		v.tomb = true
 	} else {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"sync/atomic"
 )
@@ -29,11 +30,33 @@ type hashTable struct {
 }
 
 // hashEntry holds the chain itself, so a lookup reaches the newest version
-// with one pointer less to follow.
+// with one pointer less to follow. It also holds the key's first 16 bytes,
+// zero padded (see keyPrefix): a key of up to 16 bytes is then compared,
+// and rehashed when the table grows, without following the pointer to its
+// bytes, which in a big index is a cache miss.
 type hashEntry struct {
-	hash uint64
-	key  string
-	c    chain
+	p0, p1 uint64
+	key    string
+	c      chain
+}
+
+// matches reports whether en holds key, whose prefix words are p0 and p1.
+func (en *hashEntry) matches(p0, p1 uint64, key string) bool {
+	// Equal lengths up to 16 and equal zero-padded prefixes mean equal keys.
+	return en.p0 == p0 && en.p1 == p1 && len(en.key) == len(key) && (len(key) <= 16 || en.key == key)
+}
+
+// hashKey hashes a key from its prefix words and length alone when it is
+// at most 16 bytes long.
+func hashKey(p0, p1 uint64, key string) uint64 {
+	if len(key) > 16 {
+		return maphash.String(indexSeed, key)
+	}
+	var b [17]byte
+	binary.LittleEndian.PutUint64(b[:8], p0)
+	binary.LittleEndian.PutUint64(b[8:16], p1)
+	b[16] = byte(len(key))
+	return maphash.Bytes(indexSeed, b[:])
 }
 
 var indexSeed = maphash.MakeSeed()
@@ -48,13 +71,14 @@ func (h *hashIndex) get(key string) *chain {
 	if t == nil {
 		return nil
 	}
-	hv := maphash.String(indexSeed, key)
+	p0, p1 := keyPrefix(key)
+	hv := hashKey(p0, p1, key)
 	for i := hv & t.mask; ; i = (i + 1) & t.mask {
 		e := t.slots[i].Load()
 		if e == nil {
 			return nil
 		}
-		if e.hash == hv && e.key == key {
+		if e.matches(p0, p1, key) {
 			return &e.c
 		}
 	}
@@ -62,7 +86,10 @@ func (h *hashIndex) get(key string) *chain {
 
 // add inserts key (which must be absent) with an empty chain and returns
 // the chain. The caller is the only writer.
-func (h *hashIndex) add(key string) *chain {
+func (h *hashIndex) add(key string) *chain { return &h.addEntry(key).c }
+
+// addEntry is add returning the whole entry.
+func (h *hashIndex) addEntry(key string) *hashEntry {
 	t := h.table.Load()
 	if t == nil {
 		t = newHashTable(16)
@@ -78,14 +105,15 @@ func (h *hashIndex) add(key string) *chain {
 		h.table.Store(bigger)
 		t = bigger
 	}
-	e := &hashEntry{hash: maphash.String(indexSeed, key), key: key}
+	e := &hashEntry{key: key}
+	e.p0, e.p1 = keyPrefix(key)
 	t.insert(e)
 	h.n++
-	return &e.c
+	return e
 }
 
 func (t *hashTable) insert(e *hashEntry) {
-	for i := e.hash & t.mask; ; i = (i + 1) & t.mask {
+	for i := hashKey(e.p0, e.p1, e.key) & t.mask; ; i = (i + 1) & t.mask {
 		if t.slots[i].Load() == nil {
 			t.slots[i].Store(e)
 			return

@@ -363,7 +363,7 @@ func (e *Engine) dropKeys(run core.RunID, sp core.PrimitiveType, keys []string) 
 	s.treeMu.Lock()
 	for _, k := range keys {
 		// A key written again since its purge keeps its chain.
-		if it, ok := s.tree.Get(item{key: k}); ok && it.c.purged() {
+		if en, ok := s.tree.get(k); ok && en.c.purged() {
 			s.tree.Delete(item{key: k})
 		}
 	}

@@ -90,12 +90,18 @@ func (st *eventAppends) final(prov uint64) (uint64, bool) {
 func (l EventLogTx) peekHead(op string) (eventHead, error) {
 	tx := l.tx
 	e, ok := tx.txn.Peek(tx.run, core.Event, evHeadKey)
+	return eventHeadOf(op, tx.run, e, ok)
+}
+
+// eventHeadOf decodes the head entry e of run's log, read by Get or Peek;
+// an absent head (!ok) is the zero head of an empty log.
+func eventHeadOf(op string, run RunID, e engine.Entry, ok bool) (eventHead, error) {
 	if !ok {
 		return eventHead{}, nil
 	}
 	h, ok := decodeEventHead(Value(e.Value))
 	if !ok {
-		return eventHead{}, eventCorrupt(op, eventLogRef(tx.run), "head entry is not %d bytes", evHeadLen)
+		return eventHead{}, eventCorrupt(op, eventLogRef(run), "head entry is not %d bytes", evHeadLen)
 	}
 	return h, nil
 }

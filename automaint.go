@@ -459,7 +459,7 @@ func (m *maintainer) do(t maintTask) (info CompactInfo, ran bool, err error) {
 			info.SnapshotWatermark = cp.Watermark
 		}
 	}
-	if err != nil && u.failed.Load() {
+	if err != nil && u.Failed() {
 		err = m.settle(t, err)
 	}
 	return info, true, err

@@ -360,14 +360,7 @@ func versionedEvent(ev Event) Versioned[Event] {
 func (l EventLogTx) head(op string) (eventHead, error) {
 	tx := l.tx
 	e, ok := tx.txn.Get(tx.run, core.Event, evHeadKey)
-	if !ok {
-		return eventHead{}, nil
-	}
-	h, ok := decodeEventHead(Value(e.Value))
-	if !ok {
-		return eventHead{}, eventCorrupt(op, eventLogRef(tx.run), "head entry is not %d bytes", evHeadLen)
-	}
-	return h, nil
+	return eventHeadOf(op, tx.run, e, ok)
 }
 
 // Append buffers an event of type typ with the given payload at the end of

@@ -130,6 +130,15 @@ func traceRecordKey(id TraceID) string {
 	return string(b[:])
 }
 
+// traceRecordID decodes the id of a trace record key (zero for a key of
+// another length).
+func traceRecordID(key string) TraceID {
+	if len(key) != 9 {
+		return 0
+	}
+	return TraceID(binary.BigEndian.Uint64([]byte(key[1:])))
+}
+
 func traceTimePrefix(at int64) string {
 	b := make([]byte, 0, 9)
 	b = append(b, tracePfxTime)

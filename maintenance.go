@@ -3,16 +3,13 @@ package inmem
 import (
 	"context"
 	"errors"
-	"io/fs"
+	"maps"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/inmemdb/inmem/internal/dberr"
 	"github.com/inmemdb/inmem/internal/format"
 	"github.com/inmemdb/inmem/internal/snapshot"
 	"github.com/inmemdb/inmem/internal/store"
-	"github.com/inmemdb/inmem/internal/wal"
 	"github.com/inmemdb/inmem/vfs"
 )
 
@@ -79,8 +76,8 @@ func (db *DB) maintainable(op string) (*storage, error) {
 	return db.store, nil
 }
 
-// checkpoint writes and publishes a snapshot through fsys. The caller holds
-// snapMu.
+// checkpoint writes and publishes a snapshot through fsys
+// (store.Checkpoint). The caller holds snapMu.
 func (s *storage) checkpoint(ctx context.Context, fsys vfs.FS, progress func(uint64)) (CheckpointInfo, error) {
 	db := s.db
 	if s.wal != nil {
@@ -92,38 +89,14 @@ func (s *storage) checkpoint(ctx context.Context, fsys vfs.FS, progress func(uin
 		return CheckpointInfo{}, err
 	}
 	w := db.eng.Visible()
-	m := s.man.Get()
-	id := m.SnapshotID + 1
-	if names, err := fsys.List(s.snapDir()); err == nil {
-		for _, n := range names {
-			if x, ok := snapshot.ParseFileName(n); ok && x >= id {
-				id = x + 1 // never reuse the name of a file left behind
-			}
-		}
-	}
 	now := db.opts.Clock.Now()
-	info, err := snapshot.Write(ctx, snapshot.WriteOptions{
-		FS: fsys, Dir: s.snapDir(), ID: id, Watermark: w, UUID: m.UUID, Codec: db.opts.Codec,
-		Created: now.UnixMicro(), Progress: progress,
+	id, info, err := store.Checkpoint(ctx, fsys, s.man, store.CheckpointOptions{
+		Watermark: w, Codec: db.opts.Codec, Created: now.UnixMicro(), Progress: progress, Logger: db.opts.Logger,
 	}, db.eng)
 	if err != nil {
-		if ctx.Err() != nil {
-			return CheckpointInfo{}, ctxError("Checkpoint", ctx.Err())
+		if err == ctx.Err() {
+			return CheckpointInfo{}, ctxError("Checkpoint", err)
 		}
-		return CheckpointInfo{}, dberr.Wrap(dberr.Internal, "Checkpoint", err, "writing snapshot %d", id)
-	}
-	// The snapshot file and its directory entry are durable: only now may
-	// the MANIFEST name it.
-	err = s.man.Update(fsys, func(m *format.Manifest) {
-		m.HasSnapshot, m.SnapshotID, m.SnapshotWatermark = true, id, w
-	})
-	if err != nil {
-		return CheckpointInfo{}, dberr.Wrap(dberr.Internal, "Checkpoint", err, "publishing snapshot %d in the MANIFEST", id)
-	}
-	if err := s.removeStaleSnapshots(fsys); err != nil {
-		return CheckpointInfo{}, err
-	}
-	if err := s.removeOrphanTorn(fsys); err != nil {
 		return CheckpointInfo{}, err
 	}
 	db.opts.Logger.Info("checkpoint", "snapshot", id, "watermark", w, "bytes", info.Bytes, "entities", info.Entities)
@@ -215,7 +188,8 @@ func (db *DB) Compact(ctx context.Context, mode CompactMode) (CompactInfo, error
 // locks.
 var testHookCompacting func(*storage)
 
-// compactWAL deletes closed segments a durable snapshot covers.
+// compactWAL deletes closed segments a durable snapshot covers
+// (store.CompactWAL).
 func (s *storage) compactWAL(ctx context.Context, fsys vfs.FS, mode CompactMode) (CompactInfo, error) {
 	info := CompactInfo{Mode: mode, Now: TimestampOf(s.db.opts.Clock.Now())}
 	m := s.man.Get()
@@ -223,52 +197,27 @@ func (s *storage) compactWAL(ctx context.Context, fsys vfs.FS, mode CompactMode)
 		return info, errorf(CodeConstraintViolation, "Compact", "there is no snapshot yet: run Checkpoint first, WAL-only compaction only removes what a snapshot covers")
 	}
 	info.SnapshotWatermark = Txn(m.SnapshotWatermark)
-	l, err := wal.List(fsys, s.walDir())
-	if err != nil {
-		return info, dberr.Wrap(dberr.Internal, "Compact", err, "listing the WAL")
-	}
 	active := m.ActiveSegment
 	last := s.segLast
 	if s.wal != nil {
 		active = s.wal.Segment()
 		last = map[uint64]uint64{}
-		for k, v := range s.segLast {
-			last[k] = v
-		}
-		for k, v := range s.wal.SegmentLast() {
-			last[k] = v
-		}
+		maps.Copy(last, s.segLast)
+		maps.Copy(last, s.wal.SegmentLast())
 	}
-	var doomed []string
-	doomedNums := map[uint64]bool{}
-	for _, seg := range l.Segments {
-		if err := ctx.Err(); err != nil {
-			return info, ctxError("Compact", err)
-		}
-		v, known := last[seg.Number]
-		// Never the active segment; only segments whose newest record is
-		// covered by the durable snapshot; and only the oldest ones, up to
-		// the first segment that must stay, so that the segments left are
-		// contiguous.
-		if seg.Number >= active || !known || v > m.SnapshotWatermark {
-			break
-		}
-		doomed = append(doomed, seg.Path)
-		doomedNums[seg.Number] = true
-		info.SegmentsRemoved++
-	}
-	doomed = append(doomed, tornFilesOf(s.walDir(), l.Other, doomedNums)...)
-	freed, err := s.removeFiles(fsys, s.walDir(), doomed)
+	removed, freed, err := store.CompactWAL(ctx, fsys, s.dir, m.SnapshotWatermark, active, last, s.db.opts.Logger)
+	info.SegmentsRemoved = len(removed)
 	info.ReclaimedBytes += freed
 	if err != nil {
+		if err == ctx.Err() {
+			return info, ctxError("Compact", err)
+		}
 		return info, err
 	}
-	for _, seg := range l.Segments {
-		if slices.Contains(doomed, seg.Path) {
-			delete(s.segLast, seg.Number)
-		}
+	for _, n := range removed {
+		delete(s.segLast, n)
 	}
-	if err := s.removeStaleSnapshots(fsys); err != nil {
+	if err := store.RemoveStaleSnapshots(fsys, s.dir, s.man.Get(), s.db.opts.Logger); err != nil {
 		return info, err
 	}
 	s.db.opts.Logger.Info("compacted", "mode", mode.String(), "segments", info.SegmentsRemoved, "bytes", info.ReclaimedBytes)
@@ -287,7 +236,7 @@ func (db *DB) Export(ctx context.Context, dst string) (CheckpointInfo, error) {
 	if err != nil {
 		return CheckpointInfo{}, err
 	}
-	if err := checkDestination(s.fs, s.dir, dst); err != nil {
+	if err := store.CheckDestination(s.fs, s.dir, dst); err != nil {
 		return CheckpointInfo{}, err
 	}
 	s.snapMu.Lock()
@@ -311,30 +260,6 @@ func (db *DB) Export(ctx context.Context, dst string) (CheckpointInfo, error) {
 	return info, nil
 }
 
-// checkDestination refuses an export or import target inside the source
-// directory, or one that already holds anything.
-func checkDestination(fsys vfs.FS, src, dst string) error {
-	absSrc, err1 := filepath.Abs(src)
-	absDst, err2 := filepath.Abs(dst)
-	if err1 != nil || err2 != nil {
-		return errorf(CodeInvalidArgument, "Export", "cannot resolve %s or %s", src, dst)
-	}
-	if rel, err := filepath.Rel(absSrc, absDst); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
-		return errorf(CodeInvalidArgument, "Export", "destination %s is inside the database directory %s", dst, src)
-	}
-	names, err := fsys.List(dst)
-	if err == nil && len(names) > 0 {
-		if _, err := fsys.Stat(filepath.Join(dst, store.ManifestName)); err == nil {
-			return errorf(CodeAlreadyExists, "Export", "destination %s already holds a database", dst)
-		}
-		return errorf(CodeInvalidArgument, "Export", "destination %s is not empty", dst)
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return dberr.Wrap(dberr.InvalidArgument, "Export", err, "cannot list %s", dst)
-	}
-	return nil
-}
-
 // Import verifies the database directory src (an export, or a cleanly
 // closed or checkpointed database) by opening it read-only, then copies it
 // into dst, a new directory, and verifies the copy by opening it. src must
@@ -347,7 +272,7 @@ func Import(ctx context.Context, src, dst string, opts *Options) error {
 		o = *opts
 	}
 	o.fill()
-	if err := checkDestination(o.FS, src, dst); err != nil {
+	if err := store.CheckDestination(o.FS, src, dst); err != nil {
 		return err
 	}
 	ro := o
@@ -356,13 +281,10 @@ func Import(ctx context.Context, src, dst string, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	lock, err := o.FS.Lock(filepath.Join(src, store.LockName))
+	lock, err := store.Lock(o.FS, src, "Import")
 	if err != nil {
 		sdb.Close()
-		if errors.Is(err, vfs.ErrLocked) {
-			return dberr.Wrap(dberr.Locked, "Import", err, "%s is open elsewhere", src)
-		}
-		return dberr.Wrap(dberr.Internal, "Import", err, "locking %s", src)
+		return err
 	}
 	err = copyDatabase(ctx, o.FS, src, dst)
 	if cerr := lock.Close(); err == nil && cerr != nil {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"path/filepath"
-	"slices"
 
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
@@ -43,7 +41,7 @@ func openReadOnly(db *DB) (*storage, error) {
 	}
 	var lastErr error
 	for range readOnlyAttempts {
-		before, ferr := s.fingerprint()
+		before, ferr := store.Fingerprint(s.fs, s.dir)
 		if ferr != nil {
 			return nil, ferr
 		}
@@ -56,7 +54,7 @@ func openReadOnly(db *DB) (*storage, error) {
 			})
 			return s, nil
 		}
-		after, ferr := s.fingerprint()
+		after, ferr := store.Fingerprint(s.fs, s.dir)
 		if ferr != nil || !bytes.Equal(before, after) {
 			lastErr = err
 			continue
@@ -85,38 +83,6 @@ func (s *storage) recoverReadOnly() error {
 	}
 	s.man = store.NewManifest(s.dir, m)
 	return s.recover()
-}
-
-// fingerprint captures what a checkpoint or compaction changes: the
-// MANIFEST's bytes and the names in the WAL and snapshot directories. Appends
-// to the active segment change none of it.
-func (s *storage) fingerprint() ([]byte, error) {
-	var b bytes.Buffer
-	data, err := s.fs.Open(filepath.Join(s.dir, store.ManifestName))
-	if err == nil {
-		st, serr := data.Stat()
-		if serr == nil {
-			buf := make([]byte, min(st.Size(), 1<<20))
-			n, _ := data.ReadAt(buf, 0)
-			b.Write(buf[:n])
-		}
-		data.Close()
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, dberr.Wrap(dberr.Internal, "Open", err, "reading the MANIFEST of %s", s.dir)
-	}
-	for _, sub := range []string{store.WALDirName, store.SnapDirName} {
-		names, err := s.fs.List(filepath.Join(s.dir, sub))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, dberr.Wrap(dberr.Internal, "Open", err, "listing %s", sub)
-		}
-		slices.Sort(names)
-		b.WriteByte(0)
-		for _, n := range names {
-			b.WriteString(n)
-			b.WriteByte(0)
-		}
-	}
-	return b.Bytes(), nil
 }
 
 func lastSegment(m map[uint64]uint64) uint64 {

@@ -30,6 +30,9 @@ type RunInfo struct {
 	// last change of the record.
 	CreatedAt Timestamp
 	UpdatedAt Timestamp
+	// ForkedAt is the version of Parent this run was forked from (see
+	// RunIndex.Fork); zero for a run that is not a fork.
+	ForkedAt Version
 	// Version is the version of the record (as Versioned.Version; zero for
 	// a record written by a transaction that has not committed yet).
 	Version Version
@@ -92,6 +95,7 @@ const (
 	rfError   = "error"
 	rfCreated = "created"
 	rfUpdated = "updated"
+	rfForkAt  = "fork_at" // Int, present only for a fork
 )
 
 func encodeRun(info *RunInfo) Value {
@@ -107,19 +111,16 @@ func encodeRun(info *RunInfo) Value {
 	if info.Parent != nil {
 		fs = append(fs, fld(rfParent, Bytes(info.Parent[:])))
 	}
+	if info.ForkedAt.N != 0 || info.ForkedAt.Kind == core.TxnVersion {
+		fs = append(fs, fld(rfForkAt, Int(int64(info.ForkedAt.N))))
+	}
 	return ObjectOf(fs...)
 }
 
 func decodeRun(id RunID, e engine.Entry) (RunInfo, error) {
 	rec := e.Value
-	str := func(key string) (string, bool) {
-		v, _ := rec.Get(key)
-		return v.AsString()
-	}
-	integer := func(key string) (int64, bool) {
-		v, _ := rec.Get(key)
-		return v.AsInt()
-	}
+	r := recordFields{Value(rec)}
+	str, integer := r.str, r.integer
 	status, ok1 := str(runFieldStatus)
 	name, ok2 := str(rfName)
 	msg, ok3 := str(rfError)
@@ -143,6 +144,13 @@ func decodeRun(id RunID, e engine.Entry) (RunInfo, error) {
 		var p RunID
 		copy(p[:], b)
 		info.Parent = &p
+	}
+	if fv, ok := rec.Get(rfForkAt); ok {
+		n, isInt := fv.AsInt()
+		if !isInt || n < 0 || info.Parent == nil {
+			return RunInfo{}, errorf(CodeInternal, "runs", "run %s: malformed fork point", id)
+		}
+		info.ForkedAt = core.Txn(uint64(n))
 	}
 	return info, nil
 }
@@ -436,7 +444,11 @@ func (t RunIndexTx) checkNoChildren(op string, id RunID) error {
 
 // Create registers a new run (see RunIndex.Create).
 func (t RunIndexTx) Create(name string, opts RunOptions) (RunID, error) {
-	const op = "runs.Create"
+	return t.create("runs.Create", name, opts, nil)
+}
+
+// create registers a new run; forkedAt is the fork point of a fork.
+func (t RunIndexTx) create(op, name string, opts RunOptions, forkedAt *Version) (RunID, error) {
 	tx := t.tx
 	db := tx.db
 	if err := checkRunName(op, name); err != nil {
@@ -487,6 +499,9 @@ func (t RunIndexTx) Create(name string, opts RunOptions) (RunID, error) {
 	now := Timestamp(db.nowMicros())
 	info := RunInfo{ID: id, Name: name, Parent: parent, Status: RunActive, Tags: tags,
 		Metadata: opts.Metadata, CreatedAt: now, UpdatedAt: now}
+	if forkedAt != nil {
+		info.ForkedAt = *forkedAt
+	}
 	if err := db.checkValue(op, encodeRun(&info)); err != nil {
 		return RunID{}, err
 	}
@@ -819,7 +834,9 @@ func (t RunIndexTx) Delete(id RunID) error {
 	var keys []string
 	for space := core.KV; space <= core.System; space++ {
 		keys = keys[:0]
-		tx.txn.Scan(id, space, "", "", true, func(key string, _ engine.Entry) bool {
+		// Only the run's own keys: a fork's inherited ones belong to its
+		// parent.
+		tx.txn.ScanOwn(id, space, "", "", func(key string, _ engine.Entry) bool {
 			keys = append(keys, key)
 			return true
 		})

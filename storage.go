@@ -60,7 +60,7 @@ func openStorage(db *DB) (st *storage, err error) {
 	if err := store.CheckDirectory(s.fs, s.dir); err != nil {
 		return nil, err
 	}
-	lock, err := store.Lock(s.fs, s.dir)
+	lock, err := store.Lock(s.fs, s.dir, "Open")
 	if err != nil {
 		return nil, err
 	}
@@ -181,17 +181,17 @@ func (s *storage) recover() error {
 		for _, seg := range res.Covered {
 			paths = append(paths, seg.Path)
 		}
-		if _, err := s.removeFiles(s.fs, s.walDir(), paths); err != nil {
+		if _, err := store.RemoveFiles(s.fs, s.walDir(), paths, db.opts.Logger); err != nil {
 			return err
 		}
 	}
-	if err := s.removeStaleSnapshots(s.fs); err != nil {
+	if err := store.RemoveStaleSnapshots(s.fs, s.dir, s.man.Get(), db.opts.Logger); err != nil {
 		return err
 	}
 	if db.opts.Durability == InMemory {
 		return nil
 	}
-	if err := s.removeOrphanTorn(s.fs); err != nil {
+	if err := store.RemoveOrphanTorn(s.fs, s.dir, db.opts.Logger); err != nil {
 		return err
 	}
 	if err := s.wal.Start(res.NextSegment); err != nil {
@@ -215,23 +215,6 @@ func (s *storage) loadSnapshot() (snapshot.Result, error) {
 		s.db.eng.Load(e.Run, e.Space, e.Key, vs)
 		return nil
 	})
-}
-
-// removeFiles removes files of one directory through fsys, then syncs it
-// once. It returns the bytes freed.
-func (s *storage) removeFiles(fsys vfs.FS, dir string, paths []string) (int64, error) {
-	return store.RemoveFiles(fsys, dir, paths, s.db.opts.Logger)
-}
-
-// removeStaleSnapshots removes snapshot files the durable MANIFEST does not
-// name. The caller makes sure the MANIFEST is durable first.
-func (s *storage) removeStaleSnapshots(fsys vfs.FS) error {
-	stale, err := store.StaleSnapshots(fsys, s.dir, s.man.Get())
-	if err != nil {
-		return err
-	}
-	_, err = s.removeFiles(fsys, s.snapDir(), stale)
-	return err
 }
 
 // setActiveSegment records a new, durable segment in the MANIFEST.

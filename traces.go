@@ -392,18 +392,8 @@ func decodeTrace(id TraceID, rec Value) (Trace, error) {
 	bad := func(what string) (Trace, error) {
 		return Trace{}, errorf(CodeInternal, "traces", "trace %d: malformed record: %s", id, what)
 	}
-	str := func(key string) (string, bool) {
-		v, _ := rec.Get(key)
-		return v.AsString()
-	}
-	integer := func(key string) (int64, bool) {
-		v, _ := rec.Get(key)
-		return v.AsInt()
-	}
-	field := func(key string) Value {
-		v, _ := rec.Get(key)
-		return v
-	}
+	r := recordFields{rec}
+	str, integer, field := r.str, r.integer, r.field
 	typ, ok := str(trType)
 	if !ok {
 		return bad("no type")

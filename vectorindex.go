@@ -233,7 +233,10 @@ func (vi *vectorIndexes) search(tx *Tx, coll string, info CollectionInfo, query 
 		c.mu.RLock()
 		defer c.mu.RUnlock()
 	}
-	if c == nil || c.ix == nil || c.broken || c.configVersion > snap || c.prunedUpTo > snap ||
+	// A fork's index holds only the fork's own vectors; what it inherits
+	// is found by scanning, which reads through the fork link.
+	_, _, isFork := vi.db.eng.ForkOf(run, snap)
+	if isFork || c == nil || c.ix == nil || c.broken || c.configVersion > snap || c.prunedUpTo > snap ||
 		c.ix.Dim() != info.Dim || Metric(c.ix.Metric()) != info.Metric {
 		return vi.scanSearch(tx, coll, info, query, k, filter, own, extra)
 	}

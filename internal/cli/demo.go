@@ -342,6 +342,12 @@ func (a *app) demo(ctx context.Context, dir string, steps int, force bool) error
 	}
 	check("run status after the crash", err, "active: the crash did not end the run")
 
+	branched, err := s.branch()
+	if err == nil {
+		a.say("  branch: %s", branched)
+	}
+	check("fork, diff and merge", err, branched)
+
 	err = s.finish(total)
 	if err == nil {
 		info, err = db.Runs().Get(ctx, s.run)

@@ -504,3 +504,46 @@ func sameHits(a, b []searchHit) error {
 	}
 	return nil
 }
+
+// branch explores an alternative the way an agent would: fork the run as
+// it is now (copy-on-write, nothing is copied), revise the scratchpad in
+// the fork, diff the fork against the run, merge the fork back and delete
+// it. It returns a one-line account.
+func (s *story) branch() (string, error) {
+	ctx, db := s.ctx, s.db
+	fork, err := db.Runs().Fork(ctx, s.run, inmem.Version{}, inmem.ForkOptions{Name: demoRunName + "/review"})
+	if err != nil {
+		return "", err
+	}
+	review := inmem.MustValue(map[string]any{"review": map[string]any{"verdict": "keep", "by": "critic"}})
+	if _, err := db.JSON().Merge(ctx, fork, demoPad, review); err != nil {
+		return "", err
+	}
+	var changes, patchOps int
+	for c, err := range db.Runs().Diff(ctx, s.run, fork) {
+		if err != nil {
+			return "", err
+		}
+		changes++
+		patchOps += len(c.Patch)
+	}
+	if changes != 1 || patchOps != 1 {
+		return "", fmt.Errorf("the fork differs in %d entities (%d patch operations), want 1 (1)", changes, patchOps)
+	}
+	res, err := db.Runs().Merge(ctx, fork, s.run, inmem.MergeFailOnConflict)
+	if err != nil {
+		return "", err
+	}
+	got, err := db.JSON().Get(ctx, s.run, demoPad, "/review/verdict")
+	if err != nil {
+		return "", fmt.Errorf("the merged review is missing: %w", err)
+	}
+	if v, _ := got.Value.AsString(); v != "keep" {
+		return "", fmt.Errorf("the merged review says %v", got.Value)
+	}
+	if _, err := db.Runs().Delete(ctx, fork); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("forked the run, revised the scratchpad in the fork, diffed %d change (an RFC 6902 patch of %d op), merged %d entity back at %s, deleted the fork",
+		changes, patchOps, res.Applied, res.Version), nil
+}

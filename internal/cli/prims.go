@@ -560,7 +560,7 @@ the run there first, as the lifecycle allows; "failed" takes the message of
 		},
 	}
 	status.Flags().StringVar(&errMsg, "error", "", "the error message of a failed run")
-	return a.group("runs", "List, register and change the status of runs", ls, create, status)
+	return a.group("runs", "List, register and change the status of runs; diff two runs", ls, create, status, a.runsDiffCommand())
 }
 
 func statusList() string {

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"math"
+
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/value"
 )
@@ -90,11 +92,7 @@ func (t *Txn) Peek(run core.RunID, space core.PrimitiveType, key string) (Entry,
 		}
 		return Entry{Value: w.Value}, true
 	}
-	c := t.e.lookup(run, space, key)
-	if c == nil {
-		return Entry{}, false
-	}
-	v := c.at(t.snap)
+	v := t.e.resolve(t.e.lookup(run, space, key), run, space, key, t.snap)
 	if v == nil || v.tomb {
 		return Entry{}, false
 	}
@@ -188,10 +186,15 @@ func (d *Deferral) Latest(run core.RunID, space core.PrimitiveType, key string) 
 	if c == nil {
 		c = t.e.lookup(run, space, key)
 	}
-	if c == nil {
-		return Entry{}, false
+	var v *version
+	if c != nil {
+		v = c.head.Load()
 	}
-	v := c.head.Load()
+	if v == nil && t.e.forks.links.Load() != 0 {
+		// A fork link is fixed at the fork point, so the newest state of
+		// an inherited entity is the parent's at that point.
+		v = t.e.inherited(run, space, key, math.MaxUint64)
+	}
 	if v == nil || v.tomb {
 		return Entry{}, false
 	}

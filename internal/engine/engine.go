@@ -110,8 +110,9 @@ type Engine struct {
 	lastTime int64  // timestamp of the last commit
 	closed   bool   // no commit is accepted any more
 	// inflight counts commits between submission to the sink and the
-	// sink's acknowledgement; Close waits for zero.
-	inflight     int
+	// sink's acknowledgement; Close waits for zero (see awaitLog).
+	inflight     atomic.Int64
+	closing      atomic.Bool // closed, readable without the lock
 	inflightDone sync.Cond
 	stats        Stats // except ReadOnly
 	versionSlab  []version
@@ -129,6 +130,7 @@ type Engine struct {
 	readOnly  atomic.Uint64
 
 	snaps  snapRegistry  // open transactions' snapshots (retain.go)
+	forks  forkState     // fork links and the versions they pin (fork.go)
 	pinSeq atomic.Uint64 // spreads Pins over the registry's shards
 }
 
@@ -171,7 +173,8 @@ func (e *Engine) Close() {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
 	e.closed = true
-	for e.inflight > 0 {
+	e.closing.Store(true)
+	for e.inflight.Load() > 0 {
 		e.inflightDone.Wait()
 	}
 }
@@ -309,6 +312,8 @@ type runIndex struct {
 	// floors are the run's trim floors by space (retain.go), replaced
 	// whole when one rises.
 	floors atomic.Pointer[[spaceCount]uint64]
+	// fork is the run's fork link, if it is or was a fork (fork.go).
+	fork atomic.Pointer[forkLink]
 }
 
 // RunRecordKey is the key of a run's record in the run index: space
@@ -405,6 +410,8 @@ func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
 	if m.Space == core.System {
 		if sp, f, ok := floorOf(m); ok {
 			e.raiseFloor(m.Run, sp, f)
+		} else if m.Key == ForkKey {
+			e.noteFork(m)
 		}
 	}
 	if obs := e.observers[m.Space]; obs != nil {
@@ -456,11 +463,7 @@ func entryOf(v *version) Entry {
 // Get reads (run, space, key) at snapshot snap outside any transaction. It
 // returns false when the key has no live version at snap.
 func (e *Engine) Get(run core.RunID, space core.PrimitiveType, key string, snap uint64) (Entry, bool) {
-	c := e.lookup(run, space, key)
-	if c == nil {
-		return Entry{}, false
-	}
-	v := c.at(snap)
+	v := e.resolve(e.lookup(run, space, key), run, space, key, snap)
 	if v == nil || v.tomb {
 		return Entry{}, false
 	}

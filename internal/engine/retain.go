@@ -202,10 +202,12 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 	var batch []item
 	var gone []string
 	var floor uint64
+	// A fork reads this run as of its fork point: keep what it reads.
+	bound := min(res.Bound, e.forkBound(run))
 	flush := func() {
 		e.commitMu.Lock()
 		for _, it := range batch {
-			removed, f, purge := e.trimChain(it.c, keep, now, res.Bound)
+			removed, f, purge := e.trimChain(it.c, keep, now, bound)
 			if removed == 0 && !purge {
 				continue
 			}

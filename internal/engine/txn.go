@@ -143,10 +143,7 @@ func (t *Txn) Get(run core.RunID, space core.PrimitiveType, key string) (Entry, 
 	}
 	c := t.e.lookup(run, space, key)
 	t.track(run, space, key, c)
-	if c == nil {
-		return Entry{}, false
-	}
-	v := c.at(t.snap)
+	v := t.e.resolve(c, run, space, key, t.snap)
 	if v == nil || v.tomb {
 		return Entry{}, false
 	}
@@ -196,10 +193,7 @@ func (t *Txn) GetRunRecord(run core.RunID) (Entry, bool) {
 func (t *Txn) Latest(run core.RunID, space core.PrimitiveType, key string) (Entry, bool) {
 	c := t.e.lookup(run, space, key)
 	t.track(run, space, key, c)
-	if c == nil {
-		return Entry{}, false
-	}
-	v := c.at(t.snap)
+	v := t.e.resolve(c, run, space, key, t.snap)
 	if v == nil {
 		return Entry{}, false
 	}
@@ -212,10 +206,7 @@ func (t *Txn) Latest(run core.RunID, space core.PrimitiveType, key string) (Entr
 func (t *Txn) GetAt(run core.RunID, space core.PrimitiveType, key string, at uint64) (Entry, bool) {
 	c := t.e.lookup(run, space, key)
 	t.track(run, space, key, c)
-	if c == nil {
-		return Entry{}, false
-	}
-	v := c.at(min(at, t.snap))
+	v := t.e.resolve(c, run, space, key, min(at, t.snap))
 	if v == nil {
 		return Entry{}, false
 	}
@@ -228,14 +219,16 @@ func (t *Txn) GetAt(run core.RunID, space core.PrimitiveType, key string, at uin
 func (t *Txn) History(run core.RunID, space core.PrimitiveType, key string) []Entry {
 	c := t.e.lookup(run, space, key)
 	t.track(run, space, key, c)
-	if c == nil {
-		return nil
-	}
 	var out []Entry
-	for v := c.head.Load(); v != nil; v = v.next {
-		if v.n <= t.snap {
-			out = append(out, entryOf(v))
+	if c != nil {
+		for v := c.head.Load(); v != nil; v = v.next {
+			if v.n <= t.snap {
+				out = append(out, entryOf(v))
+			}
 		}
+	}
+	if t.e.forks.links.Load() != 0 {
+		out = t.e.inheritedHistory(out, run, space, key, t.snap)
 	}
 	return out
 }
@@ -397,24 +390,7 @@ func (t *Txn) Commit() (uint64, error) {
 		e.commitMu.Unlock()
 		return v, nil
 	}
-	tk := e.log.Submit(c)
-	e.inflight++
-	e.commitMu.Unlock()
-	err := tk.Wait()
-	if err == nil {
-		// Tickets complete in version order, so every commit before v is
-		// as durable as v: publishing v publishes them all.
-		e.publish(v)
-	}
-	e.commitMu.Lock()
-	if e.inflight--; e.inflight == 0 && e.closed {
-		e.inflightDone.Broadcast()
-	}
-	e.commitMu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	return v, nil
+	return e.awaitLog(c, v)
 }
 
 // validate checks the read set against every installed version, published
@@ -461,7 +437,7 @@ func (t *Txn) Scan(run core.RunID, space core.PrimitiveType, start, end string, 
 		return fn(w.Key, Entry{Value: w.Value})
 	}
 	stopped := false
-	t.e.scan(run, space, start, end, func(key string, c *chain) bool {
+	t.e.scanView(run, space, start, end, t.snap, func(key string, c *chain, v *version) bool {
 		for oi < len(own) && t.writes[own[oi]].Key < key {
 			if !emitOwn(own[oi]) {
 				stopped = true
@@ -481,7 +457,6 @@ func (t *Txn) Scan(run core.RunID, space core.PrimitiveType, start, end string, 
 			}
 			return true
 		}
-		v := c.at(t.snap)
 		if v == nil || v.tomb {
 			return true
 		}
@@ -548,8 +523,7 @@ func (e *Engine) scan(run core.RunID, space core.PrimitiveType, start, end strin
 // ScanSnapshot is Scan outside a transaction, at snapshot snap, over
 // committed data only.
 func (e *Engine) ScanSnapshot(run core.RunID, space core.PrimitiveType, start, end string, snap uint64, fn func(key string, e Entry) bool) {
-	e.scan(run, space, start, end, func(key string, c *chain) bool {
-		v := c.at(snap)
+	e.scanView(run, space, start, end, snap, func(key string, _ *chain, v *version) bool {
 		if v == nil || v.tomb {
 			return true
 		}

@@ -45,6 +45,43 @@
 // redone at the next open (segments the snapshot covers, snapshots the
 // MANIFEST does not name).
 //
+// # Checkpoint publication
+//
+// Checkpoint picks a snapshot id above the MANIFEST's and above every
+// snapshot file present (a file a crash left behind is never reused),
+// writes the snapshot through a temporary name, and only once it is durable
+// rewrites the MANIFEST to name it. It then removes the snapshots the
+// MANIFEST no longer names and orphaned torn-tail side files. A crash
+// before the MANIFEST rewrite is durable leaves the old snapshot named and
+// the new one stale.
+//
+// # WAL-only compaction
+//
+// CoveredSegments chooses the segments a durable snapshot covers: the
+// oldest ones, each closed (below the active segment), known (its newest
+// record version is recorded) and at or below the snapshot's watermark, up
+// to the first that is not, so the segments left stay contiguous.
+// CompactWAL removes them with their torn-tail side files.
+//
+// # Torn-tail side files
+//
+// Recovery keeps the bytes it cuts off a torn tail in
+// WAL/wal-<n>.seg.torn-<offset> for inspection. A side file lives as long
+// as its segment: compaction deletes it with the segment (TornFilesOf), and
+// a side file whose segment is gone and lies below the oldest segment left
+// (a crash between the two deletions) is an orphan that RemoveOrphanTorn
+// deletes at open and checkpoint. A side file of the newest number is never
+// an orphan: a segment whose header was torn is re-created under its
+// number.
+//
+// # Uncertain failures
+//
+// Maintenance writes through UncertainFS, which notes a failed fsync or
+// rename: after one the files on disk are in an unknown state (the old or
+// the new MANIFEST may be durable), and the caller must stop trusting its
+// in-memory view of them (the root package poisons the database). A failed
+// create, write or unlink leaves the old durable state standing.
+//
 // # Copying a database
 //
 // Export and import copy files with CopyFileDurable (through a temporary

@@ -164,3 +164,14 @@ func CopyDatabase(ctx context.Context, fsys vfs.FS, src, dst string) error {
 	}
 	return manifest.Write(fsys, dst, m)
 }
+
+// RemoveStaleSnapshots removes the snapshot files of dir that keep does not
+// name. The caller makes sure keep is the durable MANIFEST first.
+func RemoveStaleSnapshots(fsys vfs.FS, dir string, keep format.Manifest, log *slog.Logger) error {
+	stale, err := StaleSnapshots(fsys, dir, keep)
+	if err != nil {
+		return err
+	}
+	_, err = RemoveFiles(fsys, SnapDir(dir), stale, log)
+	return err
+}

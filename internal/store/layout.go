@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/inmemdb/inmem/internal/dberr"
 	"github.com/inmemdb/inmem/internal/manifest"
@@ -113,14 +114,39 @@ func CheckNoFiles(fsys vfs.FS, dir string) error {
 	return nil
 }
 
-// Lock takes the directory's LOCK: Locked if another process holds it.
-func Lock(fsys vfs.FS, dir string) (io.Closer, error) {
+// Lock takes the directory's LOCK for op: Locked if another process holds
+// it.
+func Lock(fsys vfs.FS, dir, op string) (io.Closer, error) {
 	lock, err := fsys.Lock(filepath.Join(dir, LockName))
 	if err != nil {
 		if errors.Is(err, vfs.ErrLocked) {
-			return nil, dberr.Wrap(dberr.Locked, "Open", err, "%s is open elsewhere", dir)
+			return nil, dberr.Wrap(dberr.Locked, op, err, "%s is open elsewhere", dir)
 		}
-		return nil, dberr.Wrap(dberr.Internal, "Open", err, "locking %s", dir)
+		return nil, dberr.Wrap(dberr.Internal, op, err, "locking %s", dir)
 	}
 	return lock, nil
+}
+
+// CheckDestination refuses an export or import target inside the source
+// directory, or one that already holds anything.
+func CheckDestination(fsys vfs.FS, src, dst string) error {
+	absSrc, err1 := filepath.Abs(src)
+	absDst, err2 := filepath.Abs(dst)
+	if err1 != nil || err2 != nil {
+		return dberr.New(dberr.InvalidArgument, "Export", "cannot resolve %s or %s", src, dst)
+	}
+	if rel, err := filepath.Rel(absSrc, absDst); err == nil && (rel == "." || !strings.HasPrefix(rel, "..")) {
+		return dberr.New(dberr.InvalidArgument, "Export", "destination %s is inside the database directory %s", dst, src)
+	}
+	names, err := fsys.List(dst)
+	if err == nil && len(names) > 0 {
+		if _, err := fsys.Stat(filepath.Join(dst, ManifestName)); err == nil {
+			return dberr.New(dberr.AlreadyExists, "Export", "destination %s already holds a database", dst)
+		}
+		return dberr.New(dberr.InvalidArgument, "Export", "destination %s is not empty", dst)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return dberr.Wrap(dberr.InvalidArgument, "Export", err, "cannot list %s", dst)
+	}
+	return nil
 }

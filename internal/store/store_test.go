@@ -134,15 +134,15 @@ func TestLock(t *testing.T) {
 	if err := CreateLayout(fsys, "db"); err != nil {
 		t.Fatal(err)
 	}
-	l, err := Lock(fsys, "db")
+	l, err := Lock(fsys, "db", "Open")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Lock(fsys, "db"); !errors.Is(err, dberr.ErrLocked) {
+	if _, err := Lock(fsys, "db", "Open"); !errors.Is(err, dberr.ErrLocked) {
 		t.Fatalf("second Lock = %v, want Locked", err)
 	}
 	l.Close()
-	l, err = Lock(fsys, "db")
+	l, err = Lock(fsys, "db", "Open")
 	if err != nil {
 		t.Fatalf("Lock after release: %v", err)
 	}

@@ -43,19 +43,36 @@ A version 2 record is sealed with
 The engine calls Submit under its commit lock, in version order; Submit
 only appends the commit to the queue and returns the Ticket of the queue's
 group, so the commit lock is never held across I/O. The committer then
-calls Ticket.Wait outside the lock. A waiter that finds no write in
-progress becomes the leader: it takes the whole queue (a new, empty group
-starts for later Submits), writes the batch with one write call, fsyncs
-once in Strict mode, marks its group done and broadcasts; each member's
-Wait then returns and its committer publishes (the engine does, see
-core.Ticket). Every other member of the group just waits
-for done. Commits submitted while a leader works form the next group, and
-the first of its waiters to wake after the broadcast leads it. A lone
-committer leads its own batch, with no hand-off to another goroutine;
-concurrent committers share one write and one fsync. Groups complete in
-version order (one leader at a time, under the file mutex), and never
-before the batch is as durable as the mode promises: that is the Ticket
-contract the engine's publication relies on.
+calls Ticket.Wait outside the lock, on its own group. A waiter whose
+group is queued, when no write (and in Strict mode no fsync) is in
+progress, becomes the write leader: it takes the whole queue (a new, empty
+group starts for later Submits) and writes the batch with one write call.
+In Buffered mode the group is then acknowledged; in Strict mode it waits
+for an fsync, which the same goroutine leads at once unless one runs. The
+fsync leader syncs, then acknowledges every group it covers, in order.
+Acknowledging broadcasts on the group's condition variable: its members'
+Waits return and their committers publish (the engine does, see
+core.Ticket). A finishing stage hands the next one over by signalling one
+group's condition variable, which wakes one member of that group, not
+every waiter (each member looks at the state under the writer's mutex
+before it sleeps, so a signal nobody hears loses nothing): the next
+queued group after a write or an fsync, the next written group after
+an fsync. A lone committer leads its own batch, with no hand-off to
+another goroutine; concurrent committers share one write and one fsync.
+Groups complete in version order (one write leader at a time, one fsync
+at a time), and never before the batch is as durable as the mode
+promises: that is the Ticket contract the engine's publication relies on.
+After the first failure nothing more is acknowledged: a leader that finds
+the writer poisoned, before or after its own I/O, fails its groups.
+
+A Strict batch is not written while the previous batch's fsync runs. That
+would overlap the next write with the fsync (as some logs do), but the
+earlier fsync could then make the later batch durable before its own
+fsync decides its fate, which the power-cut tests rule out. Buffered
+mode's background fsync (and Sync) run without the file lock, so batches
+keep being written while it runs; rotation and Close wait for a running
+fsync before they touch the file, and fsyncs of one file never overlap
+(the kernel reports a writeback error to one fsync only).
 
 # Rotation
 

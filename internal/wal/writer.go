@@ -63,27 +63,37 @@ type Options struct {
 // Writer appends commits to the WAL. It is the engine's core.Log.
 //
 // Group commit: committers submit under the engine's commit lock (cheap:
-// they join a queue) and then wait outside it. The first waiter that finds
-// no write in progress becomes the leader: it takes the whole queue, writes
-// it with one write call, fsyncs once (Strict), completes the batch's
-// ticket and wakes its members, which publish their commits themselves.
-// Commits that arrive while a leader writes form the next batch, whose
-// first waiter leads once the current leader is done. A lone committer
-// leads its own batch, so it pays no hand-off to another goroutine;
-// concurrent committers share fsyncs. Nothing is acknowledged before the
-// fsync that covers it.
+// they join a queue) and then wait outside it, each on its own group. A
+// batch goes through two stages, each led by one of its members: the write
+// (one write call for the whole queue) and, in Strict mode, the fsync. A
+// Strict batch is written only once the previous batch's fsync is done, so
+// a batch's records are never made durable by an fsync that acknowledges
+// an earlier batch alone (the power-cut tests rely on a batch's fate being
+// decided by its own fsync), and fsyncs of one file never overlap (the
+// kernel reports a writeback error to one fsync only). Buffered mode's
+// background fsync runs without the file lock: batches keep being written,
+// and acknowledged, while it runs. A finishing stage wakes one member of
+// the group that may lead next, not every waiter. Groups are acknowledged
+// strictly in order and never before the fsync that covers them (Strict);
+// a lone committer leads both stages itself and pays no hand-off to
+// another goroutine.
 type Writer struct {
 	opts Options
 
 	mu      sync.Mutex
-	cond    sync.Cond // signalled when a batch completes
 	queue   []*core.Commit
 	spare   []*core.Commit
-	qgroup  *group // the group the queued commits belong to
-	leading bool
+	qgroup  *group       // the group the queued commits belong to
+	writing bool         // a member leads a write
+	syncing bool         // a member leads an fsync (Strict)
+	pending []*group     // written, waiting for an fsync (Strict), in order
 	err     *dberr.Error // sticky: set by the first failure
 	closed  bool
 	started bool // Start created the first segment
+
+	// syncMu keeps fsyncs of the WAL from overlapping: the Strict sync
+	// leader's, the flusher's and Sync's.
+	syncMu sync.Mutex
 
 	// fileMu serializes file I/O: the leader's writes and rotations, and
 	// the flusher's syncs.
@@ -94,10 +104,19 @@ type Writer struct {
 	size    int64 // bytes in the current segment, header included
 	// curSeg and curSize mirror seg and size for readers that must not wait
 	// for a write or fsync in progress (statistics, compaction).
-	curSeg   atomic.Uint64
-	curSize  atomic.Int64
-	alloc    int64 // bytes of the current segment preallocated
-	unsynced int64 // bytes written since the last sync
+	curSeg  atomic.Uint64
+	curSize atomic.Int64
+	alloc   int64 // bytes of the current segment preallocated
+	// written and durable count record bytes over the writer's life, across
+	// segments; segBase is written's value at byte 0 of the current
+	// segment. An fsync's target is a value of written.
+	written int64
+	durable int64
+	segBase int64
+	// syncRefs counts fsyncs running on the current file without fileMu;
+	// rotation and Close wait on fileCond for none before touching it.
+	syncRefs int
+	fileCond sync.Cond
 	// synced is how many bytes of the current segment the last completed
 	// fsync made durable, and tag the segment's tag: every record carries
 	// both (its seal), so that recovery can tell damage a power cut may
@@ -115,6 +134,9 @@ type Writer struct {
 	// onAck, if set (by tests), is told the newest version of each batch
 	// just before its ticket completes.
 	onAck func(v uint64)
+	// afterWrite, if set (by tests), runs after a batch is written, before
+	// its leader looks at the writer's state again.
+	afterWrite func()
 
 	flushReq  chan struct{}
 	stopFlush chan struct{}
@@ -133,30 +155,63 @@ type Stats struct {
 	Segments atomic.Uint64 // segments created
 }
 
+// groupState is where a group is in the pipeline.
+type groupState uint8
+
+const (
+	queued   groupState = iota // accepting Submits or waiting for a writer
+	inWrite                    // a member writes it
+	written                    // written, waiting for its fsync (Strict)
+	finished                   // acknowledged or failed
+)
+
 // group is one batch of commits that one leader writes; it is the ticket
 // every member waits on.
 type group struct {
-	w    *Writer
-	done bool // under w.mu
-	err  error
-	n    int
+	w     *Writer
+	state groupState // under w.mu
+	err   error      // set when state becomes finished
+	end   int64      // w.written after the group's last record
+	last  uint64     // newest version in the group
+	// cond (on w.mu) wakes the group's members: all of them when it is
+	// finished, one when a member may lead its next stage (kickGroup).
+	// Each member looks at the state again under w.mu, so a signal that
+	// finds no waiter is not lost: a member that comes later looks first.
+	cond sync.Cond
 }
 
-// Wait blocks until the group's batch is acknowledged, leading the write if
-// no other committer is.
+// Wait blocks until the group's batch is acknowledged, leading its write
+// or its fsync when no other goroutine does.
 func (g *group) Wait() error {
 	w := g.w
 	w.mu.Lock()
-	for !g.done {
-		if !w.leading {
-			w.lead()
-			continue
+	for {
+		switch {
+		case g.state == finished:
+			w.mu.Unlock()
+			return g.err
+		case g.state == queued && !w.writing && !w.syncing:
+			w.leadWrite()
+		case g.state == written && !w.syncing:
+			w.leadSync()
+		default:
+			g.cond.Wait()
 		}
-		w.cond.Wait()
 	}
-	err := g.err
-	w.mu.Unlock()
-	return err
+}
+
+// kickGroup asks one member of g to look at the pipeline again. The caller
+// holds w.mu.
+func kickGroup(g *group) { g.cond.Signal() }
+
+// finish acknowledges (err nil) or fails g. The caller holds w.mu and
+// finishes groups in order.
+func (w *Writer) finish(g *group, err error) {
+	if err == nil && w.onAck != nil {
+		w.onAck(g.last)
+	}
+	g.state, g.err = finished, err
+	g.cond.Broadcast()
 }
 
 type failed struct{ err error }
@@ -168,7 +223,7 @@ func (f failed) Wait() error { return f.err }
 // and so before the number of the first segment to write is known.
 func New(opts Options) *Writer {
 	w := &Writer{opts: opts, segLast: map[uint64]uint64{}}
-	w.cond.L = &w.mu
+	w.fileCond.L = &w.fileMu
 	return w
 }
 
@@ -226,27 +281,88 @@ func (w *Writer) Submit(c *core.Commit) core.Ticket {
 	w.queue = append(w.queue, c)
 	if w.qgroup == nil {
 		w.qgroup = &group{w: w}
+		w.qgroup.cond.L = &w.mu
 	}
-	w.qgroup.n++
+	w.qgroup.last = c.Version
 	return w.qgroup
 }
 
-// lead writes the queued batch. The caller holds w.mu; lead releases it for
-// the I/O and holds it again on return.
-func (w *Writer) lead() {
-	w.leading = true
+// leadWrite writes the queued batch. The caller holds w.mu; leadWrite
+// releases it for the I/O and holds it again on return. In Buffered mode
+// the batch is acknowledged once written; in Strict mode it joins the
+// groups waiting for an fsync.
+func (w *Writer) leadWrite() {
+	w.writing = true
 	batch, g := w.queue, w.qgroup
 	w.queue, w.qgroup = w.spare[:0], nil
+	g.state = inWrite
 	w.mu.Unlock()
 
-	err := w.writeBatch(batch)
+	end, err := w.writeBatch(batch)
+	if w.afterWrite != nil {
+		w.afterWrite()
+	}
 
 	w.mu.Lock()
 	clear(batch)
 	w.spare = batch[:0]
-	g.done, g.err = true, err
-	w.leading = false
-	w.cond.Broadcast()
+	w.writing = false
+	if w.qgroup != nil {
+		kickGroup(w.qgroup) // the next batch may be written now
+	}
+	switch {
+	case err == nil && w.err != nil:
+		// Poisoned while writing (a failed background fsync): nothing is
+		// acknowledged after a failure.
+		w.finish(g, w.err)
+	case err != nil:
+		w.finish(g, err)
+	case w.opts.Mode == Buffered:
+		w.finish(g, nil)
+	default:
+		g.state, g.end = written, end
+		w.pending = append(w.pending, g)
+	}
+}
+
+// leadSync fsyncs every written group and acknowledges them in order. The
+// caller holds w.mu; leadSync releases it for the I/O and holds it again
+// on return.
+func (w *Writer) leadSync() {
+	if w.err != nil {
+		for _, p := range w.pending {
+			w.finish(p, w.err)
+		}
+		clear(w.pending)
+		w.pending = w.pending[:0]
+		return
+	}
+	w.syncing = true
+	n := len(w.pending)
+	target := w.pending[n-1].end
+	w.mu.Unlock()
+
+	err := w.syncTo(target)
+
+	w.mu.Lock()
+	w.syncing = false
+	if err == nil && w.err != nil {
+		// Another fsync failed before or while this one ran: its error
+		// may have been reported to that one only.
+		err = w.err
+	}
+	for _, p := range w.pending[:n] {
+		w.finish(p, err)
+	}
+	rest := copy(w.pending, w.pending[n:])
+	clear(w.pending[rest:])
+	w.pending = w.pending[:rest]
+	if rest > 0 {
+		kickGroup(w.pending[0]) // written during this fsync: the next one covers them
+	}
+	if w.qgroup != nil {
+		kickGroup(w.qgroup) // queued during this fsync: it may be written now
+	}
 }
 
 // fail records the first failure, poisons the database and returns the
@@ -276,14 +392,13 @@ func (w *Writer) poisoned() error {
 }
 
 // writeBatch appends the batch's records, rotating segments as needed,
-// and makes them as durable as the mode requires. Batches complete one
-// after another, in version order, which is what the engine's publication
-// relies on (core.Ticket).
-func (w *Writer) writeBatch(batch []*core.Commit) error {
+// and returns the writer's written offset after them. Batches are written
+// one after another, in version order.
+func (w *Writer) writeBatch(batch []*core.Commit) (int64, error) {
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
 	if err := w.poisoned(); err != nil {
-		return err
+		return 0, err
 	}
 	buf := w.buf[:0]
 	for _, c := range batch {
@@ -293,17 +408,17 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 		if err != nil {
 			// The version is assigned: skipping its record would leave a
 			// hole in the log, so an unencodable commit poisons too.
-			return w.fail("encoding a WAL record", err)
+			return 0, w.fail("encoding a WAL record", err)
 		}
 		// Records never span segments. A record larger than a segment
 		// gets a segment of its own: rotate only if this segment already
 		// holds something.
 		if w.size+int64(len(buf)) > w.opts.SegmentSize && w.size+int64(start) > format.SegmentHeaderSize {
 			if err := w.write(buf[:start]); err != nil {
-				return err
+				return 0, err
 			}
 			if err := w.rotate(); err != nil {
-				return err
+				return 0, err
 			}
 			buf = append(buf[:0], buf[start:]...)
 			format.Reseal(buf, w.seal()) // it now belongs to the new segment
@@ -313,13 +428,9 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 		w.segMu.Unlock()
 	}
 	if err := w.write(buf); err != nil {
-		return err
+		return 0, err
 	}
-	if w.opts.Mode == Strict {
-		if err := w.syncLocked(); err != nil {
-			return err
-		}
-	} else if w.unsynced >= w.opts.FlushBytes {
+	if w.opts.Mode == Buffered && w.written-w.durable >= w.opts.FlushBytes {
 		select {
 		case w.flushReq <- struct{}{}:
 		default:
@@ -338,10 +449,7 @@ func (w *Writer) writeBatch(batch []*core.Commit) error {
 			break
 		}
 	}
-	if w.onAck != nil {
-		w.onAck(batch[len(batch)-1].Version)
-	}
-	return nil
+	return w.written, nil
 }
 
 // seal is what the records written next into the current segment carry.
@@ -369,8 +477,8 @@ func (w *Writer) write(b []byte) error {
 	}
 	n, err := w.f.Write(b)
 	w.size += int64(n)
+	w.written += int64(n)
 	w.curSize.Store(w.size)
-	w.unsynced += int64(n)
 	w.stats.Bytes.Add(uint64(n))
 	if err != nil {
 		return w.fail("writing "+w.segPath, err)
@@ -378,22 +486,58 @@ func (w *Writer) write(b []byte) error {
 	return nil
 }
 
-// syncLocked makes the current segment's written bytes durable. fdatasync is
-// enough: it flushes the data and the file size needed to read it back;
-// the modification time it skips is never relied on. The segment's
-// directory entry was made durable when the segment was created. A failed
-// sync is never retried: the kernel may have dropped the dirty pages, so
-// the database is poisoned instead. The caller holds fileMu.
-func (w *Writer) syncLocked() error {
-	if w.unsynced == 0 {
-		return nil
+// syncTo makes the written offset target durable (the whole written log
+// if target is negative). fdatasync is enough: it flushes the data and the
+// file size needed to read it back; the modification time it skips is never
+// relied on. The segment's directory entry was made durable when the
+// segment was created. The fsync runs without fileMu, so the next batch is
+// written meanwhile. A failed sync is never retried: the kernel may have
+// dropped the dirty pages, so the database is poisoned instead. The caller
+// holds neither mu nor fileMu.
+func (w *Writer) syncTo(target int64) error {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	w.fileMu.Lock()
+	if err := w.poisoned(); err != nil {
+		w.fileMu.Unlock()
+		return err
 	}
-	if err := w.f.SyncData(); err != nil {
-		return w.fail("syncing "+w.segPath, err)
+	if target < 0 {
+		target = w.written
 	}
-	w.unsynced, w.synced = 0, w.size
+	if w.durable >= target {
+		w.fileMu.Unlock()
+		return nil // a rotation or an earlier fsync covered it
+	}
+	f, seg, path := w.f, w.seg, w.segPath
+	w.syncRefs++
+	w.fileMu.Unlock()
+
+	err := f.SyncData()
+
+	w.fileMu.Lock()
+	defer w.fileMu.Unlock()
+	if w.syncRefs--; w.syncRefs == 0 {
+		w.fileCond.Broadcast()
+	}
+	if err != nil {
+		return w.fail("syncing "+path, err)
+	}
+	// Rotation waits for this fsync, so the segment is still current.
+	if seg == w.seg {
+		w.synced = max(w.synced, target-w.segBase)
+	}
+	w.durable = max(w.durable, target)
 	w.stats.Fsyncs.Add(1)
 	return nil
+}
+
+// waitSyncs waits until no fsync runs on the current file. The caller
+// holds fileMu.
+func (w *Writer) waitSyncs() {
+	for w.syncRefs > 0 {
+		w.fileCond.Wait()
+	}
 }
 
 // rotate closes the current segment and starts the next. Protocol: cut the
@@ -420,13 +564,14 @@ func (w *Writer) rotate() error {
 // unused preallocated zeros) and fsyncs it, data and size: a closed segment
 // ends with its last record. The caller holds fileMu.
 func (w *Writer) sealSegment() error {
+	w.waitSyncs()
 	if err := w.f.Truncate(w.size); err != nil {
 		return w.fail("truncating "+w.segPath, err)
 	}
 	if err := w.f.Sync(); err != nil {
 		return w.fail("syncing "+w.segPath, err)
 	}
-	w.unsynced, w.synced = 0, w.size
+	w.synced, w.durable = w.size, w.written
 	w.stats.Fsyncs.Add(1)
 	return nil
 }
@@ -465,7 +610,8 @@ func (w *Writer) newSegment(n uint64) error {
 			return err
 		}
 	}
-	w.f, w.seg, w.segPath, w.size, w.alloc, w.unsynced = f, n, path, int64(len(hdr)), alloc, 0
+	w.f, w.seg, w.segPath, w.size, w.alloc = f, n, path, int64(len(hdr)), alloc
+	w.segBase = w.written - w.size
 	// The header was synced above: records start in an unsynced region.
 	w.synced, w.tag = w.size, format.SegmentTag(w.opts.UUID, n)
 	w.curSeg.Store(n)
@@ -495,15 +641,8 @@ func (w *Writer) flusher() {
 }
 
 // Sync makes every record written so far durable (Buffered mode's Flush;
-// a no-op in Strict mode, where written records are synced already).
-func (w *Writer) Sync() error {
-	w.fileMu.Lock()
-	defer w.fileMu.Unlock()
-	if err := w.poisoned(); err != nil {
-		return err
-	}
-	return w.syncLocked()
-}
+// in Strict mode it only covers a batch whose own fsync has not run yet).
+func (w *Writer) Sync() error { return w.syncTo(-1) }
 
 // Close syncs what was written (unless poisoned: a failed sync is never
 // retried) and closes the segment. The caller guarantees no commit is in
@@ -525,6 +664,7 @@ func (w *Writer) Close() error {
 	if w.f == nil {
 		return nil // never started
 	}
+	w.waitSyncs() // a Sync still running
 	var err error
 	if w.poisoned() == nil {
 		err = w.sealSegment()

@@ -57,7 +57,8 @@ func (db *DB) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 }
 
 // maintainable returns the storage of a database that maintenance may
-// write to: open, with a directory, not read-only. The caller holds
+// write to: open, with a directory, not read-only, automatic maintenance
+// not halted. The caller holds
 // db.life for reading.
 func (db *DB) maintainable(op string) (*storage, error) {
 	if err := db.checkOpen(op); err != nil {
@@ -68,6 +69,9 @@ func (db *DB) maintainable(op string) (*storage, error) {
 	}
 	if db.opts.ReadOnly {
 		return nil, errorf(CodeInvalidArgument, op, "the database is open read-only")
+	}
+	if err := db.maintenanceHalted(op); err != nil { // automaint_halted.go
+		return nil, err
 	}
 	return db.store, nil
 }

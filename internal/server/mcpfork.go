@@ -30,7 +30,7 @@ type runsDiffOut struct {
 	At      uint64           `json:"at"`
 	With    string           `json:"with"`
 	WithAt  uint64           `json:"with_at"`
-	Changes []map[string]any `json:"changes" jsonschema:"kind (added, removed, changed), primitive, key, collection, a and b ({value, version, timestamp} or null), patch (JSON documents), events ({common, a, b})"`
+	Changes []map[string]any `json:"changes" jsonschema:"kind (added, removed, changed), primitive, key, collection, a and b ({value, version, timestamp} or null), patch (JSON documents), events ({common, a_count, b_count, a, b}: the first 1000 events of each side past the common prefix)"`
 	Next    *uint64          `json:"next,omitempty" jsonschema:"set when more changes follow: pass it as after"`
 }
 

@@ -20,6 +20,9 @@ import (
 // reported beside them.
 const maxConflictsShown = 1000
 
+// maxDiffEvents bounds the events of each side a diff answer shows.
+const maxDiffEvents = 1000
+
 type forkRequest struct {
 	At       *uint64         `json:"at,omitempty"`
 	Name     string          `json:"name,omitempty"`
@@ -176,7 +179,12 @@ func eventsJSON(evs []inmem.Event) []Result {
 func diffJSON(c inmem.EntityDiff) Result {
 	r := Result{"kind": c.Kind.String(), "primitive": c.Primitive.String()}
 	if c.Events != nil {
-		r["events"] = Result{"common": c.Events.Common, "a": eventsJSON(c.Events.A), "b": eventsJSON(c.Events.B)}
+		// The logs may have diverged by millions of events: the answer
+		// shows the first maxDiffEvents of each side and counts them all;
+		// the rest are read with GET .../events?from=&as_of=.
+		ea, eb := c.Events.A, c.Events.B
+		r["events"] = Result{"common": c.Events.Common, "a_count": len(ea), "b_count": len(eb),
+			"a": eventsJSON(ea[:min(len(ea), maxDiffEvents)]), "b": eventsJSON(eb[:min(len(eb), maxDiffEvents)])}
 		return r
 	}
 	r["key"] = c.Key

@@ -59,7 +59,7 @@ func TestForkDiffMerge(t *testing.T) {
 		t.Fatalf("json patch %v", p)
 	}
 	ev := byKey["event:"]["events"].(map[string]any)
-	if ev["common"] != float64(1) || len(ev["a"].([]any)) != 0 || len(ev["b"].([]any)) != 1 {
+	if ev["common"] != float64(1) || len(ev["a"].([]any)) != 0 || len(ev["b"].([]any)) != 1 || ev["b_count"] != float64(1) {
 		t.Fatalf("event diff %v", ev)
 	}
 	if len(byKey) != 5 || d["next"] != nil {
@@ -246,3 +246,27 @@ func TestReadsAsOf(t *testing.T) {
 }
 
 func fmtMicros(us int64) string { return time.UnixMicro(us).UTC().Format(time.RFC3339Nano) }
+
+// TestDiffBoundsEvents: a diff of logs that diverged by more events than
+// an answer shows lists the first of them and counts all.
+func TestDiffBoundsEvents(t *testing.T) {
+	h := newHarness(t, Config{})
+	h.must("POST", "/v1/runs", `{"name":"src"}`)
+	h.must("POST", "/v1/runs/src/fork", `{"name":"child"}`)
+	n := maxDiffEvents + 5
+	for i := 0; i < n; i += 500 {
+		ops := ""
+		for j := i; j < min(n, i+500); j++ {
+			if ops != "" {
+				ops += ","
+			}
+			ops += `{"op":"event.append","type":"e"}`
+		}
+		h.must("POST", "/v1/batch", `{"run":"child","ops":[`+ops+`]}`)
+	}
+	d := h.must("GET", "/v1/runs/src/diff?with=child", "")
+	ev := d["changes"].([]any)[0].(map[string]any)["events"].(map[string]any)
+	if ev["b_count"] != float64(n) || len(ev["b"].([]any)) != maxDiffEvents {
+		t.Fatalf("events diff shows %d of %v", len(ev["b"].([]any)), ev["b_count"])
+	}
+}

@@ -413,7 +413,7 @@ class Runs(_Prim):
 
         Each change has kind (added, removed, changed), primitive, key,
         a and b (value, version, timestamp, or None), patch for documents,
-        and events ({common, a, b}) for the event logs."""
+        and events ({common, a_count, b_count, a, b}: the first 1000 events of each side past the common prefix) for the event logs."""
         after = 0
         while True:
             p = self.diff_page(run, with_, at, with_at, after, page_size)

@@ -316,7 +316,7 @@ export class Runs extends Prim {
   /**
    * Every change between the two sides, fetched page by page: kind (added,
    * removed, changed), primitive, key, a and b ({value, version, timestamp}
-   * or null), patch for documents, events ({common, a, b}) for event logs.
+   * or null), patch for documents, events ({common, a_count, b_count, a, b}: the first 1000 events of each side past the common prefix) for event logs.
    * @param {string} run
    * @param {{with?: string, at?: number, withAt?: number, pageSize?: number}} [opts]
    * @returns {AsyncGenerator<any>}

@@ -11,10 +11,13 @@ import (
 
 // Full compaction: retention, then a checkpoint, then WAL-only compaction.
 //
-// Retention runs first, in memory (engine.Trim): versions the policies drop
-// leave their chains, purged tombstones leave the indexes, and the trim
-// floors rise before any chain shrinks, so reads below them answer
-// HistoryTrimmed from that moment on. The raised floors are then committed
+// Retention runs first, in memory. Event logs and trace stores retire a
+// prefix of their stream (retireStreams: a start entry is committed, then
+// the retired entries are dropped once no snapshot predates it). Then
+// engine.Trim: versions the policies drop leave their chains, purged
+// tombstones leave the indexes, and the trim floors rise before any chain
+// shrinks, so reads below them answer HistoryTrimmed from that moment on.
+// Last, the vector index forgets deletion markers no snapshot needs. The raised floors are then committed
 // as System entries, through the WAL like any commit, and the checkpoint
 // that follows writes the trimmed state and the floors in one snapshot.
 // A crash before the snapshot is durable recovers the old snapshot and the
@@ -31,8 +34,16 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 	if !any {
 		return info, nil
 	}
+	dropped, droppedBytes, err := db.retireStreams(rules, now.UnixMicro())
+	if err != nil {
+		return info, err
+	}
 	res := db.eng.Trim(rules, now.UnixMicro())
-	info.VersionsRemoved = res.VersionsRemoved
+	info.VersionsRemoved = res.VersionsRemoved + dropped
+	// Memory released counts with the files: the engine is the primary
+	// copy, so what it frees is what a long-lived process gets back.
+	_, indexBytes := db.vectors.compact(db.eng.OldestSnapshot())
+	info.ReclaimedBytes = res.BytesRemoved + droppedBytes + indexBytes
 	if len(res.Floors) > 0 {
 		if err := db.persistFloors(res.Floors); err != nil {
 			return info, err
@@ -47,7 +58,9 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 func (db *DB) persistFloors(floors []engine.FloorChange) error {
 	txn := db.eng.Begin(core.GlobalRun, true)
 	for _, f := range floors {
-		txn.Put(f.Run, core.System, engine.FloorKey(f.Space), engine.FloorValue(f.Floor))
+		// The engine's floor is the highest any change raised it to; two
+		// changes of one space write that value once.
+		txn.Put(f.Run, core.System, engine.FloorKey(f.Space), engine.FloorValue(db.eng.Floor(f.Run, f.Space)))
 	}
 	if _, err := txn.Commit(); err != nil {
 		return err

@@ -120,7 +120,7 @@ type ChainReport struct {
 	// event.
 	OK bool
 	// Checked is the number of events whose links verified before the first
-	// break (the length of the log when OK).
+	// break (the number of retained events when OK).
 	Checked uint64
 	// BrokenAt is the sequence of the first broken link (when !OK).
 	BrokenAt uint64
@@ -274,7 +274,9 @@ func (l EventLog) Append(ctx context.Context, run RunID, typ string, payload Val
 	return core.Sequence(n), nil
 }
 
-// Read returns the event at sequence seq, or a NotFound error.
+// Read returns the event at sequence seq, or a NotFound error. An event
+// that retention removed is HistoryTrimmed, with the first retained
+// sequence as EarliestRetained.
 func (l EventLog) Read(ctx context.Context, run RunID, seq uint64) (Versioned[Event], error) {
 	const op = "events.Read"
 	db := l.db
@@ -282,6 +284,13 @@ func (l EventLog) Read(ctx context.Context, run RunID, seq uint64) (Versioned[Ev
 		return Versioned[Event]{}, err
 	}
 	e, ok := db.getLatest(run, core.Event, eventKey(seq))
+	st, err := db.eventStartLatest(op, run)
+	if err != nil {
+		return Versioned[Event]{}, err
+	}
+	if seq < st.seq {
+		return Versioned[Event]{}, eventTrimmed(op, run, seq, st.seq)
+	}
 	if !ok {
 		return Versioned[Event]{}, notFound(op, eventRef(run, seq))
 	}
@@ -295,7 +304,9 @@ func (l EventLog) Read(ctx context.Context, run RunID, seq uint64) (Versioned[Ev
 // Range returns the events with sequences in [from, to), in order, at one
 // snapshot. A range that reaches past the end of the log is cut at the end
 // (so Range(ctx, run, 0, math.MaxUint64) returns the whole log); from > to
-// is an InvalidArgument error.
+// is an InvalidArgument error. A range that starts below the events
+// retention kept is HistoryTrimmed (Requested from, EarliestRetained the
+// first retained sequence).
 func (l EventLog) Range(ctx context.Context, run RunID, from, to uint64) ([]Event, error) {
 	return viewGet(l.db, ctx, run, func(tx *Tx) ([]Event, error) { return tx.Events().Range(from, to) })
 }
@@ -335,8 +346,11 @@ func (l EventLog) Types(ctx context.Context, run RunID) ([]string, error) {
 }
 
 // VerifyChain walks run's whole log at one snapshot and checks every link:
-// sequences are contiguous from 0, each event's PrevHash equals its
-// predecessor's Hash (32 zero bytes for the genesis event), each Hash equals
+// sequences are contiguous from the first retained event (0 unless
+// retention removed a prefix), each event's PrevHash equals its
+// predecessor's Hash (32 zero bytes for the genesis event; for the first
+// retained event, the hash of the last removed one, which the log keeps),
+// each Hash equals
 // ComputeHash of the event's content, and the log's head agrees with its
 // last event. It also checks the type index that ReadByType and Types use
 // (each event's link to the previous event of its type, and each type's
@@ -412,6 +426,13 @@ func (l EventLogTx) Read(seq uint64) (Versioned[Event], error) {
 	if err := l.tx.checkRead(); err != nil {
 		return Versioned[Event]{}, err
 	}
+	st, err := l.start(op)
+	if err != nil {
+		return Versioned[Event]{}, err
+	}
+	if seq < st.seq {
+		return Versioned[Event]{}, eventTrimmed(op, l.tx.run, seq, st.seq)
+	}
 	ev, ok, err := l.read(op, seq)
 	if err != nil {
 		return Versioned[Event]{}, err
@@ -441,6 +462,13 @@ func (l EventLogTx) Range(from, to uint64) ([]Event, error) {
 	to = min(to, h.length)
 	if from >= to {
 		return []Event{}, nil
+	}
+	st, err := l.start(op)
+	if err != nil {
+		return nil, err
+	}
+	if from < st.seq {
+		return nil, eventTrimmed(op, tx.run, from, st.seq)
 	}
 	out := make([]Event, 0, to-from)
 	err = l.scanEvents(op, from, to, func(ev *storedEvent) bool {
@@ -493,6 +521,13 @@ func (l EventLogTx) Head() (Versioned[Event], error) {
 	if h.length == 0 {
 		return Versioned[Event]{}, (&Error{Code: dberr.NotFound, Op: op, Msg: "the event log is empty", Offset: -1}).WithRef(eventLogRef(tx.run))
 	}
+	st, err := l.start(op)
+	if err != nil {
+		return Versioned[Event]{}, err
+	}
+	if h.length-1 < st.seq { // a view of the past whose events were all retired
+		return Versioned[Event]{}, eventTrimmed(op, tx.run, h.length-1, st.seq)
+	}
 	ev, ok, err := l.read(op, h.length-1)
 	if err != nil {
 		return Versioned[Event]{}, err
@@ -514,7 +549,8 @@ func (l EventLogTx) Len() (uint64, error) {
 
 // ReadByType returns the events of type typ, in sequence order. It follows
 // the type's links from its newest event back, so it costs one lookup per
-// event of the type, whatever the length of the log.
+// event of the type, whatever the length of the log. Only retained events
+// are returned: the walk stops at the first event retention removed.
 func (l EventLogTx) ReadByType(typ string) ([]Event, error) {
 	const op = "events.ReadByType"
 	tx := l.tx
@@ -528,17 +564,21 @@ func (l EventLogTx) ReadByType(typ string) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err := l.start(op)
+	if err != nil {
+		return nil, err
+	}
 	out := []Event{}
 	e, ok := tx.txn.Get(tx.run, core.Event, eventTypeKey(typ))
 	if !ok {
 		return out, nil
 	}
 	last, ok := e.Value.AsInt()
-	if !ok || uint64(last) >= h.length {
+	if !ok || last < 0 || uint64(last) >= h.length {
 		return nil, eventCorrupt(op, eventLogRef(tx.run), "the type head of %q does not name an event", typ)
 	}
 	// Links strictly decrease (decodeEvent checks), so the walk ends.
-	for link := uint64(last) + 1; link != 0; {
+	for link := uint64(last) + 1; link > st.seq; {
 		seq := link - 1
 		ev, ok, err := l.read(op, seq)
 		if err != nil {
@@ -564,9 +604,16 @@ func (l EventLogTx) Types() ([]string, error) {
 	if _, err := l.head(op); err != nil {
 		return nil, err
 	}
+	st, err := l.start(op)
+	if err != nil {
+		return nil, err
+	}
 	out := []string{}
-	l.scanTypeHeads(func(typ string, _ engine.Entry) bool {
-		out = append(out, typ)
+	l.scanTypeHeads(func(typ string, e engine.Entry) bool {
+		// A type whose events were all retired is no longer in the log.
+		if n, ok := e.Value.AsInt(); !ok || n < 0 || uint64(n) >= st.seq {
+			out = append(out, typ)
+		}
 		return true
 	})
 	// Keys sort bytewise, which is Go's string order; sort anyway so the
@@ -596,10 +643,18 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 	if err := tx.checkRead(); err != nil {
 		return ChainReport{}, err
 	}
+	st, serr := l.start(op)
+	if serr != nil {
+		return ChainReport{BrokenAt: 0, Reason: "the log's start entry cannot be decoded"}, nil
+	}
+	if h, herr := l.head(op); herr == nil && h.length > 0 && st.seq >= h.length {
+		// A view of the past whose events were all retired since.
+		return ChainReport{OK: true}, nil
+	}
 	var (
 		rep    ChainReport
-		next   uint64                // the sequence the next event must have
-		prev   [32]byte              // the hash it must link to
+		next   = st.seq              // the sequence the next event must have
+		prev   = st.prev             // the hash it must link to
 		lastOf = map[string]uint64{} // type → sequence+1 of its newest event so far
 		err    error
 	)
@@ -608,7 +663,7 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 		return false
 	}
 	ctx := tx.ctx
-	tx.txn.Scan(tx.run, core.Event, eventKey(0), eventKeyEnd, false, func(key string, e engine.Entry) bool {
+	tx.txn.Scan(tx.run, core.Event, eventKey(st.seq), eventKeyEnd, false, func(key string, e engine.Entry) bool {
 		if next%1024 == 0 && ctx != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				err = ctxError(op, cerr)
@@ -627,15 +682,20 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 			return broken(seq, "event cannot be decoded: %v", derr)
 		}
 		if ev.PrevHash != prev {
-			if seq == 0 {
+			switch {
+			case seq == 0:
 				return broken(seq, "genesis prev_hash is not 32 zero bytes")
+			case seq == st.seq:
+				return broken(seq, "prev_hash does not match the retired prefix's head hash")
 			}
 			return broken(seq, "prev_hash does not match the hash of event %d", seq-1)
 		}
 		if ev.ComputeHash() != ev.Hash {
 			return broken(seq, "hash does not match the event's content")
 		}
-		if ev.typeLink != lastOf[ev.Type] {
+		// The first retained event of a type may link into the retired
+		// prefix.
+		if want, seen := lastOf[ev.Type]; ev.typeLink != want && (seen || ev.typeLink > st.seq) {
 			return broken(seq, "type link does not name the previous %q event", ev.Type)
 		}
 		lastOf[ev.Type] = seq + 1
@@ -646,7 +706,7 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 	if err != nil {
 		return ChainReport{}, err
 	}
-	rep.Checked = next
+	rep.Checked = next - st.seq
 	if rep.Reason != "" {
 		return rep, nil
 	}
@@ -677,6 +737,8 @@ func (l EventLogTx) VerifyChain() (ChainReport, error) {
 		switch {
 		case !ok:
 			note(max(want, 1)-1, "the type head of %q is not a sequence", typ)
+		case !known && last >= 0 && uint64(last) < st.seq:
+			// Every event of the type was retired.
 		case !known:
 			note(uint64(last), "the type head of %q names event %d, but no event has that type", typ, last)
 		case uint64(last)+1 != want:

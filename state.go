@@ -500,7 +500,9 @@ func (c StateTx) GetAt(name string, at Version) (Versioned[Value], error) {
 				return Versioned[Value]{}, notFound(op, stateRef(tx.run, name))
 			}
 		}
-		for _, e := range tx.txn.History(tx.run, core.State, key) {
+		es := tx.txn.History(tx.run, core.State, key)
+		var earliest uint64 // the smallest counter of a retained live version
+		for _, e := range es {
 			if e.Tombstone {
 				continue
 			}
@@ -512,8 +514,24 @@ func (c StateTx) GetAt(name string, at Version) (Versioned[Value], error) {
 				return v, nil
 			}
 			if v.Version.N < at.N {
-				break // counters only grow: older versions are smaller
+				return Versioned[Value]{}, notFound(op, stateRef(tx.run, name)) // counters only grow
 			}
+			earliest = v.Version.N
+		}
+		// Every counter up to the newest had a live version: one below the
+		// retained ones is missing only because retention removed it.
+		if at.N > 0 && tx.historyTrimmedErr(op, core.State, oldestOf(es), stateRef(tx.run, name)) != nil {
+			if earliest == 0 {
+				st, err := c.current(op, name)
+				if err != nil {
+					return Versioned[Value]{}, err
+				}
+				if at.N > st.counter {
+					return Versioned[Value]{}, notFound(op, stateRef(tx.run, name))
+				}
+				earliest = st.counter + 1 // the counter the next incarnation starts at
+			}
+			return Versioned[Value]{}, newHistoryTrimmedV(op, stateRef(tx.run, name), at, core.Counter(earliest))
 		}
 		return Versioned[Value]{}, notFound(op, stateRef(tx.run, name))
 	}
@@ -544,13 +562,19 @@ func (c StateTx) History(name string) ([]Versioned[Value], error) {
 			continue
 		}
 		// A deletion: its counter is the high-water mark Delete wrote in
-		// the same commit.
-		var n uint64
-		if h, ok := tx.txn.GetAt(tx.run, core.State, stateHighKey(name), e.Version); ok && !h.Tombstone {
-			if x, ok := h.Value.AsInt(); ok && x > 0 {
-				n = uint64(x)
+		// the same commit. Retention keeps that mark as long as the
+		// deletion (they share commits, so every policy treats them
+		// alike); if it is missing anyway, say so rather than report a
+		// counter of 0.
+		h, ok := tx.txn.GetAt(tx.run, core.State, stateHighKey(name), e.Version)
+		x, isInt := h.Value.AsInt()
+		if !ok || h.Tombstone || h.Version != e.Version || !isInt || x <= 0 {
+			if ok && h.Version == e.Version {
+				return nil, stateCorrupt(op, tx.run, name, "high-water entry is not a counter")
 			}
+			return out[:i], newHistoryTrimmedV(op, stateRef(tx.run, name), core.Txn(e.Version), core.Txn(e.Version))
 		}
+		n := uint64(x)
 		out[i] = Versioned[Value]{Version: core.Counter(n), Timestamp: Timestamp(e.Time), Deleted: true}
 	}
 	return out, tx.historyTrimmedErr(op, core.State, oldestOf(es), stateRef(tx.run, name))

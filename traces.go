@@ -606,6 +606,9 @@ func (t TraceTx) record(op string, parent TraceID, spec TraceSpec) (TraceID, err
 	// A parent the transaction recorded itself exists whatever other
 	// transactions record; any other parent is read (and validated).
 	if parent != 0 && tx.appends.traces.own(parent) < 0 {
+		if err := t.trimmed(op, parent); err != nil {
+			return 0, err
+		}
 		if _, ok := tx.txn.Get(tx.run, core.Trace, traceRecordKey(parent)); !ok {
 			return 0, (&Error{Code: dberr.NotFound, Op: op, Msg: "parent trace not found", Offset: -1}).WithRef(traceRef(tx.run, parent))
 		}
@@ -635,13 +638,17 @@ func (t TraceTx) get(id TraceID) (Versioned[Trace], bool, error) {
 	return Versioned[Trace]{Value: tr, Version: core.Txn(e.Version), Timestamp: Timestamp(e.Time)}, true, nil
 }
 
-// Get returns trace id, or NotFound.
+// Get returns trace id, or NotFound; a trace retention removed is
+// HistoryTrimmed.
 func (t TraceTx) Get(id TraceID) (Versioned[Trace], error) {
 	if err := t.tx.checkRead(); err != nil {
 		return Versioned[Trace]{}, err
 	}
 	if id == 0 {
 		return Versioned[Trace]{}, errorf(CodeInvalidArgument, "traces.Get", "trace ID must not be zero")
+	}
+	if err := t.trimmed("traces.Get", id); err != nil {
+		return Versioned[Trace]{}, err
 	}
 	v, ok, err := t.get(id)
 	if err != nil {
@@ -654,12 +661,15 @@ func (t TraceTx) Get(id TraceID) (Versioned[Trace], error) {
 }
 
 // indexIDs returns the TraceIDs of the index entries in [start, end), in
-// key order.
+// key order, leaving out traces retention retired.
 func (t TraceTx) indexIDs(start, end string) []TraceID {
 	tx := t.tx
+	first := t.start()
 	var ids []TraceID
 	tx.txn.Scan(tx.run, core.Trace, start, end, true, func(key string, _ engine.Entry) bool {
-		ids = append(ids, traceIndexID(key))
+		if id := traceIndexID(key); id >= first {
+			ids = append(ids, id)
+		}
 		return true
 	})
 	return ids
@@ -737,6 +747,9 @@ func (t TraceTx) checkExists(op string, id TraceID) error {
 	if id == 0 {
 		return errorf(CodeInvalidArgument, op, "trace ID must not be zero")
 	}
+	if err := t.trimmed(op, id); err != nil {
+		return err
+	}
 	if _, ok := t.tx.txn.Get(t.tx.run, core.Trace, traceRecordKey(id)); !ok {
 		return notFound(op, traceRef(t.tx.run, id))
 	}
@@ -796,9 +809,12 @@ func (t TraceTx) Count() (int, error) {
 		return 0, err
 	}
 	p := traceTimeIndex
+	first := t.start()
 	n := 0
-	tx.txn.Scan(tx.run, core.Trace, p, engine.PrefixEnd(p), true, func(string, engine.Entry) bool {
-		n++
+	tx.txn.Scan(tx.run, core.Trace, p, engine.PrefixEnd(p), true, func(key string, _ engine.Entry) bool {
+		if traceIndexID(key) >= first {
+			n++
+		}
 		return true
 	})
 	return n, nil

@@ -310,3 +310,53 @@ func scoreRecord(metric Metric, query []float32, key string, rec Value, filter F
 	}
 	return vector.Hit{Key: key, Score: vector.ScoreOf(vector.Metric(metric), query, vec), Payload: meta}, true
 }
+
+// compact shrinks the index after retention: deletion markers at or below
+// bound (the oldest snapshot any reader can still use) answer no search
+// any more, so they go, and prunedUpTo rises to the newest one dropped so
+// a search at an older snapshot (a historical view) scans chains instead;
+// indexes that lost most of their vectors give their room back. It returns
+// the markers dropped and an estimate of the bytes released.
+func (vi *vectorIndexes) compact(bound uint64) (markers int, bytes int64) {
+	vi.mu.Lock()
+	colls := make([]*collIndex, 0, len(vi.colls))
+	for _, c := range vi.colls {
+		colls = append(colls, c)
+	}
+	vi.mu.Unlock()
+	for _, c := range colls {
+		c.mu.Lock()
+		c.drain()
+		n := 0
+		for key, v := range c.deleted {
+			if v <= bound {
+				delete(c.deleted, key)
+				c.prunedUpTo = max(c.prunedUpTo, v)
+				n++
+				bytes += int64(len(key)) + 8
+			}
+		}
+		if n > 0 && len(c.deleted) == 0 {
+			c.deleted = map[string]uint64{} // a map never returns its buckets
+		}
+		markers += n
+		if c.ix != nil {
+			bytes += c.ix.Shrink()
+		}
+		c.mu.Unlock()
+	}
+	return markers, bytes
+}
+
+// deletionMarkers counts the deletion markers held (for tests).
+func (vi *vectorIndexes) deletionMarkers() int {
+	vi.mu.Lock()
+	defer vi.mu.Unlock()
+	n := 0
+	for _, c := range vi.colls {
+		c.mu.RLock()
+		n += len(c.deleted)
+		c.mu.RUnlock()
+	}
+	return n
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/inmemdb/inmem/internal/harness"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -88,8 +89,10 @@ summary goes to stderr on exit or on SIGINT/SIGTERM.`,
 func (a *app) crashtestCommand() *cobra.Command {
 	c := harness.CrashConfig{Writers: 2, MaxAcks: 60, MinValue: 16, MaxValue: 256, Durability: "strict"}
 	var scenario string
+	var everyOp bool
+	op := harness.OpCrashConfig{Commits: 24, CompactEvery: 8, SegmentSize: 2048, MaxValue: 200, Stride: 1}
 	cmd := &cobra.Command{
-		Use:   "crashtest <dir>",
+		Use:   "crashtest <dir> | crashtest --every-op",
 		Short: "SIGKILL a stress workload again and again and verify every recovery",
 		Long: `crashtest runs the stress workload in a child process on a directory of your
 disk, SIGKILLs it after a random number of acknowledged commits, reopens the
@@ -98,17 +101,44 @@ present, each transaction all or nothing, no phantoms, event chains verified,
 and recovering twice gives identical state. Cycles chain on one directory
 and walk the scenario matrix (WAL append, rotation, checkpoint, MANIFEST
 update, WAL-only compaction, Full compaction under a KeepLast policy, killing
-recovery itself, consecutive crashes). Past versions are read back with
+recovery itself, consecutive crashes). Each child also stops by itself after
+a commit budget a few times beyond its kill point, so a kill condition that
+never holds (a maintenance trigger skipped under load) ends in a clean exit,
+counted in the summary, and --child-timeout turns a stalled child into a
+reported hang instead of a run that never ends. Past versions are read back with
 ViewAt too: whole, or HistoryTrimmed only where the policy allows it. With
 --damage each cycle also cuts or bit-flips a copy of the last segment: Open
 must recover a correct prefix or refuse with a Corruption error.
 
+With --every-op it runs a different pass instead: a scripted workload with
+Full compactions under KeepLast on an in-memory file system (a power cut can
+only be simulated, so it takes no directory), replayed once per file-system
+operation those compactions make with the power cut just before it. The
+state the cut leaves (synced bytes only) and the state as written (a process
+kill) are each recovered and checked as above. It prints how many cut points
+were checked.
+
 It exits 1 on any violation, printing the seed and cycle that reproduce it.`,
-		Args: cobra.ExactArgs(1),
+		Args: a.args(func(cmd *cobra.Command, args []string) error {
+			if everyOp {
+				if len(args) != 0 {
+					return fmt.Errorf("--every-op runs on an in-memory file system and takes no directory")
+				}
+				return nil
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if everyOp {
+				op.Seed, op.Writers = c.Seed, c.Writers
+				return a.everyOp(cmd.Context(), op)
+			}
 			c.Dir = args[0]
-			if c.Cycles < 0 || c.Duration < 0 || c.Writers < 1 || c.MaxAcks < 1 {
-				return usageError{fmt.Errorf("--cycles, --duration must not be negative; --writers and --max-acks at least 1")}
+			if c.Cycles < 0 || c.Duration < 0 || c.Writers < 1 || c.MaxAcks < 1 || c.ChildTimeout <= 0 {
+				return usageError{fmt.Errorf("--cycles, --duration must not be negative; --writers and --max-acks at least 1; --child-timeout positive")}
+			}
+			if c.Durability != "strict" && c.Durability != "buffered" {
+				return usageError{fmt.Errorf("--durability %q: want strict or buffered (a kill loses everything in inmemory mode)", c.Durability)}
 			}
 			if c.Cycles == 0 && c.Duration == 0 {
 				c.Cycles = 20
@@ -144,8 +174,8 @@ It exits 1 on any violation, printing the seed and cycle that reproduce it.`,
 				return err
 			}
 			if res.Failed() {
-				return fmt.Errorf("violations found after %s (seed %d, cycle %d, scenario %s): rerun with --seed %d",
-					time.Since(start).Round(time.Millisecond), res.Seed, res.FailedCycle, res.FailedScenario, res.Seed)
+				return fmt.Errorf("violations found after %s (seed %d, cycle %d, scenario %s): rerun with %s",
+					time.Since(start).Round(time.Millisecond), res.Seed, res.FailedCycle, res.FailedScenario, res.Repro)
 			}
 			return nil
 		},
@@ -159,5 +189,51 @@ It exits 1 on any violation, printing the seed and cycle that reproduce it.`,
 	f.IntVar(&c.Writers, "writers", 2, "concurrent writers in the child")
 	f.IntVar(&c.MaxAcks, "max-acks", 60, "a kill comes after 1..max-acks acknowledged commits")
 	f.BoolVar(&c.Damage, "damage", true, "run the torn-tail/bit-flip pass on a copy every cycle")
+	f.BoolVar(&everyOp, "every-op", false, "cut the power at every file-system operation of Full compactions (in memory) instead of killing processes")
+	f.IntVar(&op.Commits, "op-commits", op.Commits, "with --every-op: commits of the script")
+	f.IntVar(&op.CompactEvery, "op-compact-every", op.CompactEvery, "with --every-op: a Full compaction after every this many commits")
+	f.IntVar(&op.KeepLast, "keep-last", 0, "with --every-op: the KeepLast(N) retention policy (0: 1 to 3, from the seed)")
+	f.DurationVar(&c.ChildTimeout, "child-timeout", harness.DefaultChildTimeout,
+		"wall-clock ceiling on one workload process; a child still running then is killed and reported as a hang")
 	return cmd
+}
+
+// everyOp runs the power-cut-at-every-operation pass and prints its
+// outcome; a violation is an error naming the seed that reproduces it.
+func (a *app) everyOp(ctx context.Context, op harness.OpCrashConfig) error {
+	if op.Writers < 1 || op.Commits < 1 || op.CompactEvery < 1 || op.KeepLast < 0 {
+		return usageError{fmt.Errorf("--writers, --op-commits and --op-compact-every must be at least 1, --keep-last not negative")}
+	}
+	if op.CompactEvery > op.Commits {
+		return usageError{fmt.Errorf("--op-compact-every %d above --op-commits %d: the script would never compact", op.CompactEvery, op.Commits)}
+	}
+	if op.KeepLast == 0 {
+		op.KeepLast = 1 + int(op.Seed%3)
+	}
+	var bar *progressbar.ProgressBar
+	started := false
+	op.Progress = func(done, total int) {
+		if !started {
+			started = true
+			bar = a.progress(int64(total), "power cuts")
+		}
+		pbSet(bar, int64(done))
+	}
+	ctx, stop := signalContext(ctx)
+	defer stop()
+	res, err := harness.CrashFullCompactionOps(ctx, op)
+	pbDone(bar)
+	fmt.Fprintf(a.stdout, "every-op power cuts: seed %d, %d writers, %d commits, Full compaction every %d, KeepLast(%d)\n",
+		op.Seed, op.Writers, op.Commits, op.CompactEvery, op.KeepLast)
+	if res != nil {
+		res.Print(a.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Failed() {
+		return fmt.Errorf("violation at power cut before file-system operation %d (%v): rerun with --every-op --seed %d --writers %d --op-commits %d --op-compact-every %d --keep-last %d",
+			res.FailedOp, res.FailedMode, op.Seed, op.Writers, op.Commits, op.CompactEvery, op.KeepLast)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -65,6 +66,11 @@ func TestCrashtestShortRun(t *testing.T) {
 	if _, _, code := run(t, "crashtest", dir, "--scenario", "no-such"); code != ExitUsage {
 		t.Fatalf("unknown scenario: exit %d, want %d", code, ExitUsage)
 	}
+	for _, bad := range [][]string{{"--durability", "inmemory"}, {"--child-timeout", "0s"}} {
+		if _, stderr, code := run(t, append([]string{"crashtest", t.TempDir()}, bad...)...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", bad, code, ExitUsage, stderr)
+		}
+	}
 }
 
 // TestCrashtestFullCompaction runs the compact-full scenario through real
@@ -82,5 +88,33 @@ func TestCrashtestFullCompaction(t *testing.T) {
 	_, stderr, code = run(t, "stress", filepath.Join(t.TempDir(), "db2"), "--max-commits", "12", "--compact-every", "4", "--full", "--keep-last", "1")
 	if code != ExitOK || !strings.Contains(stderr, "compactions") {
 		t.Fatalf("stress --full: exit %d: %s", code, stderr)
+	}
+}
+
+// TestCrashtestEveryOp runs the power cut at every file-system operation of
+// Full compactions from the tool and expects the number of cut points
+// checked and a clean result.
+func TestCrashtestEveryOp(t *testing.T) {
+	stdout, stderr, code := run(t, "crashtest", "--every-op", "--seed", "7", "--op-commits", "8", "--op-compact-every", "4", "--keep-last", "2")
+	if code != ExitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	m := regexp.MustCompile(`power-cut points checked +(\d+) `).FindStringSubmatch(stdout)
+	if m == nil || m[1] == "0" {
+		t.Fatalf("no cut points reported:\n%s", stdout)
+	}
+	if !regexp.MustCompile(`Full compactions +2\n`).MatchString(stdout) || !regexp.MustCompile(`result +ok\n`).MatchString(stdout) ||
+		!strings.Contains(stdout, "KeepLast(2)") {
+		t.Fatalf("summary incomplete:\n%s", stdout)
+	}
+	for _, bad := range [][]string{
+		{"crashtest", "--every-op", t.TempDir()},
+		{"crashtest", "--every-op", "--op-commits", "4", "--op-compact-every", "5"},
+		{"crashtest", "--every-op", "--op-compact-every", "0"},
+		{"crashtest"},
+	} {
+		if _, stderr, code := run(t, bad...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want %d (%s)", bad, code, ExitUsage, stderr)
+		}
 	}
 }

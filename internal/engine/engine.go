@@ -395,9 +395,7 @@ func (e *Engine) newVersion() *version {
 // install prepends a version for m. c is the chain if the caller already
 // knows it. The caller holds the commit lock.
 func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
-	if c == nil {
-		c = e.chainForInstall(m.Run, m.Space, m.Key)
-	}
+	c = e.chainForWrite(c, m.Run, m.Space, m.Key)
 	v := e.newVersion()
 	v.n, v.ts, v.next = m.Version, ts, c.head.Load()
 	if m.Op == core.OpDelete {

@@ -157,6 +157,9 @@ type TrimResult struct {
 	Bound           uint64 // versions were trimmed only below this snapshot
 	VersionsRemoved uint64
 	EntitiesPurged  uint64
+	// BytesRemoved estimates the memory the removed versions held: their
+	// nodes and encoded values, and the keys of purged entities.
+	BytesRemoved int64
 	// Floors are the trim floors Trim raised; the caller persists them as
 	// System entries (FloorKey) so they survive recovery.
 	Floors []FloorChange
@@ -207,7 +210,7 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 	flush := func() {
 		e.commitMu.Lock()
 		for _, it := range batch {
-			removed, f, purge := e.trimChain(it.c, keep, now, bound)
+			removed, bytes, f, purge := e.trimChain(it.c, keep, now, bound)
 			if removed == 0 && !purge {
 				continue
 			}
@@ -218,8 +221,10 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 				e.raiseFloor(run, sp, f)
 			}
 			res.VersionsRemoved += removed
+			res.BytesRemoved += bytes
 			if purge {
 				res.VersionsRemoved++ // the tombstone itself
+				res.BytesRemoved += versionBytes(it.c.head.Load()) + int64(len(it.key))
 				e.purgeChain(it.c)
 				gone = append(gone, it.key)
 				if id, ok := runRecordOf(run, sp, it.key); ok {
@@ -257,10 +262,10 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 // the floor that implies, and whether the entity is purged (its only
 // retained version is a tombstone nobody can read past). The caller holds
 // the commit lock.
-func (e *Engine) trimChain(c *chain, keep Keep, now int64, bound uint64) (removed uint64, floor uint64, purge bool) {
+func (e *Engine) trimChain(c *chain, keep Keep, now int64, bound uint64) (removed uint64, bytes int64, floor uint64, purge bool) {
 	h := c.head.Load()
 	if h == nil || h.next == &purgedMark {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	var succ *version // the next newer version of v
 	i := 0
@@ -274,14 +279,24 @@ func (e *Engine) trimChain(c *chain, keep Keep, now int64, bound uint64) (remove
 		}
 		for x := v; x != nil; x = x.next {
 			removed++
+			bytes += versionBytes(x)
 		}
 		floor = succ.n
 		break
 	}
 	if h.tomb && h.n <= bound && (h.next == nil || floor == h.n) {
-		return removed, h.n, true
+		return removed, bytes, h.n, true
 	}
-	return removed, floor, false
+	return removed, bytes, floor, false
+}
+
+// versionBytes estimates the memory v holds: its node and its value.
+func versionBytes(v *version) int64 {
+	n := int64(unsafe.Sizeof(*v))
+	if !v.tomb {
+		n += int64(v.val.EncodedSize())
+	}
+	return n
 }
 
 // cutChain replaces c with a copy of its versions without the oldest
@@ -315,6 +330,27 @@ func (e *Engine) purgeChain(c *chain) {
 	c.head.Store(nv)
 }
 
+// chainForWrite returns the chain a new version of (run, sp, key) goes on;
+// c is the chain the writer looked up, if any. A transaction looks its
+// chains up before it commits, so a trim may purge one in between: a
+// version installed there would sit on a chain the index and the tree
+// have dropped, readable by nobody and in no snapshot. A purged chain that
+// is still indexed (its trim has not reached dropKeys) starts over empty
+// instead, and dropKeys then leaves it alone. The caller holds the commit
+// lock.
+func (e *Engine) chainForWrite(c *chain, run core.RunID, sp core.PrimitiveType, key string) *chain {
+	if c == nil || c.purged() {
+		c = e.chainForInstall(run, sp, key)
+	}
+	if c.purged() {
+		c.head.Store(nil)
+		if id, ok := runRecordOf(run, sp, key); ok {
+			e.runFor(id, true).record.Store(c)
+		}
+	}
+	return c
+}
+
 // dropKeys removes purged keys from the index and the tree of (run, sp).
 // The hash index is rebuilt without them and published with one store, as
 // growth does: a reader still probing the old table finds the purged chain,
@@ -326,7 +362,10 @@ func (e *Engine) dropKeys(run core.RunID, sp core.PrimitiveType, keys []string) 
 	}
 	s.treeMu.Lock()
 	for _, k := range keys {
-		s.tree.Delete(item{key: k})
+		// A key written again since its purge keeps its chain.
+		if it, ok := s.tree.Get(item{key: k}); ok && it.c.purged() {
+			s.tree.Delete(item{key: k})
+		}
 	}
 	s.treeMu.Unlock()
 	old := s.index.table.Load()

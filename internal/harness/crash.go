@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -64,6 +65,13 @@ type CrashConfig struct {
 	MinValue   int
 	MaxValue   int
 	Damage     bool // run the torn-tail/bit-flip pass on a copy each cycle
+	// ChildTimeout bounds each workload process in wall-clock time (0:
+	// DefaultChildTimeout). Every child also stops by itself after a
+	// commit budget derived from its kill point, so this ceiling only
+	// trips when the workload stalls (a hang in the database, or a child
+	// that never starts): the process is killed and the cycle fails with a
+	// hang violation rather than the test running forever.
+	ChildTimeout time.Duration
 
 	// Spawn returns the command running the stress workload with cfg in a
 	// new process, its records on stdout.
@@ -75,20 +83,32 @@ type CrashConfig struct {
 	AfterKill func(dir string) error
 }
 
+// DefaultChildTimeout is the wall-clock ceiling on one workload process
+// when CrashConfig.ChildTimeout is zero. It is far above what a child needs
+// (its commit budget is a few hundred commits) so that a busy machine never
+// trips it; it exists to turn a hang into a report.
+const DefaultChildTimeout = 10 * time.Minute
+
 // ScenarioStats counts what one scenario did.
 type ScenarioStats struct {
 	Scenario
 	Cycles     int
 	Kills      int
+	Unkilled   int // workload processes that finished their commit budget before their kill point
 	Verified   uint64
 	Violations int
 }
 
 // CrashResult is the outcome of a crash test.
 type CrashResult struct {
-	Seed     uint64
-	Cycles   int
-	Kills    int
+	Seed   uint64
+	Cycles int
+	Kills  int
+	// Unkilled counts workload processes that completed their commit
+	// budget and exited cleanly before their kill condition held (a
+	// maintenance trigger skipped under load, say). Their state is still
+	// checked; it is an outcome to report, not a violation.
+	Unkilled int
 	Verified uint64 // distinct commits checked present (each again at every later check)
 	Past     int    // past versions read back whole (ViewAt), over all checks
 	Trimmed  int    // past versions answering HistoryTrimmed, as retention allows
@@ -102,7 +122,13 @@ type CrashResult struct {
 	Violations     []Violation
 	FailedCycle    int
 	FailedScenario string
-	Elapsed        time.Duration
+	// Repro holds the crashtest flags that replay the run up to the
+	// failing cycle: the scenario chosen for a cycle, the seeds of its
+	// children and its kill points follow from the seed, the cycle number
+	// and the selection of scenarios, and the checks from the writers,
+	// kill range, durability and damage pass, so all of them are given.
+	Repro   string
+	Elapsed time.Duration
 }
 
 // Failed reports whether any violation was found.
@@ -129,12 +155,13 @@ func (r *CrashResult) Print(w io.Writer) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "cycles\t%d\n", r.Cycles)
 	fmt.Fprintf(tw, "kills\t%d\n", r.Kills)
+	fmt.Fprintf(tw, "workloads finished before their kill point\t%d\n", r.Unkilled)
 	fmt.Fprintf(tw, "acknowledged commits verified\t%d\n", r.Verified)
 	fmt.Fprintf(tw, "past versions read back / trimmed by retention\t%d / %d\n", r.Past, r.Trimmed)
 	if r.PurgeFloor > 0 {
 		fmt.Fprintf(tw, "past versions refused below a purged tombstone's floor\t%d\n", r.PurgeFloor)
 	}
-	for _, k := range []string{KindLoss, KindAtomicity, KindPhantom, KindWrong, KindHistory, KindChain, KindRecovery, KindNondet, KindOrder, KindChild, KindDamage, KindNotAPrefix} {
+	for _, k := range []string{KindLoss, KindAtomicity, KindPhantom, KindWrong, KindHistory, KindChain, KindRecovery, KindNondet, KindOrder, KindChild, KindHang, KindDamage, KindNotAPrefix} {
 		label := k
 		switch k {
 		case KindLoss:
@@ -165,7 +192,7 @@ func (r *CrashResult) Print(w io.Writer) {
 			}
 			fmt.Fprintf(w, "  %s\n", v)
 		}
-		fmt.Fprintf(w, "reproduce: inmem crashtest <new dir> --seed %d --cycles %d --scenario %s\n", r.Seed, r.FailedCycle+1, r.FailedScenario)
+		fmt.Fprintf(w, "reproduce: inmem crashtest <new dir> %s\n", r.Repro)
 	}
 }
 
@@ -232,7 +259,7 @@ func Crashtest(ctx context.Context, cfg CrashConfig) (*CrashResult, error) {
 		st := active[cycle%len(active)]
 		r := rand.New(rand.NewPCG(cfg.Seed, uint64(cycle)))
 		before := m.Acknowledged()
-		vs, kills, _, err := runCycle(ctx, cfg, st.Name, m, r, res)
+		vs, kills, unkilled, err := runCycle(ctx, cfg, st.Name, m, r, res)
 		verified := m.Acknowledged() - before // commits this cycle added, in-flight ones found included
 		if err != nil {
 			if ctx.Err() != nil {
@@ -242,9 +269,11 @@ func Crashtest(ctx context.Context, cfg CrashConfig) (*CrashResult, error) {
 		}
 		res.Cycles++
 		res.Kills += kills
+		res.Unkilled += unkilled
 		res.Verified += verified
 		st.Cycles++
 		st.Kills += kills
+		st.Unkilled += unkilled
 		st.Verified += verified
 		st.Violations += len(vs)
 		for _, v := range vs {
@@ -255,6 +284,7 @@ func Crashtest(ctx context.Context, cfg CrashConfig) (*CrashResult, error) {
 		}
 		if len(vs) > 0 {
 			res.Violations, res.FailedCycle, res.FailedScenario = vs, cycle, st.Name
+			res.Repro = reproArgs(cfg, cycle)
 			break
 		}
 	}
@@ -262,8 +292,39 @@ func Crashtest(ctx context.Context, cfg CrashConfig) (*CrashResult, error) {
 	return res, nil
 }
 
-// runCycle crashes the workload as the scenario says, then checks.
-func runCycle(ctx context.Context, cfg CrashConfig, scenario string, m *Model, r *rand.Rand, res *CrashResult) (vs []Violation, kills int, verified uint64, err error) {
+// budget turns the number of acknowledged commits after which a kill is
+// expected into the commit budget of the child: past it the workload stops
+// and closes by itself, so a kill condition that never holds ends the
+// child instead of leaving it running forever. It is generous (a kill point
+// reached late because maintenance triggers were skipped under load still
+// fires) and scales with the writers, each of which may finish one commit
+// after the budget is spent.
+func budget(expect, writers int) int { return 4*expect + 16*writers + 64 }
+
+// reproArgs returns the crashtest flags replaying cfg up to cycle. A
+// cycle's scenario is its number modulo the selection, so the selection is
+// repeated as given (the whole matrix when empty), not narrowed to the
+// failing scenario, which would run other cycles on a different history.
+func reproArgs(cfg CrashConfig, cycle int) string {
+	args := fmt.Sprintf("--seed %d --cycles %d", cfg.Seed, cycle+1)
+	switch len(cfg.Scenarios) {
+	case 0:
+	case 1:
+		args += " --scenario " + cfg.Scenarios[0]
+	default:
+		args += " (scenarios " + strings.Join(cfg.Scenarios, ",") + ")"
+	}
+	args += fmt.Sprintf(" --writers %d --max-acks %d --durability %s", cfg.Writers, cfg.MaxAcks, cfg.Durability)
+	if !cfg.Damage {
+		args += " --damage=false"
+	}
+	return args
+}
+
+// runCycle crashes the workload as the scenario says, then checks. kills
+// counts the children really killed, unkilled those that spent their
+// commit budget and exited cleanly first.
+func runCycle(ctx context.Context, cfg CrashConfig, scenario string, m *Model, r *rand.Rand, res *CrashResult) (vs []Violation, kills, unkilled int, err error) {
 	base := StressConfig{Dir: cfg.Dir, Writers: cfg.Writers, Durability: cfg.Durability,
 		MinValue: cfg.MinValue, MaxValue: cfg.MaxValue}
 	ackKill := func(k int) killCond {
@@ -287,70 +348,82 @@ func runCycle(ctx context.Context, cfg CrashConfig, scenario string, m *Model, r
 		cond killCond
 	}
 	var steps []step
-	one := func(mod func(*StressConfig), c killCond) {
+	// one adds a child; expect is the number of acknowledged commits by
+	// which its kill should have come.
+	one := func(mod func(*StressConfig), c killCond, expect int) {
 		sc := base
 		sc.Seed = r.Uint64()
 		if mod != nil {
 			mod(&sc)
 		}
+		sc.MaxCommits = budget(expect, sc.Writers)
 		steps = append(steps, step{sc, c})
 	}
 	k := func() int { return 1 + r.IntN(cfg.MaxAcks) }
 	switch scenario {
 	case "wal-append":
-		one(nil, ackKill(k()))
+		n := k()
+		one(nil, ackKill(n), n)
 	case "rotation":
-		one(func(c *StressConfig) { c.SegmentSize = 1024 }, ackKill(k()))
+		n := k()
+		one(func(c *StressConfig) { c.SegmentSize = 1024 }, ackKill(n), n)
 	case "checkpoint":
-		every := 4 + r.IntN(16)
-		one(func(c *StressConfig) { c.CheckpointEvery = every }, maintKill("checkpoint", 1+r.IntN(3), r.IntN(3)))
+		every, nth, j := 4+r.IntN(16), 1+r.IntN(3), r.IntN(3)
+		one(func(c *StressConfig) { c.CheckpointEvery = every }, maintKill("checkpoint", nth, j), nth*every+j)
 	case "manifest":
 		ce, co := 3+r.IntN(6), 5+r.IntN(10)
+		nth, j := 1+r.IntN(4), r.IntN(2*cfg.Writers+1)
 		one(func(c *StressConfig) { c.CheckpointEvery, c.CompactEvery, c.SegmentSize = ce, co, 4096 },
-			maintKill("", 1+r.IntN(4), r.IntN(2*cfg.Writers+1)))
+			maintKill("", nth, j), nth*ce+j)
 	case "compact-wal":
-		every := 5 + r.IntN(20)
-		one(func(c *StressConfig) { c.CompactEvery, c.SegmentSize = every, 4096 }, maintKill("compact", 1+r.IntN(3), r.IntN(3)))
+		every, nth, j := 5+r.IntN(20), 1+r.IntN(3), r.IntN(3)
+		one(func(c *StressConfig) { c.CompactEvery, c.SegmentSize = every, 4096 }, maintKill("compact", nth, j), nth*every+j)
 	case "compact-full":
 		every, keep := 5+r.IntN(20), 1+r.IntN(3)
+		nth, j := 1+r.IntN(3), r.IntN(3)
 		one(func(c *StressConfig) { c.CompactEvery, c.Full, c.KeepLast, c.SegmentSize = every, true, keep, 4096 },
-			maintKill("compact-full", 1+r.IntN(3), r.IntN(3)))
+			maintKill("compact-full", nth, j), nth*every+j)
 	case "recovery":
-		one(nil, ackKill(k()))
+		n := k()
+		one(nil, ackKill(n), n)
 		for range 1 + r.IntN(3) {
-			one(nil, func(rec Record, _ int) bool { return rec.Kind == "opening" })
+			one(nil, func(rec Record, _ int) bool { return rec.Kind == "opening" }, 0)
 		}
 	case "consecutive":
 		for range 2 + r.IntN(3) {
-			one(nil, ackKill(1+r.IntN(cfg.MaxAcks/4+1)))
+			n := 1 + r.IntN(cfg.MaxAcks/4+1)
+			one(nil, ackKill(n), n)
 		}
 	default:
 		return nil, 0, 0, fmt.Errorf("scenario %q cannot run", scenario)
 	}
 	for _, s := range steps {
-		v, err := runChild(ctx, cfg, s.sc, s.cond, m)
+		v, killed, err := runChild(ctx, cfg, s.sc, s.cond, m)
 		if err != nil {
-			return nil, kills, 0, err
+			return nil, kills, unkilled, err
 		}
-		kills++
+		if killed {
+			kills++
+		} else if len(v) == 0 {
+			unkilled++
+		}
 		if len(v) > 0 {
-			return v, kills, 0, nil
+			return v, kills, unkilled, nil
 		}
 	}
 	if cfg.AfterKill != nil {
 		if err := cfg.AfterKill(cfg.Dir); err != nil {
-			return nil, kills, 0, err
+			return nil, kills, unkilled, err
 		}
 	}
 	var cp string
 	if cfg.Damage {
 		if cp, err = copyForDamage(cfg.Dir); err != nil {
-			return nil, kills, 0, err
+			return nil, kills, unkilled, err
 		}
 		defer os.RemoveAll(cp)
 	}
 	vs, rep := checkDir(ctx, cfg.Dir, nil, m)
-	verified = rep.Verified
 	res.Past += rep.Past
 	res.Trimmed += rep.Trimmed
 	res.PurgeFloor += rep.PurgeFloor
@@ -359,32 +432,47 @@ func runCycle(ctx context.Context, cfg CrashConfig, scenario string, m *Model, r
 		res.Damage[outcome]++
 		vs = dv
 	}
-	return vs, kills, verified, nil
+	return vs, kills, unkilled, nil
 }
 
 // killCond decides, after each record, whether to kill the child now.
 type killCond func(rec Record, acks int) bool
 
 // runChild runs one workload process and kills it when cond holds. Every
-// record it printed, before and after the kill, feeds the model.
-func runChild(ctx context.Context, cfg CrashConfig, sc StressConfig, cond killCond, m *Model) ([]Violation, error) {
+// record it printed, before and after the kill, feeds the model. killed
+// reports that the process died of the kill; a child that exits 0 first
+// (its commit budget spent) is not a violation, one that fails by itself
+// or outlives cfg.ChildTimeout is.
+func runChild(ctx context.Context, cfg CrashConfig, sc StressConfig, cond killCond, m *Model) (vs []Violation, killed bool, err error) {
 	cmd, err := cfg.Spawn(ctx, sc)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var vs []Violation
+	limit := cfg.ChildTimeout
+	if limit <= 0 {
+		limit = DefaultChildTimeout
+	}
+	// The ceiling kills the child, which closes its stdout and so ends the
+	// read loop below; timedOut tells the two kinds of kill apart.
+	var timedOut atomic.Bool
+	watchdog := time.AfterFunc(limit, func() {
+		timedOut.Store(true)
+		cmd.Process.Kill()
+	})
+	defer watchdog.Stop()
 	sc2 := bufio.NewScanner(out)
 	sc2.Buffer(make([]byte, 64<<10), 16<<20)
-	acks, killed, bad := 0, false, ""
+	acks, bad := 0, ""
+	sentKill := false
 	for sc2.Scan() {
 		if bad != "" {
 			vs = append(vs, Violation{Kind: KindOrder, Detail: "unreadable record before the last: " + bad})
@@ -402,28 +490,49 @@ func runChild(ctx context.Context, cfg CrashConfig, sc StressConfig, cond killCo
 		if rec.Kind == "commit" {
 			acks++
 		}
-		if !killed && cond(rec, acks) {
+		if !sentKill && cond(rec, acks) {
 			cmd.Process.Kill() // SIGKILL: no deferred code, no Close, no flush
-			killed = true
+			sentKill = true
 		}
 	}
-	if !killed {
-		// The pipe closed first: the child ended by itself. Kill it for
-		// good measure, then report what it said.
+	if !sentKill {
+		// The pipe closed first: the child ended by itself (or closed its
+		// stdout and stalled). Make sure it is gone before waiting.
 		cmd.Process.Kill()
 	}
 	werr := cmd.Wait()
-	if err := sc2.Err(); err != nil && !killed {
-		return vs, err
+	watchdog.Stop()
+	if timedOut.Load() {
+		vs = append(vs, Violation{Kind: KindHang, Detail: fmt.Sprintf(
+			"workload process still running after %s (%d commits acknowledged, budget %d): killed; raise the ceiling with --child-timeout if the machine is that slow",
+			limit, acks, sc.MaxCommits)})
+		return vs, false, nil
 	}
-	if !killed || (werr != nil && cmd.ProcessState != nil && cmd.ProcessState.ExitCode() != -1) {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 2000 {
-			msg = msg[len(msg)-2000:]
+	if err := sc2.Err(); err != nil && !sentKill {
+		return vs, false, err
+	}
+	code := -2
+	if cmd.ProcessState != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	switch {
+	case code == 0 && werr == nil:
+		// Finished its commit budget and closed the database cleanly
+		// (perhaps just before a kill sent at the very end): a clean
+		// shutdown, checked like any other state.
+		if bad != "" {
+			vs = append(vs, Violation{Kind: KindOrder, Detail: "a cleanly exited workload left a cut last record: " + bad})
 		}
-		vs = append(vs, Violation{Kind: KindChild, Detail: fmt.Sprintf("workload ended by itself (%v) after %d commits: %s", werr, acks, msg)})
+		return vs, false, nil
+	case sentKill && code == -1:
+		return vs, true, nil
 	}
-	return vs, nil
+	msg := strings.TrimSpace(stderr.String())
+	if len(msg) > 2000 {
+		msg = msg[len(msg)-2000:]
+	}
+	vs = append(vs, Violation{Kind: KindChild, Detail: fmt.Sprintf("workload ended by itself (%v) after %d commits: %s", werr, acks, msg)})
+	return vs, false, nil
 }
 
 // checkDir reopens dir (with opts, nil for the defaults), checks it

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +21,16 @@ import (
 // the workload process.
 const childEnv = "INMEM_HARNESS_STRESS_CHILD"
 
+// hangEnv makes the re-executed test binary a workload that prints its
+// first record and then blocks until its stdin closes: a stalled child.
+const hangEnv = "INMEM_HARNESS_HANG_CHILD"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(hangEnv) == "1" {
+		os.Stdout.WriteString(`{"kind":"opening"}` + "\n")
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
 	if cfg := os.Getenv(childEnv); cfg != "" {
 		var sc StressConfig
 		if err := json.Unmarshal([]byte(cfg), &sc); err != nil {
@@ -149,6 +161,13 @@ func TestCrash_CheckerCatchesLoss(t *testing.T) {
 		res.Print(&b)
 		t.Fatalf("planted loss not reported as a loss:\n%s", b.String())
 	}
+	// The reproduction repeats every setting the cycle depends on.
+	want := fmt.Sprintf("--seed %d --cycles 1 --scenario wal-append --writers 3 --max-acks 1 --durability strict --damage=false", cfg.Seed)
+	var b strings.Builder
+	res.Print(&b)
+	if res.Repro != want || !strings.Contains(b.String(), "reproduce: inmem crashtest <new dir> "+want+"\n") {
+		t.Fatalf("reproduction %q, want %q:\n%s", res.Repro, want, b.String())
+	}
 }
 
 // TestCrash_FullCompactionEveryOp cuts the power at every file-system
@@ -193,4 +212,64 @@ func TestCrash_CheckerCatchesOvertrim(t *testing.T) {
 		t.Fatalf("trimming the last commits' history not reported: %+v", res)
 	}
 	t.Log(res.Violations[0])
+}
+
+// TestCrash_KillNeverFires: a child whose kill condition never holds (its
+// checkpoints are switched off behind the scenario's back, so the
+// checkpoint kill cannot fire) spends its commit budget, exits cleanly and
+// is reported as such; its state is still checked. Without the budget the
+// child would commit forever and the test would hang.
+func TestCrash_KillNeverFires(t *testing.T) {
+	cfg := crashConfig(t, "strict")
+	cfg.Scenarios, cfg.Cycles, cfg.Damage = []string{"checkpoint"}, 1, false
+	var budget int
+	cfg.Spawn = func(ctx context.Context, sc StressConfig) (*exec.Cmd, error) {
+		sc.CheckpointEvery = 0
+		budget = sc.MaxCommits
+		return spawnTestChild(ctx, sc)
+	}
+	res, err := Crashtest(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	res.Print(&b)
+	if res.Failed() || res.Kills != 0 || res.Unkilled != 1 || res.Scenarios[2].Unkilled != 1 {
+		t.Fatalf("want one clean, unkilled cycle:\n%s", b.String())
+	}
+	if budget < 1 || res.Verified < uint64(budget) {
+		t.Fatalf("budget %d, %d commits verified:\n%s", budget, res.Verified, b.String())
+	}
+	if !regexp.MustCompile(`workloads finished before their kill point +1\n`).MatchString(b.String()) {
+		t.Fatalf("summary does not report the unkilled workload:\n%s", b.String())
+	}
+}
+
+// TestCrash_ChildTimeout: a workload that stalls (prints its first record,
+// then blocks on a pipe the test never writes to) is killed at the
+// wall-clock ceiling and reported as a hang, with the seed and cycle.
+func TestCrash_ChildTimeout(t *testing.T) {
+	cfg := crashConfig(t, "strict")
+	cfg.Scenarios, cfg.Cycles, cfg.Damage = []string{"wal-append"}, 1, false
+	cfg.ChildTimeout = time.Millisecond
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pr.Close(); pw.Close() })
+	cfg.Spawn = func(ctx context.Context, sc StressConfig) (*exec.Cmd, error) {
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), hangEnv+"=1")
+		cmd.Stdin = pr
+		return cmd, nil
+	}
+	res, err := Crashtest(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	res.Print(&b)
+	if !res.Failed() || res.Counts[KindHang] != 1 || res.FailedCycle != 0 || !strings.Contains(b.String(), "hang: workload process still running after 1ms") {
+		t.Fatalf("stalled child not reported as a hang:\n%s", b.String())
+	}
 }

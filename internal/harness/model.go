@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -23,6 +24,7 @@ const (
 	KindNondet     = "nondeterministic" // two recoveries disagree
 	KindOrder      = "order"            // the workload's output is inconsistent
 	KindChild      = "child"            // the workload process failed by itself
+	KindHang       = "hang"             // the workload neither reached its kill point nor finished in time
 	KindDamage     = "damage"           // a damaged copy recovered wrong data
 	KindNotAPrefix = "not-a-prefix"     // a damaged copy lost a commit but kept a later one
 	KindHistory    = "history"          // a past version read wrong, or trimmed though retention keeps it
@@ -318,19 +320,24 @@ func (m *Model) checkWriter(ctx context.Context, db *inmem.DB, w *writerModel, r
 		if err != nil {
 			return err
 		}
-		evs, err := tx.Events().Range(0, n)
+		first, evs, err := retainedEvents(tx, n)
 		if err != nil {
 			return err
 		}
-		for i := 0; i < max(len(evs), len(e.events)); i++ {
+		// KeepLast(k) retires all but the last k events of a log.
+		if first > 0 && (m.keep == 0 || first+uint64(m.keep) > n) {
+			rep.Violations = append(rep.Violations, Violation{Kind: KindHistory, Writer: w.info.Run, Seq: first,
+				Detail: fmt.Sprintf("events below %d of %d trimmed though %s keeps them", first, n, keepName(m.keep))})
+		}
+		for i := int(first); i < max(int(first)+len(evs), len(e.events)); i++ {
 			switch {
-			case i >= len(evs):
+			case i-int(first) >= len(evs):
 				c.add(e.events[i].seq, false, fmt.Sprintf("event %d missing", i))
 			case i >= len(e.events):
-				qv, _ := evs[i].Payload.Get("q")
+				qv, _ := evs[i-int(first)].Payload.Get("q")
 				q, _ := qv.AsInt()
 				c.add(uint64(max(q, 0)), false, fmt.Sprintf("event %d present", i))
-			case evs[i].Type != eventType || !evs[i].Payload.Equal(opValue(seed, e.events[i])):
+			case evs[i-int(first)].Type != eventType || !evs[i-int(first)].Payload.Equal(opValue(seed, e.events[i])):
 				c.add(e.events[i].seq, true, fmt.Sprintf("event %d holds other data", i))
 			}
 		}
@@ -353,7 +360,7 @@ func (m *Model) checkWriter(ctx context.Context, db *inmem.DB, w *writerModel, r
 			}
 			gotTraces[t.Value.Tags[0]] = t.Value
 		}
-		diffMap(c, PTrace, e.traces, gotTraces, e.touch, func(op Op, t inmem.Trace) bool {
+		diffMap(c, PTrace, retainedTraces(m.keep, e.traces, traces), gotTraces, e.touch, func(op Op, t inmem.Trace) bool {
 			th, ok := t.Body.(inmem.ThoughtTrace)
 			want, _ := opValue(seed, op).AsString()
 			return ok && th.Content == want
@@ -451,7 +458,7 @@ func Dump(ctx context.Context, db *inmem.DB) (string, error) {
 			if err != nil {
 				return err
 			}
-			evs, err := tx.Events().Range(0, n)
+			_, evs, err := retainedEvents(tx, n)
 			if err != nil {
 				return err
 			}
@@ -519,4 +526,50 @@ func Dump(ctx context.Context, db *inmem.DB) (string, error) {
 		fmt.Fprintf(&b, "runindex %q %s %s %s %d %d\n", r.Value.Name, r.Value.ID, r.Value.Status, r.Version, r.Value.CreatedAt, r.Value.UpdatedAt)
 	}
 	return b.String(), nil
+}
+
+// retainedEvents reads the events of the transaction's log that retention
+// kept: from the first retained sequence (0 unless a prefix was retired) up
+// to n.
+func retainedEvents(tx *inmem.Tx, n uint64) (uint64, []inmem.Event, error) {
+	evs, err := tx.Events().Range(0, n)
+	var e *inmem.Error
+	if err == nil || !errors.As(err, &e) || e.Code != inmem.CodeHistoryTrimmed {
+		return 0, evs, err
+	}
+	first := e.EarliestRetained.N
+	evs, err = tx.Events().Range(first, n)
+	return first, evs, err
+}
+
+// retainedTraces is the expected traces retention keeps: KeepLast(k)
+// retires a prefix of a run's traces (in ID order, which is commit order),
+// so the expected traces from the oldest one still listed on, as long as
+// that leaves at least k of them (fewer would be an over-trim, which the
+// diff then reports as missing traces).
+func retainedTraces(keep int, exp map[string]Op, got []inmem.Versioned[inmem.Trace]) map[string]Op {
+	if keep == 0 || len(got) == 0 || len(got[0].Value.Tags) != 1 {
+		return exp
+	}
+	oldest, ok := exp[got[0].Value.Tags[0]]
+	if !ok {
+		return exp
+	}
+	for _, t := range got {
+		if len(t.Value.Tags) == 1 {
+			if op, ok := exp[t.Value.Tags[0]]; ok && op.seq < oldest.seq {
+				oldest = op
+			}
+		}
+	}
+	out := make(map[string]Op, len(exp))
+	for k, op := range exp {
+		if op.seq >= oldest.seq {
+			out[k] = op
+		}
+	}
+	if len(out) < min(keep, len(exp)) {
+		return exp
+	}
+	return out
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync/atomic"
+	"text/tabwriter"
 	"time"
 
 	"github.com/inmemdb/inmem"
@@ -24,6 +26,9 @@ type OpCrashConfig struct {
 	// Stride crashes at every Stride-th operation of the compactions (1:
 	// every one); Offset shifts the first.
 	Stride, Offset int
+	// Progress, when set, is called after each crash point with the
+	// number checked and the number the run will check.
+	Progress func(done, total int)
 
 	// dbKeep, when set, is the policy really set, behind the model's back
 	// (a test's way to see the history check fail).
@@ -43,10 +48,41 @@ type OpCrashResult struct {
 	Violations []Violation
 	FailedOp   int
 	FailedMode vfs.CrashMode
+	Elapsed    time.Duration
 }
 
 // Failed reports whether any violation was found.
 func (r *OpCrashResult) Failed() bool { return len(r.Violations) > 0 }
+
+// Print writes the outcome in human form.
+func (r *OpCrashResult) Print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Full compactions\t%d\n", r.Compactions)
+	fmt.Fprintf(tw, "file-system operations in them\t%d\n", r.Ops)
+	fmt.Fprintf(tw, "power-cut points checked\t%d (each as two images: synced state only, and all written)\n", r.Points)
+	fmt.Fprintf(tw, "acknowledged commits verified\t%d\n", r.Verified)
+	fmt.Fprintf(tw, "past versions read back / trimmed by retention\t%d / %d\n", r.Past, r.Trimmed)
+	if r.PurgeFloor > 0 {
+		fmt.Fprintf(tw, "past versions refused below a purged tombstone's floor\t%d\n", r.PurgeFloor)
+	}
+	status := "ok"
+	if r.Failed() {
+		status = "FAIL"
+	}
+	fmt.Fprintf(tw, "elapsed\t%s\n", r.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(tw, "result\t%s\n", status)
+	tw.Flush()
+	if r.Failed() {
+		fmt.Fprintf(w, "\nFAILED at file-system operation %d (%v):\n", r.FailedOp, r.FailedMode)
+		for i, v := range r.Violations {
+			if i == 20 {
+				fmt.Fprintf(w, "  ... %d more\n", len(r.Violations)-i)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", v)
+		}
+	}
+}
 
 // opDir is the database directory inside the MemFS.
 const opDir = "/db"
@@ -69,6 +105,8 @@ func (c *fixedClock) Now() time.Time { return time.UnixMicro(1767225600000000 + 
 // or trimmed only where KeepLast allows it.
 func CrashFullCompactionOps(ctx context.Context, cfg OpCrashConfig) (*OpCrashResult, error) {
 	res := &OpCrashResult{FailedOp: -1}
+	start := time.Now()
+	defer func() { res.Elapsed = time.Since(start) }()
 	switch {
 	case cfg.Writers < 1 || cfg.Commits < 1 || cfg.CompactEvery < 1 || cfg.KeepLast < 1 || cfg.MaxValue < 1:
 		return res, errors.New("writers, commits, compaction interval, KeepLast and value size must be at least 1")
@@ -93,6 +131,10 @@ func CrashFullCompactionOps(ctx context.Context, cfg OpCrashConfig) (*OpCrashRes
 	}
 	if res.Ops == 0 {
 		return res, errors.New("the script's compactions made no file-system operation")
+	}
+	total := 0
+	if cfg.Offset < len(points) {
+		total = (len(points) - cfg.Offset + cfg.Stride - 1) / cfg.Stride
 	}
 	for i := cfg.Offset; i < len(points); i += cfg.Stride {
 		if err := ctx.Err(); err != nil {
@@ -127,6 +169,9 @@ func CrashFullCompactionOps(ctx context.Context, cfg OpCrashConfig) (*OpCrashRes
 				res.Violations, res.FailedOp, res.FailedMode = vs, k, img.mode
 				return res, nil
 			}
+		}
+		if cfg.Progress != nil {
+			cfg.Progress(res.Points, total)
 		}
 	}
 	return res, nil

@@ -1026,6 +1026,9 @@ func runJSON(r inmem.Versioned[inmem.RunInfo]) Result {
 	if r.Value.Parent != nil {
 		out["parent"] = r.Value.Parent.String()
 	}
+	if r.Value.ForkedAt != (inmem.Version{}) {
+		out["forked_at"] = r.Value.ForkedAt.N
+	}
 	return out
 }
 

@@ -55,9 +55,23 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request) (any, int,
 	if err != nil {
 		return nil, 0, err
 	}
+	at, err := asOfQuery(r)
+	if err != nil {
+		return nil, 0, err
+	}
 	if f := r.URL.Query().Get("follow"); f != "1" && f != "true" {
+		if at != nil {
+			res, err := s.applyAt(r.Context(), run, *at, []Op{op})
+			if err != nil {
+				return nil, 0, unwrapOp(err)
+			}
+			return res[0], http.StatusOK, nil
+		}
 		res, err := s.apply1(r.Context(), run, op)
 		return res, http.StatusOK, err
+	}
+	if at != nil {
+		return nil, 0, newErr(inmem.CodeInvalidArgument, "event.follow", "follow reads new events; it takes no as_of")
 	}
 	if op.Type != "" {
 		return nil, 0, newErr(inmem.CodeInvalidArgument, "event.follow", "follow does not filter by type")

@@ -20,7 +20,8 @@ const mcpInstructions = `in-mem is a transactional state database for agents. Ev
 pass "run" as a run id, the name of a run created with runs_create, or omit it for the global run.
 Use kv_remember/kv_recall for working memory, events_append/events_list for an append-only log,
 state_* for coordination cells with counters (state_cas for compare-and-set), json_* for documents,
-vector_upsert/vector_search with your own embeddings, trace_record/trace_list for reasoning traces.`
+vector_upsert/vector_search with your own embeddings, trace_record/trace_list for reasoning traces,
+runs_fork/runs_diff/runs_merge to branch a run, compare branches and bring one's changes back.`
 
 type runArg struct {
 	Run string `json:"run,omitempty" jsonschema:"run id, run name, or omit for the global run"`
@@ -330,6 +331,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 	tool[runsCompleteIn, versionOut](s, srv, "runs_complete", "Close a run: completed (default), failed (with error) or cancelled.", func(in runsCompleteIn) (string, []Op) {
 		return "", []Op{{Op: "run.set_status", Run: in.Run, Status: orDefault(in.Status, string(inmem.RunCompleted)), Error: in.Error}}
 	})
+	s.addForkTools(srv)
 
 	srv.AddResource(&mcp.Resource{URI: "inmem://runs", Name: "runs", Description: "every registered run", MIMEType: "application/json"},
 		func(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {

@@ -67,7 +67,7 @@ func text(res *mcp.CallToolResult) string {
 
 var wantTools = []string{
 	"events_append", "events_list", "json_get", "json_patch", "json_set", "kv_recall", "kv_remember",
-	"runs_complete", "runs_create", "runs_list", "state_cas", "state_get", "state_set",
+	"runs_complete", "runs_create", "runs_diff", "runs_fork", "runs_list", "runs_merge", "state_cas", "state_get", "state_set",
 	"trace_list", "trace_record", "vector_search", "vector_upsert",
 }
 

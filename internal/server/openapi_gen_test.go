@@ -46,6 +46,8 @@ var fieldSchemas = map[string]any{
 	"history":    map[string]any{"type": "string", "enum": []string{"1", "true"}, "description": "list every retained version instead"},
 	"if_version": map[string]any{"type": "integer", "minimum": 0, "description": "fail with Conflict unless the current version is this (0: absent)"},
 	"if_absent":  map[string]any{"type": "boolean", "description": "fail with Conflict if the entity exists"},
+	"as_of":      map[string]any{"type": "integer", "minimum": 0, "description": "read the whole run as of this commit version"},
+	"as_of_time": map[string]any{"type": "string", "format": "date-time", "description": "read the whole run as of the newest commit at or before this time"},
 }
 
 var pathParam = regexp.MustCompile(`\{([a-z]+)(\.\.\.)?\}`)
@@ -109,8 +111,33 @@ func generateOpenAPI(s *Server) map[string]any {
 			op["responses"] = map[string]any{"200": map[string]any{"description": "metrics", "content": map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}}}
 		case "kv.get", "state.get", "json.get":
 			params = append(params, map[string]any{"name": "history", "in": "query", "schema": fieldSchemas["history"]})
+		case "run.fork":
+			op["summary"] = "fork a run at a commit version (default: the newest) into a new run that reads through to it"
+			op["requestBody"] = map[string]any{"required": false, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
+				"type": "object", "additionalProperties": false, "properties": map[string]any{
+					"at": map[string]any{"type": "integer", "minimum": 0, "description": "commit version to fork at"}, "name": fieldSchemas["name"],
+					"tags": fieldSchemas["tags"], "metadata": fieldSchemas["metadata"]}}}}}
+			op["responses"] = map[string]any{"201": okResp, "default": errResp}
+		case "run.diff":
+			op["summary"] = "one page of the differences between the run (at at) and run with (at with_at); unset versions are pinned to the newest commit and echoed, and next is the after of the next page"
+			for _, f := range []string{"with", "at", "with_at", "after", "limit"} {
+				var sch any = map[string]any{"type": "integer", "minimum": 0}
+				if f == "with" {
+					sch = fieldSchemas["run"]
+				}
+				params = append(params, map[string]any{"name": f, "in": "query", "schema": sch})
+			}
+		case "run.merge":
+			op["summary"] = "merge the run into a run it was forked from or that was forked from it; a refused merge answers ConstraintViolation listing conflicts"
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
+				"type": "object", "additionalProperties": false, "required": []string{"into"}, "properties": map[string]any{
+					"into": fieldSchemas["run"], "strategy": map[string]any{"type": "string", "enum": []string{"fail-on-conflict", "source-wins", "target-wins"}}}}}}}
 		case "healthz", "openapi", "stats", "checkpoint", "compact", "run.delete":
 			op["summary"] = rt.name
+		}
+		if spec, ok := opSpecs[rt.name]; rt.method == http.MethodGet && (ok && !spec.write || rt.name == "event.list") {
+			params = append(params, map[string]any{"name": "as_of", "in": "query", "schema": fieldSchemas["as_of"]},
+				map[string]any{"name": "as_of_time", "in": "query", "schema": fieldSchemas["as_of_time"]})
 		}
 		if params != nil {
 			op["parameters"] = params
@@ -140,9 +167,10 @@ func generateOpenAPI(s *Server) map[string]any {
 			"schemas": map[string]any{
 				"Error": map[string]any{"type": "object", "properties": map[string]any{"error": map[string]any{"type": "object", "required": []string{"code", "message"}, "properties": map[string]any{
 					"code": map[string]any{"type": "string"}, "message": map[string]any{"type": "string"}, "op_index": map[string]any{"type": "integer"},
-					"expected_version": map[string]any{"type": "integer"}, "actual_version": map[string]any{"type": "integer"}}}}},
+					"expected_version": map[string]any{"type": "integer"}, "actual_version": map[string]any{"type": "integer"},
+					"conflicts": map[string]any{"type": "array", "items": map[string]any{"type": "object"}, "description": "a refused merge's conflicting entities"}, "conflicts_total": map[string]any{"type": "integer"}}}}},
 				"Op":    map[string]any{"type": "object", "required": []string{"op"}, "additionalProperties": false, "properties": opProps},
-				"Batch": map[string]any{"type": "object", "required": []string{"ops"}, "additionalProperties": false, "properties": map[string]any{"run": fieldSchemas["run"], "ops": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/Op"}}}},
+				"Batch": map[string]any{"type": "object", "required": []string{"ops"}, "additionalProperties": false, "properties": map[string]any{"run": fieldSchemas["run"], "as_of": fieldSchemas["as_of"], "as_of_time": fieldSchemas["as_of_time"], "ops": map[string]any{"type": "array", "items": map[string]any{"$ref": "#/components/schemas/Op"}}}},
 			},
 		},
 		"security": []any{map[string]any{"bearer": []any{}}},

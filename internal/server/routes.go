@@ -49,6 +49,19 @@ func opRoute(method, path, opName string, body bool, fill func(r *http.Request, 
 		if err != nil {
 			return nil, 0, err
 		}
+		if method == http.MethodGet {
+			at, err := asOfQuery(r)
+			if err != nil {
+				return nil, 0, err
+			}
+			if at != nil {
+				res, err := s.applyAt(r.Context(), run, *at, []Op{op})
+				if err != nil {
+					return nil, 0, unwrapOp(err)
+				}
+				return res[0], http.StatusOK, nil
+			}
+		}
 		res, err := s.apply1(r.Context(), run, op)
 		if err != nil {
 			return nil, 0, err
@@ -201,6 +214,10 @@ func (s *Server) routes() []route {
 			return Result{"version": v}, http.StatusOK, nil
 		}},
 
+		{method: post, path: "/v1/runs/{run}/fork", name: "run.fork", handle: (*Server).handleFork},
+		{method: get, path: "/v1/runs/{run}/diff", name: "run.diff", handle: (*Server).handleDiff},
+		{method: post, path: "/v1/runs/{run}/merge", name: "run.merge", handle: (*Server).handleMerge},
+
 		opRoute(get, "/v1/runs/{run}/kv", "kv.list", false, queryFill),
 		opRoute(get, "/v1/runs/{run}/kv/{key...}", "kv.get", false, both(pathKey("key"), timeTravel)),
 		opRoute(put, "/v1/runs/{run}/kv/{key...}", "kv.put", true, pathKey("key")),
@@ -267,8 +284,10 @@ func parseUintParam(s, name string) (uint64, error) {
 
 // batchRequest is the body of POST /v1/batch.
 type batchRequest struct {
-	Run string            `json:"run,omitempty"`
-	Ops []json.RawMessage `json:"ops"`
+	Run      string            `json:"run,omitempty"`
+	Ops      []json.RawMessage `json:"ops"`
+	AsOf     *uint64           `json:"as_of,omitempty"`
+	AsOfTime string            `json:"as_of_time,omitempty"`
 }
 
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) (any, int, error) {
@@ -293,6 +312,17 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) (any, int, 
 	run, err := resolveRun(r.Context(), s.db, req.Run)
 	if err != nil {
 		return nil, 0, err
+	}
+	at, err := parseAsOf(req.AsOf, req.AsOfTime)
+	if err != nil {
+		return nil, 0, err
+	}
+	if at != nil {
+		res, err := s.applyAt(r.Context(), run, *at, ops)
+		if err != nil {
+			return nil, 0, err
+		}
+		return batchResponse{Results: res}, http.StatusOK, nil
 	}
 	res, cv, err := s.apply(r.Context(), run, ops)
 	if err != nil {

@@ -163,6 +163,10 @@ type errorDetail struct {
 	Op       *int    `json:"op_index,omitempty"`
 	Expected *uint64 `json:"expected_version,omitempty"`
 	Actual   *uint64 `json:"actual_version,omitempty"`
+	// Conflicts lists the entities of a refused merge (at most
+	// maxConflictsShown of ConflictsTotal).
+	Conflicts      []Result `json:"conflicts,omitempty"`
+	ConflictsTotal int      `json:"conflicts_total,omitempty"`
 }
 
 func errorDetailOf(err error) (int, errorDetail) {
@@ -185,6 +189,10 @@ func errorDetailOf(err error) (int, errorDetail) {
 	if errors.As(err, &e) && e.Expected != nil && e.Actual != nil {
 		ex, ac := e.Expected.N, e.Actual.N
 		d.Expected, d.Actual = &ex, &ac
+	}
+	if cs, total, inner, ok := mergeConflictsOf(err); ok {
+		d.Conflicts, d.ConflictsTotal = cs, total
+		d.Message = strings.TrimPrefix(inner.Error(), "inmem: ")
 	}
 	return statusOf(c), d
 }

@@ -627,7 +627,9 @@ func TestNoServerErrorForClientMistakes(t *testing.T) {
 			// Query strings matter to reads and deletes, bodies to writes.
 			queries, bs := []string{""}, bodies
 			if rt.method == "GET" || rt.method == "DELETE" {
-				queries = []string{"", "?limit=0", "?limit=99999999", "?from=x", "?path=/a~9", "?if_version=x", "?follow=0&type=%00"}
+				queries = []string{"", "?limit=0", "?limit=99999999", "?from=x", "?path=/a~9", "?if_version=x", "?follow=0&type=%00",
+					"?as_of=x", "?as_of=99999999", "?as_of=0", "?as_of_time=yesterday", "?as_of_time=1999-01-01T00:00:00Z", "?as_of=1&as_of_time=2020-01-01T00:00:00Z",
+					"?with=nope", "?with=global&at=999999", "?with_at=x", "?after=x", "?after=99999&limit=1"}
 				bs = []string{""}
 			}
 			for _, q := range queries {

@@ -14,6 +14,7 @@ database's stable code (NotFound, Conflict, InvalidArgument ...).
 
 from __future__ import annotations
 
+import datetime
 import json
 import urllib.error
 import urllib.parse
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 __all__ = [
-    "Client", "InmemError", "NotFoundError", "ConflictError", "Versioned", "Event", "Batch", "GLOBAL",
+    "Client", "InmemError", "NotFoundError", "ConflictError", "MergeConflictError", "Versioned", "Event", "Batch",
+    "GLOBAL",
 ]
 
 GLOBAL = "global"
@@ -42,6 +44,17 @@ class InmemError(Exception):
         self.op_index = op_index
         self.expected_version = expected_version
         self.actual_version = actual_version
+
+
+class MergeConflictError(InmemError):
+    """A merge refused because both runs changed the same entities; nothing
+    was merged. conflicts lists them (primitive, key, collection, and the
+    base, source and target values), at most 1000 of conflicts_total."""
+
+    def __init__(self, *args, conflicts=None, conflicts_total=0):
+        super().__init__(*args)
+        self.conflicts = conflicts or []
+        self.conflicts_total = conflicts_total
 
 
 class NotFoundError(InmemError):
@@ -75,6 +88,27 @@ def _event(d: dict) -> Event:
 
 def _q(s: str) -> str:
     return urllib.parse.quote(s, safe="")
+
+
+def _as_of(as_of=None, as_of_time=None) -> dict:
+    """The query fields of a read of the whole run as of a past commit:
+    as_of is a commit version, as_of_time a datetime (or RFC 3339 text)."""
+    q = {}
+    if as_of is not None:
+        q["as_of"] = int(as_of)
+    if as_of_time is not None:
+        if isinstance(as_of_time, datetime.datetime):
+            if as_of_time.tzinfo is None:
+                as_of_time = as_of_time.replace(tzinfo=datetime.timezone.utc)
+            as_of_time = as_of_time.isoformat()
+        q["as_of_time"] = as_of_time
+    return q
+
+
+def _query(**fields) -> str:
+    """A query string ("" or "?..."); fields that are None are left out."""
+    q = urllib.parse.urlencode({k: v for k, v in fields.items() if v is not None})
+    return "?" + q if q else ""
 
 
 def _key(s: str) -> str:
@@ -114,6 +148,9 @@ class Client:
                 err = json.loads(raw)["error"]
             except (ValueError, KeyError, TypeError):
                 raise InmemError("Internal", raw.decode(errors="replace"), e.code) from None
+            if "conflicts" in err:
+                raise MergeConflictError(err["code"], err.get("message", ""), e.code,
+                                         conflicts=err["conflicts"], conflicts_total=err.get("conflicts_total", 0)) from None
             cls = {"NotFound": NotFoundError, "RunNotFound": NotFoundError, "Conflict": ConflictError}.get(err["code"], InmemError)
             raise cls(err["code"], err.get("message", ""), e.code, err.get("op_index"),
                       err.get("expected_version"), err.get("actual_version")) from None
@@ -140,9 +177,12 @@ class Client:
     def compact(self) -> dict:
         return self.request("POST", "/v1/admin/compact")
 
-    def batch(self, run: str = GLOBAL) -> "Batch":
-        """Collect operations to apply atomically with commit()."""
-        return Batch(self, run)
+    def batch(self, run: str = GLOBAL, as_of: Optional[int] = None, as_of_time=None) -> "Batch":
+        """Collect operations to apply atomically with commit().
+
+        With as_of (a commit version) or as_of_time, the batch may only
+        read, and reads the run as it was then."""
+        return Batch(self, run, as_of=_as_of(as_of, as_of_time))
 
 
 @dataclass
@@ -156,6 +196,7 @@ class Batch:
     client: Client
     run: str = GLOBAL
     ops: list = field(default_factory=list)
+    as_of: dict = field(default_factory=dict)
 
     def op(self, op: str, value=_MISSING, **fields) -> "Batch":
         """Adds an operation; fields that are None are left out."""
@@ -188,7 +229,7 @@ class Batch:
 
     def commit(self) -> list:
         """Apply the operations; returns one result dict per operation."""
-        res = self.client.request("POST", "/v1/batch", {"run": self.run, "ops": self.ops})
+        res = self.client.request("POST", "/v1/batch", {"run": self.run, "ops": self.ops, **self.as_of})
         self.ops = []
         return res["results"]
 
@@ -226,9 +267,10 @@ class KV(_Prim):
         return self.c.request("PUT", f"/v1/runs/{_q(run)}/kv/{_key(key)}",
                               self._cond({"value": value}, if_version, if_absent))["version"]
 
-    def get(self, run, key, at: Optional[int] = None) -> Versioned:
-        """The value of key, or (with at=) the value it had as of version at."""
-        q = "" if at is None else f"?at={int(at)}"
+    def get(self, run, key, at: Optional[int] = None, as_of: Optional[int] = None, as_of_time=None) -> Versioned:
+        """The value of key, or (with at=) the value it had as of version at;
+        as_of / as_of_time read it in the run as of a past commit."""
+        q = _query(at=at, **_as_of(as_of, as_of_time))
         r = self.c.request("GET", f"/v1/runs/{_q(run)}/kv/{_key(key)}{q}")
         return Versioned(r["value"], r["version"], r["timestamp"])
 
@@ -240,8 +282,9 @@ class KV(_Prim):
         q = "" if if_version is None else f"?if_version={int(if_version)}"
         return self.c.request("DELETE", f"/v1/runs/{_q(run)}/kv/{_key(key)}{q}")["version"]
 
-    def list(self, run, prefix="") -> list:
-        return self.c.request("GET", f"/v1/runs/{_q(run)}/kv?prefix={_q(prefix)}")["keys"]
+    def list(self, run, prefix="", as_of: Optional[int] = None, as_of_time=None) -> list:
+        q = _query(prefix=prefix, **_as_of(as_of, as_of_time))
+        return self.c.request("GET", f"/v1/runs/{_q(run)}/kv{q}")["keys"]
 
 
 class Events(_Prim):
@@ -253,8 +296,8 @@ class Events(_Prim):
     def read(self, run, seq) -> Event:
         return _event(self.c.request("GET", f"/v1/runs/{_q(run)}/events/{int(seq)}"))
 
-    def range(self, run, from_=0, limit=1000, type=None) -> list:
-        q = f"?from={int(from_)}&limit={int(limit)}" + (f"&type={_q(type)}" if type else "")
+    def range(self, run, from_=0, limit=1000, type=None, as_of: Optional[int] = None, as_of_time=None) -> list:
+        q = _query(**{"from": int(from_), "limit": int(limit), "type": type or None}, **_as_of(as_of, as_of_time))
         return [_event(e) for e in self.c.request("GET", f"/v1/runs/{_q(run)}/events{q}")["events"]]
 
     def follow(self, run, from_=0, timeout=None) -> Iterator[Event]:
@@ -279,9 +322,10 @@ class Events(_Prim):
 class State(_Prim):
     """Coordination cells whose version is a per-cell counter."""
 
-    def read(self, run, name, at: Optional[int] = None) -> Versioned:
-        """The cell, or (with at=) the value it held with counter at."""
-        q = "" if at is None else f"?at={int(at)}"
+    def read(self, run, name, at: Optional[int] = None, as_of: Optional[int] = None, as_of_time=None) -> Versioned:
+        """The cell, or (with at=) the value it held with counter at; as_of /
+        as_of_time read it in the run as of a past commit."""
+        q = _query(at=at, **_as_of(as_of, as_of_time))
         r = self.c.request("GET", f"/v1/runs/{_q(run)}/state/{_key(name)}{q}")
         return Versioned(r["value"], r["version"], r["timestamp"])
 
@@ -302,8 +346,9 @@ class State(_Prim):
     def delete(self, run, name) -> None:
         self.c.request("DELETE", f"/v1/runs/{_q(run)}/state/{_key(name)}")
 
-    def list(self, run, prefix="") -> list:
-        return self.c.request("GET", f"/v1/runs/{_q(run)}/state?prefix={_q(prefix)}")["keys"]
+    def list(self, run, prefix="", as_of: Optional[int] = None, as_of_time=None) -> list:
+        q = _query(prefix=prefix, **_as_of(as_of, as_of_time))
+        return self.c.request("GET", f"/v1/runs/{_q(run)}/state{q}")["keys"]
 
 
 class Traces(_Prim):
@@ -346,6 +391,44 @@ class Runs(_Prim):
     def delete(self, run) -> int:
         return self.c.request("DELETE", f"/v1/runs/{_q(run)}")["version"]
 
+    def fork(self, run, at: Optional[int] = None, name=None, tags=None, metadata=None) -> dict:
+        """Fork run as of commit version at (default: the newest) into a new
+        run that starts with all its data; returns the new run's record
+        (id, name, parent, forked_at ...)."""
+        return self.c.request("POST", f"/v1/runs/{_q(run)}/fork",
+                              self._body(at=at, name=name, tags=tags, metadata=metadata))
+
+    def diff_page(self, run, with_=None, at: Optional[int] = None, with_at: Optional[int] = None,
+                  after: int = 0, limit: Optional[int] = None) -> dict:
+        """One page of the differences between run (as of at) and with_ (as
+        of with_at; default: run itself). The answer names the versions it
+        read (at, with_at) and, when more follow, next: pass all three back
+        to read the next page of the same two snapshots."""
+        q = _query(**{"with": with_, "at": at, "with_at": with_at, "after": after or None, "limit": limit})
+        return self.c.request("GET", f"/v1/runs/{_q(run)}/diff{q}")
+
+    def diff(self, run, with_=None, at: Optional[int] = None, with_at: Optional[int] = None,
+             page_size: int = 1000) -> Iterator[dict]:
+        """Every change between the two sides, fetched page by page.
+
+        Each change has kind (added, removed, changed), primitive, key,
+        a and b (value, version, timestamp, or None), patch for documents,
+        and events ({common, a_count, b_count, a, b}: the first 1000 events of each side past the common prefix) for the event logs."""
+        after = 0
+        while True:
+            p = self.diff_page(run, with_, at, with_at, after, page_size)
+            yield from p["changes"]
+            if p.get("next") is None:
+                return
+            at, with_at, after = p["at"], p["with_at"], p["next"]
+
+    def merge(self, source, into, strategy: str = "fail-on-conflict") -> dict:
+        """Merge source's changes since the fork into into (its fork parent or
+        fork). strategy: fail-on-conflict (raise MergeConflictError, merge
+        nothing), source-wins or target-wins. Returns version, applied,
+        events, traces and the conflicts it resolved."""
+        return self.c.request("POST", f"/v1/runs/{_q(source)}/merge", {"into": into, "strategy": strategy})
+
 
 class JSON(_Prim):
     """JSON documents addressed by JSON Pointer or dotted paths."""
@@ -360,9 +443,10 @@ class JSON(_Prim):
     def set(self, run, id, path, value) -> int:
         return self.c.request("POST", f"/v1/runs/{_q(run)}/json/{_key(id)}", {"path": path, "value": value})["version"]
 
-    def get(self, run, id, path="", at: Optional[int] = None) -> Versioned:
-        """The value at path, or (with at=) the whole document as of version at."""
-        q = f"?path={_q(path)}" + ("" if at is None else f"&at={int(at)}")
+    def get(self, run, id, path="", at: Optional[int] = None, as_of: Optional[int] = None, as_of_time=None) -> Versioned:
+        """The value at path, or (with at=) the whole document as of version
+        at; as_of / as_of_time read it in the run as of a past commit."""
+        q = _query(path=path, at=at, **_as_of(as_of, as_of_time))
         r = self.c.request("GET", f"/v1/runs/{_q(run)}/json/{_key(id)}{q}")
         return Versioned(r["value"], r["version"], r["timestamp"])
 
@@ -381,8 +465,9 @@ class JSON(_Prim):
     def destroy(self, run, id) -> int:
         return self.c.request("DELETE", f"/v1/runs/{_q(run)}/json/{_key(id)}")["version"]
 
-    def list(self, run, prefix="") -> list:
-        return self.c.request("GET", f"/v1/runs/{_q(run)}/json?prefix={_q(prefix)}")["keys"]
+    def list(self, run, prefix="", as_of: Optional[int] = None, as_of_time=None) -> list:
+        q = _query(prefix=prefix, **_as_of(as_of, as_of_time))
+        return self.c.request("GET", f"/v1/runs/{_q(run)}/json{q}")["keys"]
 
 
 class Vectors(_Prim):

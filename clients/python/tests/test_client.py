@@ -18,7 +18,7 @@ PKG = HERE.parent
 REPO = PKG.parent.parent
 sys.path.insert(0, str(PKG))
 
-from inmem_client import Client, ConflictError, InmemError, NotFoundError  # noqa: E402
+from inmem_client import Client, ConflictError, InmemError, MergeConflictError, NotFoundError  # noqa: E402
 
 
 def inmem_binary(tmp):
@@ -127,6 +127,72 @@ class ClientTest(unittest.TestCase):
         db.json.set(run, "d", "/x", 2)
         self.assertEqual(db.json.get(run, "d", at=d1).value, {"x": 1})
         self.assertEqual(len(db.json.history(run, "d")), 2)
+
+    def test_as_of(self):
+        db = self.db
+        run = db.runs.create("as-of-test")
+        db.kv.put(run, "a", 1)
+        db.events.append(run, "one")
+        v = db.json.put(run, "d", {"x": 1})
+        db.kv.put(run, "b", 2)
+        db.kv.put(run, "a", 9)
+        db.events.append(run, "two")
+        db.json.set(run, "d", "/x", 2)
+        self.assertEqual(db.kv.list(run, as_of=v), ["a"])
+        self.assertEqual(db.kv.get(run, "a", as_of=v).value, 1)
+        self.assertEqual([e.type for e in db.events.range(run, as_of=v)], ["one"])
+        self.assertEqual(db.json.get(run, "d", as_of=v).value, {"x": 1})
+        self.assertEqual(db.json.list(run, as_of=v), ["d"])
+        self.assertEqual(db.state.list(run, as_of=v), [])
+        res = db.batch(run, as_of=v).op("kv.get", key="a").op("kv.list").commit()
+        self.assertEqual((res[0]["value"], res[1]["keys"]), (1, ["a"]))
+        with self.assertRaises(InmemError) as cm:
+            db.batch(run, as_of=v).kv_put("a", 3).commit()
+        self.assertEqual(cm.exception.code, "InvalidArgument")
+        with self.assertRaises(InmemError) as cm:
+            db.kv.list(run, as_of=1 << 60)
+        self.assertEqual((cm.exception.code, cm.exception.status), ("InvalidArgument", 400))
+
+    def test_fork_diff_merge(self):
+        db = self.db
+        src = db.runs.create("fork-src")
+        db.kv.put(src, "plan", "a")
+        db.kv.put(src, "keep", 1)
+        db.json.put(src, "doc", {"x": 1})
+        child = db.runs.fork(src, name="fork-child")
+        self.assertEqual((child["name"], child["parent"]), ("fork-child", src))
+        self.assertEqual(db.kv.get("fork-child", "plan").value, "a")
+        db.kv.put("fork-child", "plan", "b")
+        db.kv.put("fork-child", "new", True)
+        db.json.set("fork-child", "doc", "/x", 2)
+        db.kv.delete("fork-child", "keep")
+        changes = list(db.runs.diff(src, "fork-child", page_size=1))
+        by = {(c["primitive"], c.get("key")): c for c in changes}
+        self.assertEqual(len(changes), 4)
+        self.assertEqual(by[("kv", "plan")]["kind"], "changed")
+        self.assertEqual(by[("kv", "new")]["kind"], "added")
+        self.assertEqual(by[("kv", "keep")]["kind"], "removed")
+        self.assertEqual(by[("json", "doc")]["patch"], [{"op": "replace", "path": "/x", "value": 2}])
+        page = db.runs.diff_page(src, "fork-child", limit=3)
+        self.assertEqual((len(page["changes"]), page["next"]), (3, 3))
+        # A forked run at an older version, and one run at two versions.
+        v = db.kv.put(src, "plan", "c")
+        self.assertEqual([c["key"] for c in db.runs.diff(src, at=v - 1)], ["plan"])
+        with self.assertRaises(MergeConflictError) as cm:
+            db.runs.merge("fork-child", src)
+        e = cm.exception
+        self.assertEqual((e.code, e.status, e.conflicts_total), ("ConstraintViolation", 409, 1))
+        self.assertEqual((e.conflicts[0]["key"], e.conflicts[0]["source"]["value"], e.conflicts[0]["target"]["value"]),
+                         ("plan", "b", "c"))
+        self.assertEqual(db.kv.get(src, "plan").value, "c")
+        res = db.runs.merge("fork-child", src, "source-wins")
+        self.assertEqual((res["applied"], res["conflicts_total"]), (4, 1))
+        self.assertEqual(db.kv.get(src, "plan").value, "b")
+        with self.assertRaises(InmemError) as cm:
+            db.runs.merge("fork-child", src, "sideways")
+        self.assertEqual(cm.exception.code, "InvalidArgument")
+        with self.assertRaises(NotFoundError):
+            db.runs.fork("no-such-run")
 
     def test_state_cas(self):
         db = self.db

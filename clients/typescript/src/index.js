@@ -36,6 +36,24 @@ export class InmemError extends Error {
 }
 
 /**
+ * A merge refused because both runs changed the same entities; nothing was
+ * merged. `conflicts` lists them ({primitive, key, collection?, base,
+ * source, target}), at most 1000 of `conflictsTotal`.
+ */
+export class MergeConflictError extends InmemError {
+  /**
+   * @param {string} code @param {string} message @param {number} status
+   * @param {any[]} conflicts @param {number} conflictsTotal
+   */
+  constructor(code, message, status, conflicts, conflictsTotal) {
+    super(code, message, status);
+    this.name = "MergeConflictError";
+    this.conflicts = conflicts;
+    this.conflictsTotal = conflictsTotal;
+  }
+}
+
+/**
  * @typedef {{value: any, version: number, timestamp: number}} Versioned
  * @typedef {{sequence: number, type: string, payload: any, timestamp: number, hash: string, prev_hash: string}} Event
  * @typedef {{op: string, [field: string]: any}} Op
@@ -44,6 +62,22 @@ export class InmemError extends Error {
 const q = encodeURIComponent;
 /** Keys may hold "/": the routes take the rest of the path. */
 const key = (/** @type {string} */ s) => s.split("/").map(encodeURIComponent).join("/");
+/**
+ * A query string ("" or "?..."); undefined fields are left out.
+ * @param {Record<string, any>} o
+ */
+const qs = (o) => {
+  const p = new URLSearchParams(Object.entries(o).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+  const s = p.toString();
+  return s ? `?${s}` : "";
+};
+/**
+ * The fields of a read of the whole run as of a past commit: asOf is a
+ * commit version, asOfTime a Date or RFC 3339 text.
+ * @typedef {{asOf?: number, asOfTime?: Date | string}} AsOf
+ * @param {AsOf} o
+ */
+const asOf = (o) => ({ as_of: o.asOf, as_of_time: o.asOfTime instanceof Date ? o.asOfTime.toISOString() : o.asOfTime });
 /** Drops undefined fields (false, 0, "" and null are values). */
 const body = (/** @type {Record<string, any>} */ o) =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
@@ -85,6 +119,7 @@ export class Client {
       let err;
       try { err = JSON.parse(text).error; } catch { /* not our JSON */ }
       if (!err) throw new InmemError("Internal", text, resp.status);
+      if (err.conflicts) throw new MergeConflictError(err.code, err.message, resp.status, err.conflicts, err.conflicts_total ?? 0);
       throw new InmemError(err.code, err.message, resp.status, {
         opIndex: err.op_index, expectedVersion: err.expected_version, actualVersion: err.actual_version,
       });
@@ -114,12 +149,15 @@ export class Client {
   /**
    * Applies operations atomically: all commit or none does. Conditions
    * (if_version, if_absent) fail the whole batch with code "Conflict".
+   * With asOf (a commit version) or asOfTime the operations may only read,
+   * and read the run as it was then.
    * @param {string} run
    * @param {Op[]} ops
+   * @param {AsOf} [opts]
    * @returns {Promise<any[]>} one result per operation
    */
-  async batch(run, ops) {
-    return (await this.request("POST", "/v1/batch", { run, ops })).results;
+  async batch(run, ops, opts = {}) {
+    return (await this.request("POST", "/v1/batch", body({ run, ops, ...asOf(opts) }))).results;
   }
 }
 
@@ -134,10 +172,11 @@ export class KV extends Prim {
     return (await this.c.request("PUT", `/v1/runs/${q(run)}/kv/${key(k)}`, body({ value, if_version: cond.ifVersion, if_absent: cond.ifAbsent || undefined }))).version;
   }
   /**
-   * The value of k, or (with at) the value it had as of version at.
-   * @param {string} run @param {string} k @param {{at?: number}} [opts] @returns {Promise<Versioned>}
+   * The value of k, or (with at) the value it had as of version at; asOf /
+   * asOfTime read it in the run as of a past commit.
+   * @param {string} run @param {string} k @param {{at?: number} & AsOf} [opts] @returns {Promise<Versioned>}
    */
-  get(run, k, opts = {}) { return this.c.request("GET", `/v1/runs/${q(run)}/kv/${key(k)}${opts.at === undefined ? "" : `?at=${opts.at}`}`); }
+  get(run, k, opts = {}) { return this.c.request("GET", `/v1/runs/${q(run)}/kv/${key(k)}${qs({ at: opts.at, ...asOf(opts) })}`); }
   /** Every retained version, newest first; deletions have deleted: true. @param {string} run @param {string} k @returns {Promise<(Versioned & {deleted: boolean})[]>} */
   async history(run, k) { return (await this.c.request("GET", `/v1/runs/${q(run)}/kv/${key(k)}?history=1`)).versions; }
   /** @param {string} run @param {string} k @param {{ifVersion?: number}} [cond] */
@@ -145,8 +184,8 @@ export class KV extends Prim {
     const qs = cond.ifVersion === undefined ? "" : `?if_version=${cond.ifVersion}`;
     return (await this.c.request("DELETE", `/v1/runs/${q(run)}/kv/${key(k)}${qs}`)).version;
   }
-  /** @param {string} run @param {string} [prefix] @returns {Promise<string[]>} */
-  async list(run, prefix = "") { return (await this.c.request("GET", `/v1/runs/${q(run)}/kv?prefix=${q(prefix)}`)).keys; }
+  /** @param {string} run @param {string} [prefix] @param {AsOf} [opts] @returns {Promise<string[]>} */
+  async list(run, prefix = "", opts = {}) { return (await this.c.request("GET", `/v1/runs/${q(run)}/kv${qs({ prefix, ...asOf(opts) })}`)).keys; }
 }
 
 export class Events extends Prim {
@@ -156,10 +195,10 @@ export class Events extends Prim {
   }
   /** @param {string} run @param {number} seq @returns {Promise<Event>} */
   read(run, seq) { return this.c.request("GET", `/v1/runs/${q(run)}/events/${seq}`); }
-  /** @param {string} run @param {{from?: number, limit?: number, type?: string}} [opts] @returns {Promise<Event[]>} */
+  /** @param {string} run @param {{from?: number, limit?: number, type?: string} & AsOf} [opts] @returns {Promise<Event[]>} */
   async range(run, opts = {}) {
-    const p = new URLSearchParams(body({ from: opts.from?.toString(), limit: opts.limit?.toString(), type: opts.type }));
-    return (await this.c.request("GET", `/v1/runs/${q(run)}/events?${p}`)).events;
+    const p = qs({ from: opts.from, limit: opts.limit, type: opts.type, ...asOf(opts) });
+    return (await this.c.request("GET", `/v1/runs/${q(run)}/events${p}`)).events;
   }
   /**
    * Yields the events from `from` on, then each new one as it commits
@@ -195,8 +234,8 @@ export class Events extends Prim {
 }
 
 export class State extends Prim {
-  /** The cell, or (with at) the value it held with counter at. @param {string} run @param {string} name @param {{at?: number}} [opts] @returns {Promise<Versioned>} */
-  read(run, name, opts = {}) { return this.c.request("GET", `/v1/runs/${q(run)}/state/${key(name)}${opts.at === undefined ? "" : `?at=${opts.at}`}`); }
+  /** The cell, or (with at) the value it held with counter at; asOf / asOfTime read it in the run as of a past commit. @param {string} run @param {string} name @param {{at?: number} & AsOf} [opts] @returns {Promise<Versioned>} */
+  read(run, name, opts = {}) { return this.c.request("GET", `/v1/runs/${q(run)}/state/${key(name)}${qs({ at: opts.at, ...asOf(opts) })}`); }
   /** @param {string} run @param {string} name */
   async history(run, name) { return (await this.c.request("GET", `/v1/runs/${q(run)}/state/${key(name)}?history=1`)).versions; }
   /** @param {string} run @param {string} name @param {any} value @returns {Promise<number>} the new counter */
@@ -213,8 +252,8 @@ export class State extends Prim {
   }
   /** @param {string} run @param {string} name */
   async delete(run, name) { await this.c.request("DELETE", `/v1/runs/${q(run)}/state/${key(name)}`); }
-  /** @param {string} run @param {string} [prefix] @returns {Promise<string[]>} */
-  async list(run, prefix = "") { return (await this.c.request("GET", `/v1/runs/${q(run)}/state?prefix=${q(prefix)}`)).keys; }
+  /** @param {string} run @param {string} [prefix] @param {AsOf} [opts] @returns {Promise<string[]>} */
+  async list(run, prefix = "", opts = {}) { return (await this.c.request("GET", `/v1/runs/${q(run)}/state${qs({ prefix, ...asOf(opts) })}`)).keys; }
 }
 
 export class Traces extends Prim {
@@ -255,6 +294,53 @@ export class Runs extends Prim {
   fail(run, error) { return this.setStatus(run, "failed", error); }
   /** @param {string} run */
   async delete(run) { return (await this.c.request("DELETE", `/v1/runs/${q(run)}`)).version; }
+  /**
+   * Forks run as of commit version `at` (default: the newest) into a new run
+   * that starts with all its data; resolves to the new run's record (id,
+   * name, parent, forked_at ...).
+   * @param {string} run @param {{at?: number, name?: string, tags?: string[], metadata?: any}} [opts]
+   */
+  fork(run, opts = {}) { return this.c.request("POST", `/v1/runs/${q(run)}/fork`, body(opts)); }
+  /**
+   * One page of the differences between run (as of at) and `with` (as of
+   * withAt; default: run itself). The answer names the versions it read
+   * (at, with_at) and, when more follow, next: pass all three back for the
+   * next page of the same two snapshots.
+   * @param {string} run
+   * @param {{with?: string, at?: number, withAt?: number, after?: number, limit?: number}} [opts]
+   * @returns {Promise<{run: string, at: number, with: string, with_at: number, changes: any[], next?: number}>}
+   */
+  diffPage(run, opts = {}) {
+    return this.c.request("GET", `/v1/runs/${q(run)}/diff${qs({ with: opts.with, at: opts.at, with_at: opts.withAt, after: opts.after, limit: opts.limit })}`);
+  }
+  /**
+   * Every change between the two sides, fetched page by page: kind (added,
+   * removed, changed), primitive, key, a and b ({value, version, timestamp}
+   * or null), patch for documents, events ({common, a_count, b_count, a, b}: the first 1000 events of each side past the common prefix) for event logs.
+   * @param {string} run
+   * @param {{with?: string, at?: number, withAt?: number, pageSize?: number}} [opts]
+   * @returns {AsyncGenerator<any>}
+   */
+  async *diff(run, opts = {}) {
+    let { at, withAt } = opts;
+    let after = 0;
+    for (;;) {
+      const p = await this.diffPage(run, { with: opts.with, at, withAt, after, limit: opts.pageSize });
+      yield* p.changes;
+      if (p.next === undefined) return;
+      ({ at, with_at: withAt, next: after } = p);
+    }
+  }
+  /**
+   * Merges source's changes since the fork into `into` (its fork parent or
+   * fork). strategy: "fail-on-conflict" (default; rejects with
+   * MergeConflictError and merges nothing), "source-wins" or "target-wins".
+   * Resolves to {version, applied, events, traces, conflicts, conflicts_total}.
+   * @param {string} source @param {string} into @param {string} [strategy]
+   */
+  merge(source, into, strategy = "fail-on-conflict") {
+    return this.c.request("POST", `/v1/runs/${q(source)}/merge`, { into, strategy });
+  }
 }
 
 export class JSONDocs extends Prim {
@@ -266,8 +352,8 @@ export class JSONDocs extends Prim {
   create(run, id, doc) { return this.put(run, id, doc, { ifAbsent: true }); }
   /** @param {string} run @param {string} id @param {string} path @param {any} value */
   async set(run, id, path, value) { return (await this.c.request("POST", `/v1/runs/${q(run)}/json/${key(id)}`, { path, value })).version; }
-  /** The value at path, or (with at) the whole document as of version at. @param {string} run @param {string} id @param {string} [path] @param {{at?: number}} [opts] @returns {Promise<Versioned>} */
-  get(run, id, path = "", opts = {}) { return this.c.request("GET", `/v1/runs/${q(run)}/json/${key(id)}?path=${q(path)}${opts.at === undefined ? "" : `&at=${opts.at}`}`); }
+  /** The value at path, or (with at) the whole document as of version at; asOf / asOfTime read it in the run as of a past commit. @param {string} run @param {string} id @param {string} [path] @param {{at?: number} & AsOf} [opts] @returns {Promise<Versioned>} */
+  get(run, id, path = "", opts = {}) { return this.c.request("GET", `/v1/runs/${q(run)}/json/${key(id)}${qs({ path, at: opts.at, ...asOf(opts) })}`); }
   /** @param {string} run @param {string} id */
   async history(run, id) { return (await this.c.request("GET", `/v1/runs/${q(run)}/json/${key(id)}?history=1`)).versions; }
   /** @param {string} run @param {string} id @param {any[]} ops RFC 6902 operations */
@@ -276,8 +362,8 @@ export class JSONDocs extends Prim {
   async merge(run, id, patch) { return (await this.c.batch(run, [{ op: "json.merge", key: id, value: patch }]))[0].version; }
   /** @param {string} run @param {string} id */
   async destroy(run, id) { return (await this.c.request("DELETE", `/v1/runs/${q(run)}/json/${key(id)}`)).version; }
-  /** @param {string} run @param {string} [prefix] @returns {Promise<string[]>} */
-  async list(run, prefix = "") { return (await this.c.request("GET", `/v1/runs/${q(run)}/json?prefix=${q(prefix)}`)).keys; }
+  /** @param {string} run @param {string} [prefix] @param {AsOf} [opts] @returns {Promise<string[]>} */
+  async list(run, prefix = "", opts = {}) { return (await this.c.request("GET", `/v1/runs/${q(run)}/json${qs({ prefix, ...asOf(opts) })}`)).keys; }
 }
 
 export class Vectors extends Prim {

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
-import { Client, InmemError } from "../src/index.js";
+import { Client, InmemError, MergeConflictError } from "../src/index.js";
 
 const pkg = join(dirname(fileURLToPath(import.meta.url)), "..");
 const repo = join(pkg, "..", "..");
@@ -95,6 +95,65 @@ test("time travel", async () => {
   await db.json.set(run, "d", "/x", 2);
   assert.deepEqual((await db.json.get(run, "d", "", { at: d1 })).value, { x: 1 });
   assert.equal((await db.json.history(run, "d")).length, 2);
+});
+
+test("reads as of a past commit", async () => {
+  const run = await db.runs.create("as-of-test");
+  await db.kv.put(run, "a", 1);
+  await db.events.append(run, "one");
+  const v = await db.json.put(run, "d", { x: 1 });
+  await db.kv.put(run, "b", 2);
+  await db.kv.put(run, "a", 9);
+  await db.events.append(run, "two");
+  await db.json.set(run, "d", "/x", 2);
+  assert.deepEqual(await db.kv.list(run, "", { asOf: v }), ["a"]);
+  assert.equal((await db.kv.get(run, "a", { asOf: v })).value, 1);
+  assert.deepEqual((await db.events.range(run, { asOf: v })).map((e) => e.type), ["one"]);
+  assert.deepEqual((await db.json.get(run, "d", "", { asOf: v })).value, { x: 1 });
+  assert.deepEqual(await db.json.list(run, "", { asOf: v }), ["d"]);
+  assert.deepEqual(await db.state.list(run, "", { asOf: v }), []);
+  const res = await db.batch(run, [{ op: "kv.get", key: "a" }, { op: "kv.list" }], { asOf: v });
+  assert.deepEqual([res[0].value, res[1].keys], [1, ["a"]]);
+  await assert.rejects(db.batch(run, [{ op: "kv.put", key: "a", value: 3 }], { asOf: v }), (e) => e.code === "InvalidArgument" && e.status === 400);
+  await assert.rejects(db.kv.list(run, "", { asOf: 2 ** 50 }), (e) => e.code === "InvalidArgument");
+  await assert.rejects(db.kv.list(run, "", { asOfTime: "whenever" }), (e) => e.code === "InvalidArgument");
+});
+
+test("fork, diff and merge", async () => {
+  const src = await db.runs.create("fork-src");
+  await db.kv.put(src, "plan", "a");
+  await db.kv.put(src, "keep", 1);
+  await db.json.put(src, "doc", { x: 1 });
+  const child = await db.runs.fork(src, { name: "fork-child" });
+  assert.equal(child.name, "fork-child");
+  assert.equal(child.parent, src);
+  assert.equal((await db.kv.get("fork-child", "plan")).value, "a");
+  await db.kv.put("fork-child", "plan", "b");
+  await db.kv.put("fork-child", "new", true);
+  await db.json.set("fork-child", "doc", "/x", 2);
+  await db.kv.delete("fork-child", "keep");
+  const changes = [];
+  for await (const c of db.runs.diff(src, { with: "fork-child", pageSize: 1 })) changes.push(c);
+  const by = Object.fromEntries(changes.map((c) => [`${c.primitive}:${c.key}`, c]));
+  assert.equal(changes.length, 4);
+  assert.equal(by["kv:plan"].kind, "changed");
+  assert.equal(by["kv:new"].kind, "added");
+  assert.equal(by["kv:keep"].kind, "removed");
+  assert.deepEqual(by["json:doc"].patch, [{ op: "replace", path: "/x", value: 2 }]);
+  const page = await db.runs.diffPage(src, { with: "fork-child", limit: 3 });
+  assert.deepEqual([page.changes.length, page.next], [3, 3]);
+  const v = await db.kv.put(src, "plan", "c");
+  const overTime = [];
+  for await (const c of db.runs.diff(src, { at: v - 1 })) overTime.push(c.key);
+  assert.deepEqual(overTime, ["plan"]);
+  await assert.rejects(db.runs.merge("fork-child", src), (e) => e instanceof MergeConflictError && e.code === "ConstraintViolation" &&
+    e.status === 409 && e.conflictsTotal === 1 && e.conflicts[0].key === "plan" && e.conflicts[0].source.value === "b" && e.conflicts[0].target.value === "c");
+  assert.equal((await db.kv.get(src, "plan")).value, "c");
+  const res = await db.runs.merge("fork-child", src, "source-wins");
+  assert.deepEqual([res.applied, res.conflicts_total], [4, 1]);
+  assert.equal((await db.kv.get(src, "plan")).value, "b");
+  await assert.rejects(db.runs.merge("fork-child", src, "sideways"), (e) => e.code === "InvalidArgument");
+  await assert.rejects(db.runs.fork("no-such-run"), (e) => e.code === "RunNotFound" && e.status === 404);
 });
 
 test("state CAS", async () => {

@@ -284,7 +284,15 @@ func (e *Engine) trimChain(c *chain, keep Keep, now int64, bound uint64) (remove
 		floor = succ.n
 		break
 	}
-	if h.tomb && h.n <= bound && (h.next == nil || floor == h.n) {
+	if h.tomb && h.n <= bound && h.next == nil {
+		// Nothing older is in the chain: the key was written and deleted in
+		// one commit, or an earlier trim removed its older versions and
+		// raised the floor then. Purging it hides no history, so it raises
+		// no floor: a floor covers every key of the run and space, and
+		// would refuse reads of versions the policy keeps.
+		return removed, bytes, 0, true
+	}
+	if h.tomb && h.n <= bound && floor == h.n {
 		return removed, bytes, h.n, true
 	}
 	return removed, bytes, floor, false

@@ -108,16 +108,13 @@ type CrashResult struct {
 	// budget and exited cleanly before their kill condition held (a
 	// maintenance trigger skipped under load, say). Their state is still
 	// checked; it is an outcome to report, not a violation.
-	Unkilled int
-	Verified uint64 // distinct commits checked present (each again at every later check)
-	Past     int    // past versions read back whole (ViewAt), over all checks
-	Trimmed  int    // past versions answering HistoryTrimmed, as retention allows
-	// PurgeFloor counts past versions KeepLast keeps that answered
-	// HistoryTrimmed below the floor of a purged tombstone (see checkHistory).
-	PurgeFloor int
-	Counts     map[string]int // violations by kind
-	Damage     map[string]int // damage-pass outcomes
-	Scenarios  []*ScenarioStats
+	Unkilled  int
+	Verified  uint64         // distinct commits checked present (each again at every later check)
+	Past      int            // past versions read back whole (ViewAt), over all checks
+	Trimmed   int            // past versions answering HistoryTrimmed, as retention allows
+	Counts    map[string]int // violations by kind
+	Damage    map[string]int // damage-pass outcomes
+	Scenarios []*ScenarioStats
 	// Violations of the failing cycle (the run stops there).
 	Violations     []Violation
 	FailedCycle    int
@@ -158,9 +155,6 @@ func (r *CrashResult) Print(w io.Writer) {
 	fmt.Fprintf(tw, "workloads finished before their kill point\t%d\n", r.Unkilled)
 	fmt.Fprintf(tw, "acknowledged commits verified\t%d\n", r.Verified)
 	fmt.Fprintf(tw, "past versions read back / trimmed by retention\t%d / %d\n", r.Past, r.Trimmed)
-	if r.PurgeFloor > 0 {
-		fmt.Fprintf(tw, "past versions refused below a purged tombstone's floor\t%d\n", r.PurgeFloor)
-	}
 	for _, k := range []string{KindLoss, KindAtomicity, KindPhantom, KindWrong, KindHistory, KindChain, KindRecovery, KindNondet, KindOrder, KindChild, KindHang, KindDamage, KindNotAPrefix} {
 		label := k
 		switch k {
@@ -426,7 +420,6 @@ func runCycle(ctx context.Context, cfg CrashConfig, scenario string, m *Model, r
 	vs, rep := checkDir(ctx, cfg.Dir, nil, m)
 	res.Past += rep.Past
 	res.Trimmed += rep.Trimmed
-	res.PurgeFloor += rep.PurgeFloor
 	if len(vs) == 0 && cfg.Damage {
 		outcome, dv := damagePass(ctx, cp, m, r)
 		res.Damage[outcome]++

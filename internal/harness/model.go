@@ -165,7 +165,6 @@ type CheckReport struct {
 	Resolved   int    // in-flight commits found present (now part of the model)
 	Past       int    // past versions read back whole (ViewAt)
 	Trimmed    int    // past versions answering HistoryTrimmed, as retention allows
-	PurgeFloor int    // past versions KeepLast keeps, refused below a purged tombstone's floor
 	Violations []Violation
 }
 

@@ -43,7 +43,6 @@ type OpCrashResult struct {
 	Verified    uint64
 	Past        int
 	Trimmed     int
-	PurgeFloor  int
 	// The first failing crash point (the run stops there).
 	Violations []Violation
 	FailedOp   int
@@ -62,9 +61,6 @@ func (r *OpCrashResult) Print(w io.Writer) {
 	fmt.Fprintf(tw, "power-cut points checked\t%d (each as two images: synced state only, and all written)\n", r.Points)
 	fmt.Fprintf(tw, "acknowledged commits verified\t%d\n", r.Verified)
 	fmt.Fprintf(tw, "past versions read back / trimmed by retention\t%d / %d\n", r.Past, r.Trimmed)
-	if r.PurgeFloor > 0 {
-		fmt.Fprintf(tw, "past versions refused below a purged tombstone's floor\t%d\n", r.PurgeFloor)
-	}
 	status := "ok"
 	if r.Failed() {
 		status = "FAIL"
@@ -164,7 +160,6 @@ func CrashFullCompactionOps(ctx context.Context, cfg OpCrashConfig) (*OpCrashRes
 			res.Verified += rep.Verified
 			res.Past += rep.Past
 			res.Trimmed += rep.Trimmed
-			res.PurgeFloor += rep.PurgeFloor
 			if len(vs) > 0 {
 				res.Violations, res.FailedOp, res.FailedMode = vs, k, img.mode
 				return res, nil

@@ -315,7 +315,7 @@ func TestAutoMaintenanceCloseCancelsRunningTask(t *testing.T) {
 	v := String(strings.Repeat("x", 1<<10))
 	err := db.Update(context.Background(), GlobalRun, func(tx *Tx) error {
 		for i := range 1500 {
-			if _, err := tx.KV().Put(fmt.Sprintf("a%05d", i), v); err != nil {
+			if err := tx.KV().Put(fmt.Sprintf("a%05d", i), v); err != nil {
 				return err
 			}
 		}

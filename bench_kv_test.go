@@ -34,7 +34,7 @@ func loadKeys(b testing.TB, db *inmem.DB, run inmem.RunID, n int) {
 	for i := 0; i < n; i += batch {
 		err := db.Update(ctx, run, func(tx *inmem.Tx) error {
 			for j := i; j < i+batch && j < n; j++ {
-				if _, err := tx.KV().Put(benchKey(j), benchValue); err != nil {
+				if err := tx.KV().Put(benchKey(j), benchValue); err != nil {
 					return err
 				}
 			}
@@ -129,7 +129,7 @@ func BenchmarkTxOneOp(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		err := db.Update(ctx, run, func(tx *inmem.Tx) error {
-			_, err := tx.KV().Put("k", benchValue)
+			err := tx.KV().Put("k", benchValue)
 			return err
 		})
 		if err != nil {
@@ -173,7 +173,7 @@ func BenchmarkKVContended(b *testing.B) {
 				return err
 			}
 			n, _ := v.Value.AsInt()
-			_, err = tx.KV().Put("counter", inmem.Int(n+1))
+			err = tx.KV().Put("counter", inmem.Int(n+1))
 			return err
 		})
 	})

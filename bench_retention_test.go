@@ -33,7 +33,7 @@ func loadVersions(b *testing.B, db *inmem.DB, run inmem.RunID, n, versions int) 
 		for lo := 0; lo < n; lo += 1000 {
 			if err := db.Update(ctx, run, func(tx *inmem.Tx) error {
 				for i := lo; i < min(lo+1000, n); i++ {
-					if _, err := tx.KV().Put(benchKey(i), benchValue); err != nil {
+					if err := tx.KV().Put(benchKey(i), benchValue); err != nil {
 						return err
 					}
 				}

@@ -86,7 +86,7 @@ func writeRounds(b *testing.B, db *inmem.DB, run inmem.RunID, n, first, rounds, 
 		for i := 0; i < n; i += batch {
 			err := db.Update(ctx, run, func(tx *inmem.Tx) error {
 				for j := i; j < i+batch && j < n; j++ {
-					if _, err := tx.KV().Put(benchKey(j), v); err != nil {
+					if err := tx.KV().Put(benchKey(j), v); err != nil {
 						return err
 					}
 				}

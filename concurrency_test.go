@@ -257,7 +257,7 @@ func TestUpdate_RetryWaitsForConflictingFsync(t *testing.T) {
 						return err
 					}
 					n, _ := v.Value.AsInt()
-					_, err = tx.KV().Put("n", inmem.Int(n+1))
+					err = tx.KV().Put("n", inmem.Int(n+1))
 					return err
 				})
 			}

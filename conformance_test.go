@@ -259,7 +259,7 @@ var confPrims = []confPrim{
 	{
 		name: "kv", prim: inmem.PrimitiveKV, kind: inmem.TxnVersion, absent: inmem.CodeNotFound,
 		create: func(tx *inmem.Tx, name string) (inmem.EntityRef, error) {
-			_, err := tx.KV().Put(name, confVal(name, 0))
+			err := tx.KV().Put(name, confVal(name, 0))
 			return inmem.EntityRef{Primitive: inmem.PrimitiveKV, Run: tx.Run(), Key: name}, err
 		},
 		read: func(tx *inmem.Tx, ref inmem.EntityRef) (confObs, error) {
@@ -267,7 +267,7 @@ var confPrims = []confPrim{
 			return vObs(ref.Key, v), err
 		},
 		update: func(tx *inmem.Tx, ref inmem.EntityRef, name string, i int) (inmem.EntityRef, error) {
-			_, err := tx.KV().Put(ref.Key, confVal(name, i))
+			err := tx.KV().Put(ref.Key, confVal(name, i))
 			return ref, err
 		},
 		remove: func(tx *inmem.Tx, ref inmem.EntityRef) error { return tx.KV().Delete(ref.Key) },
@@ -425,7 +425,7 @@ var confPrims = []confPrim{
 		name: "json", prim: inmem.PrimitiveJSON, kind: inmem.TxnVersion, absent: inmem.CodeNotFound,
 		create: func(tx *inmem.Tx, name string) (inmem.EntityRef, error) {
 			doc := inmem.ObjectOf(inmem.Field{Key: "name", Value: inmem.String(name)}, inmem.Field{Key: "v", Value: confVal(name, 0)})
-			_, err := tx.JSON().Create(name, doc)
+			err := tx.JSON().Create(name, doc)
 			return inmem.EntityRef{Primitive: inmem.PrimitiveJSON, Run: tx.Run(), Key: name}, err
 		},
 		read: func(tx *inmem.Tx, ref inmem.EntityRef) (confObs, error) {
@@ -433,7 +433,7 @@ var confPrims = []confPrim{
 			return vObs(ref.Key, v), err
 		},
 		update: func(tx *inmem.Tx, ref inmem.EntityRef, name string, i int) (inmem.EntityRef, error) {
-			_, err := tx.JSON().Set(ref.Key, "/v", confVal(name, i))
+			err := tx.JSON().Set(ref.Key, "/v", confVal(name, i))
 			return ref, err
 		},
 		remove: func(tx *inmem.Tx, ref inmem.EntityRef) error { return tx.JSON().Destroy(ref.Key) },
@@ -1007,7 +1007,7 @@ func confConflict(t *testing.T, env *confEnv) {
 		if _, err := tx.KV().Get("guard"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.KV().Put("guard", inmem.Int(1)); err != nil {
+		if err := tx.KV().Put("guard", inmem.Int(1)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -19,13 +19,13 @@ func TestUpdate_ManagedTxRefusesCommit(t *testing.T) {
 
 	var commitErr, rollbackErr error
 	err := db.Update(ctx, run, func(tx *inmem.Tx) error {
-		if _, err := tx.KV().Put("k", inmem.Int(1)); err != nil {
+		if err := tx.KV().Put("k", inmem.Int(1)); err != nil {
 			return err
 		}
 		commitErr = tx.Commit()
 		rollbackErr = tx.Rollback()
 		// The transaction is still usable: nothing was finished by hand.
-		_, err := tx.KV().Put("k2", inmem.Int(2))
+		err := tx.KV().Put("k2", inmem.Int(2))
 		return err
 	})
 	if err != nil {
@@ -46,7 +46,7 @@ func TestUpdate_ManagedTxRefusesCommit(t *testing.T) {
 
 	// A closure that returns Commit's error commits nothing.
 	err = db.Update(ctx, run, func(tx *inmem.Tx) error {
-		if _, err := tx.KV().Put("k3", inmem.Int(3)); err != nil {
+		if err := tx.KV().Put("k3", inmem.Int(3)); err != nil {
 			return err
 		}
 		return tx.Commit()
@@ -78,7 +78,7 @@ func TestUpdate_ManagedTxRefusesCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.KV().Put("k4", inmem.Int(4)); err != nil {
+	if err := tx.KV().Put("k4", inmem.Int(4)); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {

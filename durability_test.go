@@ -44,13 +44,13 @@ var padding = inmem.String(strings.Repeat("p", 200))
 func commitStep(db *inmem.DB, i int) error {
 	return db.Update(ctx, crashRun, func(tx *inmem.Tx) error {
 		kv := tx.KV()
-		if _, err := kv.Put(fmt.Sprintf("k%05d", i), inmem.Int(int64(i))); err != nil {
+		if err := kv.Put(fmt.Sprintf("k%05d", i), inmem.Int(int64(i))); err != nil {
 			return err
 		}
-		if _, err := kv.Put(fmt.Sprintf("pad%05d", i), padding); err != nil {
+		if err := kv.Put(fmt.Sprintf("pad%05d", i), padding); err != nil {
 			return err
 		}
-		_, err := kv.Put("last", inmem.Int(int64(i)))
+		err := kv.Put("last", inmem.Int(int64(i)))
 		return err
 	})
 }

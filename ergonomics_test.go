@@ -71,7 +71,7 @@ func TestUpdateVersion_ReturnsCommitVersion(t *testing.T) {
 	defer db.Close()
 	run := inmem.NewRunID()
 	v, err := db.UpdateVersion(ctx, run, func(tx *inmem.Tx) error {
-		_, err := tx.KV().Put("a", inmem.Int(1))
+		err := tx.KV().Put("a", inmem.Int(1))
 		return err
 	})
 	got, _ := db.KV().Get(ctx, run, "a")
@@ -98,7 +98,7 @@ func TestRuns_CreateWithIDAndFirstData(t *testing.T) {
 		if err != nil || got != id {
 			return err
 		}
-		_, err = tx.KV().Put("goal", inmem.String("ship"))
+		err = tx.KV().Put("goal", inmem.String("ship"))
 		return err
 	})
 	if err != nil {

@@ -51,7 +51,7 @@ func ExampleDB_Update() {
 		if _, err := tx.State().Set("phase", inmem.String("acting")); err != nil {
 			return err
 		}
-		_, err := tx.KV().Put("last_tool", inmem.String("search"))
+		err := tx.KV().Put("last_tool", inmem.String("search"))
 		return err
 	})
 	if err != nil {

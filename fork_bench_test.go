@@ -33,7 +33,7 @@ func loadRun(b *testing.B, db *inmem.DB, name string, n int) inmem.RunID {
 	for lo := 0; lo < n; lo += 1000 {
 		err := db.Update(ctx, run, func(tx *inmem.Tx) error {
 			for i := lo; i < min(n, lo+1000); i++ {
-				if _, err := tx.KV().Put(forkKey(i), inmem.Int(int64(i))); err != nil {
+				if err := tx.KV().Put(forkKey(i), inmem.Int(int64(i))); err != nil {
 					return err
 				}
 			}
@@ -160,7 +160,7 @@ func BenchmarkDiff(b *testing.B) {
 	}
 	err = db.Update(ctx, f, func(tx *inmem.Tx) error {
 		for i := 0; i < n; i += 100 {
-			if _, err := tx.KV().Put(forkKey(i), inmem.Int(-1)); err != nil {
+			if err := tx.KV().Put(forkKey(i), inmem.Int(-1)); err != nil {
 				return err
 			}
 		}

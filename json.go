@@ -85,8 +85,9 @@ func (db *DB) JSON() JSONStore { return JSONStore{db} }
 // JSONTx is the JSON document primitive inside a transaction, bound to its
 // run. Reads see the transaction's own writes; a document the transaction
 // wrote itself reports a zero Version until the transaction commits. Write
-// methods return the zero Txn version: the real one is assigned at commit
-// (Tx.CommitVersion). See JSONStore for the rules.
+// methods return only an error: every write of a transaction gets its commit
+// version, which DB.UpdateVersion returns (and Tx.CommitVersion after a
+// manual Commit). See JSONStore for the rules.
 type JSONTx struct{ tx *Tx }
 
 // JSON returns the JSON document primitive of the transaction.
@@ -238,7 +239,7 @@ type jsonArgs struct {
 // created again).
 func (s JSONStore) Create(ctx context.Context, run RunID, id string, doc Value) (Version, error) {
 	return s.write(ctx, run, jsonArgs{id: id, val: doc}, func(tx *Tx, a jsonArgs) error {
-		_, err := tx.JSON().Create(a.id, a.val)
+		err := tx.JSON().Create(a.id, a.val)
 		return err
 	})
 }
@@ -302,7 +303,7 @@ func (s JSONStore) Exists(ctx context.Context, run RunID, id string) (bool, erro
 // error. The root path replaces the whole document.
 func (s JSONStore) Set(ctx context.Context, run RunID, id, path string, v Value) (Version, error) {
 	return s.write(ctx, run, jsonArgs{id: id, path: path, val: v}, func(tx *Tx, a jsonArgs) error {
-		_, err := tx.JSON().Set(a.id, a.path, a.val)
+		err := tx.JSON().Set(a.id, a.path, a.val)
 		return err
 	})
 }
@@ -313,7 +314,7 @@ func (s JSONStore) Set(ctx context.Context, run RunID, id, path string, v Value)
 // InvalidPath (use Destroy to remove a document).
 func (s JSONStore) Delete(ctx context.Context, run RunID, id, path string) (Version, error) {
 	return s.write(ctx, run, jsonArgs{id: id, path: path}, func(tx *Tx, a jsonArgs) error {
-		_, err := tx.JSON().Delete(a.id, a.path)
+		err := tx.JSON().Delete(a.id, a.path)
 		return err
 	})
 }
@@ -344,7 +345,7 @@ func (s JSONStore) Patch(ctx context.Context, run RunID, id string, ops []PatchO
 // patch runs Patch or PatchJSON; a.path carries the operation name.
 func (s JSONStore) patch(ctx context.Context, run RunID, a jsonArgs) (Version, error) {
 	return s.write(ctx, run, a, func(tx *Tx, a jsonArgs) error {
-		_, err := tx.JSON().patch(a.path, a.id, a.ops)
+		err := tx.JSON().patch(a.path, a.id, a.ops)
 		return err
 	})
 }
@@ -369,7 +370,7 @@ func (s JSONStore) PatchJSON(ctx context.Context, run RunID, id string, patch []
 // missing target, the patch is applied to null.
 func (s JSONStore) Merge(ctx context.Context, run RunID, id string, patch Value) (Version, error) {
 	return s.write(ctx, run, jsonArgs{id: id, val: patch}, func(tx *Tx, a jsonArgs) error {
-		_, err := tx.JSON().Merge(a.id, a.val)
+		err := tx.JSON().Merge(a.id, a.val)
 		return err
 	})
 }
@@ -413,27 +414,27 @@ func (s JSONStore) List(ctx context.Context, run RunID, prefix string) ([]string
 }
 
 // Create buffers doc as a new document id; AlreadyExists if id is live.
-func (j JSONTx) Create(id string, doc Value) (Version, error) {
+func (j JSONTx) Create(id string, doc Value) error {
 	const op = "json.Create"
 	tx := j.tx
 	if err := tx.db.checkKey(op, "document id", id); err != nil {
-		return Version{}, err
+		return err
 	}
 	ref := jsonRef(tx.run, id)
 	if err := tx.db.checkJSONValue(op, ref, "document", doc); err != nil {
-		return Version{}, err
+		return err
 	}
 	if err := tx.db.checkDoc(op, ref, doc); err != nil {
-		return Version{}, err
+		return err
 	}
 	if err := tx.checkWrite(op, tx.run); err != nil {
-		return Version{}, err
+		return err
 	}
 	if _, ok := tx.txn.Get(tx.run, core.JSON, id); ok {
-		return Version{}, (&Error{Code: dberr.AlreadyExists, Op: op, Msg: "document already exists", Offset: -1}).WithRef(ref)
+		return (&Error{Code: dberr.AlreadyExists, Op: op, Msg: "document already exists", Offset: -1}).WithRef(ref)
 	}
 	tx.txn.Put(tx.run, core.JSON, id, doc.in())
-	return pendingVersion, nil
+	return nil
 }
 
 // Get returns the value at path in document id as the transaction sees it.
@@ -473,7 +474,7 @@ func (j JSONTx) Exists(id string) (bool, error) {
 }
 
 // Set buffers the document id with v set at path (see JSONStore.Set).
-func (j JSONTx) Set(id, path string, v Value) (Version, error) {
+func (j JSONTx) Set(id, path string, v Value) error {
 	const op = "json.Set"
 	return j.edit(op, id, path, true, v, func(doc Value, p jsonpath.Path, v Value) (Value, error) {
 		d, err := jsonpath.Set(doc.in(), p, v.in())
@@ -483,7 +484,7 @@ func (j JSONTx) Set(id, path string, v Value) (Version, error) {
 
 // Delete buffers the document id without the member or element at path
 // (see JSONStore.Delete).
-func (j JSONTx) Delete(id, path string) (Version, error) {
+func (j JSONTx) Delete(id, path string) error {
 	const op = "json.Delete"
 	return j.edit(op, id, path, false, Value{}, func(doc Value, p jsonpath.Path, _ Value) (Value, error) {
 		d, err := jsonpath.Delete(doc.in(), p)
@@ -493,43 +494,43 @@ func (j JSONTx) Delete(id, path string) (Version, error) {
 
 // edit is the common body of Set and Delete: validate, read the document
 // (joining the read set), apply f at path, check the result, buffer it.
-func (j JSONTx) edit(op, id, path string, hasValue bool, v Value, f func(doc Value, p jsonpath.Path, v Value) (Value, error)) (Version, error) {
+func (j JSONTx) edit(op, id, path string, hasValue bool, v Value, f func(doc Value, p jsonpath.Path, v Value) (Value, error)) error {
 	tx := j.tx
 	if err := tx.db.checkKey(op, "document id", id); err != nil {
-		return Version{}, err
+		return err
 	}
 	ref := jsonRef(tx.run, id)
 	p, err := parseJSONPath(op, ref, path)
 	if err != nil {
-		return Version{}, err
+		return err
 	}
 	if hasValue {
 		if err := tx.db.checkJSONValue(op, ref, "value", v); err != nil {
-			return Version{}, err
+			return err
 		}
 	}
 	if err := tx.checkWrite(op, tx.run); err != nil {
-		return Version{}, err
+		return err
 	}
 	e, ok := tx.txn.Get(tx.run, core.JSON, id)
 	if !ok {
-		return Version{}, notFound(op, ref)
+		return notFound(op, ref)
 	}
 	doc, err := f(Value(e.Value), p, v)
 	if err != nil {
-		return Version{}, jsonErr(op, ref, err)
+		return jsonErr(op, ref, err)
 	}
 	return j.put(op, ref, doc)
 }
 
 // put checks the resulting document and buffers it.
-func (j JSONTx) put(op string, ref EntityRef, doc Value) (Version, error) {
+func (j JSONTx) put(op string, ref EntityRef, doc Value) error {
 	tx := j.tx
 	if err := tx.db.checkDoc(op, ref, doc); err != nil {
-		return Version{}, err
+		return err
 	}
 	tx.txn.Put(tx.run, core.JSON, ref.Key, doc.in())
-	return pendingVersion, nil
+	return nil
 }
 
 // Destroy buffers a tombstone for document id; NotFound if it is not live.
@@ -552,14 +553,14 @@ func (j JSONTx) Destroy(id string) error {
 // Patch buffers document id with an RFC 6902 JSON Patch applied atomically
 // (see JSONStore.Patch). On error the transaction's view of the document is
 // unchanged.
-func (j JSONTx) Patch(id string, ops []PatchOp) (Version, error) {
+func (j JSONTx) Patch(id string, ops []PatchOp) error {
 	return j.patch("json.Patch", id, patchOps(ops))
 }
 
-func (j JSONTx) patch(op, id string, ops []jsonpath.Op) (Version, error) {
+func (j JSONTx) patch(op, id string, ops []jsonpath.Op) error {
 	tx := j.tx
 	if err := tx.db.checkKey(op, "document id", id); err != nil {
-		return Version{}, err
+		return err
 	}
 	ref := jsonRef(tx.run, id)
 	for i := range ops {
@@ -567,47 +568,47 @@ func (j JSONTx) patch(op, id string, ops []jsonpath.Op) (Version, error) {
 		case "add", "replace", "test":
 			what := "op " + strconv.Itoa(i) + " (" + ops[i].Op + ") value"
 			if err := tx.db.checkJSONValue(op, ref, what, Value(ops[i].Value)); err != nil {
-				return Version{}, err
+				return err
 			}
 		}
 	}
 	if err := tx.checkWrite(op, tx.run); err != nil {
-		return Version{}, err
+		return err
 	}
 	e, ok := tx.txn.Get(tx.run, core.JSON, id)
 	if !ok {
-		return Version{}, notFound(op, ref)
+		return notFound(op, ref)
 	}
 	doc, err := jsonpath.Patch(e.Value, ops)
 	if err != nil {
-		return Version{}, jsonErr(op, ref, err)
+		return jsonErr(op, ref, err)
 	}
 	return j.put(op, ref, Value(doc))
 }
 
 // PatchJSON is Patch with the patch as JSON text (see JSONStore.PatchJSON).
-func (j JSONTx) PatchJSON(id string, patch []byte) (Version, error) {
+func (j JSONTx) PatchJSON(id string, patch []byte) error {
 	ops, err := jsonpath.ParsePatch(patch)
 	if err != nil {
-		return Version{}, jsonErr("json.PatchJSON", jsonRef(j.tx.run, id), err)
+		return jsonErr("json.PatchJSON", jsonRef(j.tx.run, id), err)
 	}
 	return j.patch("json.PatchJSON", id, ops)
 }
 
 // Merge buffers document id with an RFC 7396 JSON Merge Patch applied,
 // creating the document if it does not exist (see JSONStore.Merge).
-func (j JSONTx) Merge(id string, patch Value) (Version, error) {
+func (j JSONTx) Merge(id string, patch Value) error {
 	const op = "json.Merge"
 	tx := j.tx
 	if err := tx.db.checkKey(op, "document id", id); err != nil {
-		return Version{}, err
+		return err
 	}
 	ref := jsonRef(tx.run, id)
 	if err := tx.db.checkJSONValue(op, ref, "merge patch", patch); err != nil {
-		return Version{}, err
+		return err
 	}
 	if err := tx.checkWrite(op, tx.run); err != nil {
-		return Version{}, err
+		return err
 	}
 	e, _ := tx.txn.Get(tx.run, core.JSON, id) // absent: e.Value is null
 	return j.put(op, ref, Value(jsonpath.MergePatch(e.Value, patch.in())))

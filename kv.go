@@ -18,6 +18,10 @@ type KVStore struct{ db *DB }
 func (db *DB) KV() KVStore { return KVStore{db} }
 
 // KVTx is the key-value primitive inside a transaction (bound to its run).
+// Its writes (Put, CAS, Delete) return only an error: every write of a
+// transaction gets its commit version, which DB.UpdateVersion returns (and
+// Tx.CommitVersion after a manual Commit). KVStore's writes are
+// transactions of their own and return that version.
 type KVTx struct{ tx *Tx }
 
 // KV returns the key-value primitive of the transaction.
@@ -73,7 +77,7 @@ func (s KVStore) GetMany(ctx context.Context, run RunID, keys []string) ([]*Vers
 // Put writes a new version of key and returns it.
 func (s KVStore) Put(ctx context.Context, run RunID, key string, v Value) (Version, error) {
 	n, err := updateWith(s.db, ctx, run, kvArgs{key, v}, func(tx *Tx, a kvArgs) error {
-		_, err := tx.KV().Put(a.key, a.val)
+		err := tx.KV().Put(a.key, a.val)
 		return err
 	})
 	if err != nil {
@@ -104,7 +108,7 @@ func (s KVStore) CAS(ctx context.Context, run RunID, key string, expected Versio
 		return Version{}, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.KV().CAS(key, expected, v); err != nil {
+	if err := tx.KV().CAS(key, expected, v); err != nil {
 		return Version{}, err
 	}
 	n, err := tx.commit()
@@ -198,26 +202,24 @@ func (k KVTx) GetMany(keys []string) ([]*Versioned[Value], error) {
 	return out, nil
 }
 
-// Put buffers a new version of key. The returned Version is the zero Txn
-// version: the real one is assigned at commit (Tx.CommitVersion).
-func (k KVTx) Put(key string, v Value) (Version, error) {
+// Put buffers a new version of key. Its version is the transaction's commit
+// version, known once it commits (DB.UpdateVersion returns it, as does
+// Tx.CommitVersion after a manual Commit); KVStore.Put, a transaction of
+// its own, returns it directly.
+func (k KVTx) Put(key string, v Value) error {
 	tx := k.tx
 	if err := tx.db.checkKey("kv.Put", "key", key); err != nil {
-		return Version{}, err
+		return err
 	}
 	if err := tx.db.checkValue("kv.Put", v); err != nil {
-		return Version{}, err
+		return err
 	}
 	if err := tx.checkWrite("kv.Put", tx.run); err != nil {
-		return Version{}, err
+		return err
 	}
 	tx.txn.Put(tx.run, core.KV, key, v.in())
-	return pendingVersion, nil
+	return nil
 }
-
-// pendingVersion is what a write inside a transaction returns: the commit
-// version is not known until Commit.
-var pendingVersion = core.Txn(0)
 
 // Delete buffers a tombstone for key; NotFound if key has no live value.
 func (k KVTx) Delete(key string) error {
@@ -238,19 +240,19 @@ func (k KVTx) Delete(key string) error {
 // CAS buffers v if key's current version is expected (zero or Txn(0): must
 // be absent). The check is repeated at commit: if key changes in between,
 // the commit fails with Conflict.
-func (k KVTx) CAS(key string, expected Version, v Value) (Version, error) {
+func (k KVTx) CAS(key string, expected Version, v Value) error {
 	tx := k.tx
 	if err := tx.db.checkKey("kv.CAS", "key", key); err != nil {
-		return Version{}, err
+		return err
 	}
 	if err := tx.db.checkValue("kv.CAS", v); err != nil {
-		return Version{}, err
+		return err
 	}
 	if expected.Kind != 0 && expected.Kind != core.TxnVersion {
-		return Version{}, errorf(CodeInvalidArgument, "kv.CAS", "expected version must be a Txn version, got %s", expected)
+		return errorf(CodeInvalidArgument, "kv.CAS", "expected version must be a Txn version, got %s", expected)
 	}
 	if err := tx.checkWrite("kv.CAS", tx.run); err != nil {
-		return Version{}, err
+		return err
 	}
 	e, ok := tx.txn.Get(tx.run, core.KV, key)
 	var actual uint64
@@ -259,16 +261,16 @@ func (k KVTx) CAS(key string, expected Version, v Value) (Version, error) {
 		if actual == 0 {
 			// The transaction wrote key itself: there is no committed
 			// version to compare with.
-			return Version{}, errorf(CodeInvalidArgument, "kv.CAS", "key was written earlier in this transaction")
+			return errorf(CodeInvalidArgument, "kv.CAS", "key was written earlier in this transaction")
 		}
 	}
 	if actual != expected.N {
 		ref := kvRef(tx.run, key)
 		exp, act := core.Txn(expected.N), core.Txn(actual)
-		return Version{}, dberr.NewConflict("kv.CAS", &ref, "version mismatch", &exp, &act)
+		return dberr.NewConflict("kv.CAS", &ref, "version mismatch", &exp, &act)
 	}
 	tx.txn.Put(tx.run, core.KV, key, v.in())
-	return pendingVersion, nil
+	return nil
 }
 
 // GetAt returns the value key had as of version at.

@@ -331,7 +331,7 @@ func TestRetention_WriteBufferedBeforePurgeIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.KV().Put("k", inmem.Int(2)); err != nil {
+	if err := tx.KV().Put("k", inmem.Int(2)); err != nil {
 		t.Fatal(err)
 	}
 	if info := mustCompactFull(t, db); info.VersionsRemoved != 2 {

@@ -21,11 +21,11 @@ func TestRetention_PurgingALoneTombstoneRaisesNoFloor(t *testing.T) {
 	var vs []inmem.Version
 	for i := range 6 {
 		v, err := db.UpdateVersion(ctx, retRun, func(tx *inmem.Tx) error {
-			if _, err := tx.KV().Put("x", inmem.Int(int64(i))); err != nil {
+			if err := tx.KV().Put("x", inmem.Int(int64(i))); err != nil {
 				return err
 			}
 			if i == 4 {
-				if _, err := tx.KV().Put("y", inmem.Int(1)); err != nil {
+				if err := tx.KV().Put("y", inmem.Int(1)); err != nil {
 					return err
 				}
 				return tx.KV().Delete("y")

@@ -82,7 +82,7 @@ func TestRetentionInvariant_RT4(t *testing.T) {
 	}
 	var v2 inmem.Version
 	if err := db.Update(ctx, retRun, func(tx *inmem.Tx) error {
-		if _, err := tx.KV().Put("k", inmem.Int(1)); err != nil {
+		if err := tx.KV().Put("k", inmem.Int(1)); err != nil {
 			return err
 		}
 		return tx.SetRetentionPolicy(inmem.KeepFor(time.Hour))
@@ -315,7 +315,7 @@ func TestRetentionPurgeKeepsValidation(t *testing.T) {
 		t.Fatalf("VersionsRemoved = %d, want 2", info.VersionsRemoved)
 	}
 	mustPut(t, db, retRun, "k", inmem.Int(2))
-	if _, err := tx.KV().Put("other", inmem.Int(1)); err != nil {
+	if err := tx.KV().Put("other", inmem.Int(1)); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(); !errors.Is(err, inmem.ErrConflict) {

@@ -336,7 +336,7 @@ func TestRuns_CloseRacesWithWriter(t *testing.T) {
 	db := openMem(t)
 	id := mustCreate(t, db, "r", inmem.RunOptions{})
 	for _, write := range []func(tx *inmem.Tx) error{
-		func(tx *inmem.Tx) error { _, err := tx.KV().Put("k", inmem.Int(1)); return err },
+		func(tx *inmem.Tx) error { err := tx.KV().Put("k", inmem.Int(1)); return err },
 		func(tx *inmem.Tx) error { _, err := tx.Traces().Record(thought("x")); return err },
 	} {
 		tx, _ := db.Begin(ctx, id, true)
@@ -356,7 +356,7 @@ func TestRuns_CloseRacesWithWriter(t *testing.T) {
 	// Through Update, the retry sees the closed run.
 	first := true
 	err := db.Update(ctx, id, func(tx *inmem.Tx) error {
-		if _, err := tx.KV().Put("k", inmem.Int(1)); err != nil {
+		if err := tx.KV().Put("k", inmem.Int(1)); err != nil {
 			return err
 		}
 		if first {
@@ -718,7 +718,7 @@ func TestRuns_TxFacade(t *testing.T) {
 	// A transaction bound to the run can write into it and close it; later
 	// transactions see it closed.
 	err = db.Update(ctx, id, func(tx *inmem.Tx) error {
-		if _, err := tx.KV().Put("k", inmem.Int(1)); err != nil {
+		if err := tx.KV().Put("k", inmem.Int(1)); err != nil {
 			return err
 		}
 		if err := tx.Runs().Resume(id); err != nil {

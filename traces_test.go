@@ -593,7 +593,7 @@ func TestTraces_InTransaction(t *testing.T) {
 		if n, _ := tx.Traces().Count(); n != 2 {
 			t.Errorf("Count in tx = %d", n)
 		}
-		if _, err := tx.KV().Put("k", inmem.Int(1)); err != nil {
+		if err := tx.KV().Put("k", inmem.Int(1)); err != nil {
 			return err
 		}
 		return boom
@@ -609,7 +609,7 @@ func TestTraces_InTransaction(t *testing.T) {
 		if _, err := tx.Traces().Record(thought("a")); err != nil {
 			return err
 		}
-		_, err := tx.KV().Put("k", inmem.Int(1))
+		err := tx.KV().Put("k", inmem.Int(1))
 		return err
 	})
 	if err != nil {

@@ -51,7 +51,7 @@ func TestTx_Atomicity(t *testing.T) {
 	boom := errors.New("boom")
 	err := db.Update(ctx, run, func(tx *inmem.Tx) error {
 		for i := range 5 {
-			if _, err := tx.KV().Put(fmt.Sprint("k", i), inmem.Int(int64(i))); err != nil {
+			if err := tx.KV().Put(fmt.Sprint("k", i), inmem.Int(int64(i))); err != nil {
 				return err
 			}
 		}
@@ -67,7 +67,7 @@ func TestTx_Atomicity(t *testing.T) {
 	}
 	if err := db.Update(ctx, run, func(tx *inmem.Tx) error {
 		for i := range 5 {
-			if _, err := tx.KV().Put(fmt.Sprint("k", i), inmem.Int(int64(i))); err != nil {
+			if err := tx.KV().Put(fmt.Sprint("k", i), inmem.Int(int64(i))); err != nil {
 				return err
 			}
 		}
@@ -99,10 +99,10 @@ func TestTx_NoDirtyReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer writer.Rollback()
-	if _, err := writer.KV().Put("k", inmem.Int(2)); err != nil {
+	if err := writer.KV().Put("k", inmem.Int(2)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writer.KV().Put("new", inmem.Int(3)); err != nil {
+	if err := writer.KV().Put("new", inmem.Int(3)); err != nil {
 		t.Fatal(err)
 	}
 	if got := mustGetInt(t, db, run, "k"); got != 1 {
@@ -161,10 +161,10 @@ func TestTx_ReadYourWrites(t *testing.T) {
 	mustPut(t, db, run, "a", inmem.Int(1))
 	err := db.Update(ctx, run, func(tx *inmem.Tx) error {
 		kv := tx.KV()
-		if _, err := kv.Put("a", inmem.Int(2)); err != nil {
+		if err := kv.Put("a", inmem.Int(2)); err != nil {
 			return err
 		}
-		if _, err := kv.Put("b", inmem.String("x")); err != nil {
+		if err := kv.Put("b", inmem.String("x")); err != nil {
 			return err
 		}
 		if v, err := kv.Get("a"); err != nil || !v.Value.Equal(inmem.Int(2)) {
@@ -222,10 +222,10 @@ func TestTx_ConsistentSnapshotUnderConcurrentWriters(t *testing.T) {
 					}
 					x, _ := a.Value.AsInt()
 					y, _ := b.Value.AsInt()
-					if _, err := tx.KV().Put(from, inmem.Int(x-1)); err != nil {
+					if err := tx.KV().Put(from, inmem.Int(x-1)); err != nil {
 						return err
 					}
-					_, err = tx.KV().Put(to, inmem.Int(y+1))
+					err = tx.KV().Put(to, inmem.Int(y+1))
 					return err
 				})
 				if err != nil && !errors.Is(err, inmem.ErrConflict) {
@@ -285,7 +285,7 @@ func TestTx_ReadWriteConflict(t *testing.T) {
 	if _, err := tx.KV().Get("k"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.KV().Put("other", inmem.Int(1)); err != nil {
+	if err := tx.KV().Put("other", inmem.Int(1)); err != nil {
 		t.Fatal(err)
 	}
 	mustPut(t, db, run, "k", inmem.Int(2))
@@ -309,7 +309,7 @@ func TestTx_ReadAbsentConflict(t *testing.T) {
 	if ok, _ := tx.KV().Exists("k"); ok {
 		t.Fatal("k exists")
 	}
-	if _, err := tx.KV().Put("flag", inmem.Bool(true)); err != nil {
+	if err := tx.KV().Put("flag", inmem.Bool(true)); err != nil {
 		t.Fatal(err)
 	}
 	mustPut(t, db, run, "k", inmem.Int(1))
@@ -392,7 +392,7 @@ func TestTx_FirstCommitterWins(t *testing.T) {
 			t.Fatal(err)
 		}
 		n, _ := v.Value.AsInt()
-		if _, err := tx.KV().Put("k", inmem.Int(n+int64(i)+1)); err != nil {
+		if err := tx.KV().Put("k", inmem.Int(n+int64(i)+1)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -445,7 +445,7 @@ func TestTx_NoLostUpdate(t *testing.T) {
 						return err
 					}
 					n, _ := v.Value.AsInt()
-					_, err = tx.KV().Put("counter", inmem.Int(n+1))
+					err = tx.KV().Put("counter", inmem.Int(n+1))
 					return err
 				})
 				if err != nil {
@@ -514,7 +514,7 @@ func TestTx_RollbackIdempotentAndUseAfterFinish(t *testing.T) {
 	if err := tx.Commit(); !errors.Is(err, inmem.ErrTxDone) {
 		t.Fatalf("second Commit = %v, want ErrTxDone", err)
 	}
-	if _, err := tx.KV().Put("k", inmem.Int(2)); !errors.Is(err, inmem.ErrTxDone) {
+	if err := tx.KV().Put("k", inmem.Int(2)); !errors.Is(err, inmem.ErrTxDone) {
 		t.Fatalf("Put after Commit = %v, want ErrTxDone", err)
 	}
 	if _, err := tx.KV().Get("k"); !errors.Is(err, inmem.ErrTxDone) || !errors.Is(err, inmem.ErrInvalidArgument) {
@@ -527,7 +527,7 @@ func TestTx_RollbackIdempotentAndUseAfterFinish(t *testing.T) {
 		t.Fatalf("Commit after Rollback = %v", err)
 	}
 	ro, _ := db.Begin(ctx, run, false)
-	if _, err := ro.KV().Put("k", inmem.Int(3)); !errors.Is(err, inmem.ErrInvalidArgument) {
+	if err := ro.KV().Put("k", inmem.Int(3)); !errors.Is(err, inmem.ErrInvalidArgument) {
 		t.Fatalf("Put in a read-only transaction = %v", err)
 	}
 	if err := ro.Commit(); err != nil {

@@ -42,7 +42,7 @@ func TestUpdate_PanicAfterConflictsUnwinds(t *testing.T) {
 			if _, err := db.KV().Put(ctx, run, "k", Int(int64(attempts))); err != nil {
 				return err
 			}
-			_, err := tx.KV().Put("k", Int(-1))
+			err := tx.KV().Put("k", Int(-1))
 			return err
 		})
 	}()

@@ -242,7 +242,7 @@ func TestViewAt_Errors(t *testing.T) {
 		t.Errorf("zero At: %v", err)
 	}
 	err = db.ViewAt(ctx, run, inmem.AtVersion(v), func(tx *inmem.Tx) error {
-		_, err := tx.KV().Put("b", inmem.Int(2))
+		err := tx.KV().Put("b", inmem.Int(2))
 		return err
 	})
 	if !errors.Is(err, inmem.ErrInvalidArgument) {

@@ -622,7 +622,7 @@ func (a *app) demoChild(ctx context.Context, dir string, steps int) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.KV().Put(demoDraftKey, inmem.String("half-written thought")); err != nil {
+	if err := tx.KV().Put(demoDraftKey, inmem.String("half-written thought")); err != nil {
 		return err
 	}
 	if _, err := tx.Events().Append("assistant_message", inmem.MustValue(map[string]any{"text": "never committed"})); err != nil {

@@ -179,10 +179,10 @@ func startStory(ctx context.Context, db *inmem.DB, steps int) (*story, error) {
 			return err
 		}
 		pad := inmem.MustValue(map[string]any{"goal": demoGoal, "status": "running", "current_step": 0, "steps": []any{}, "tools": map[string]any{}})
-		if _, err := tx.JSON().Create(demoPad, pad); err != nil {
+		if err := tx.JSON().Create(demoPad, pad); err != nil {
 			return err
 		}
-		if _, err := tx.KV().Put("config/goal", inmem.String(demoGoal)); err != nil {
+		if err := tx.KV().Put("config/goal", inmem.String(demoGoal)); err != nil {
 			return err
 		}
 		_, err := tx.Events().Append("user_message", inmem.MustValue(map[string]any{"text": demoGoal}))
@@ -262,13 +262,13 @@ func (s *story) step(i int) error {
 		if _, err := tx.Events().Append("tool_result", stepToolResultEvent(i)); err != nil {
 			return err
 		}
-		if _, err := tx.KV().Put(memoryKey(i), stepMemory(i)); err != nil {
+		if err := tx.KV().Put(memoryKey(i), stepMemory(i)); err != nil {
 			return err
 		}
 		if err := tx.Vectors().Upsert(demoCollection, vectorKey(i), demoEmbedding(tool, i), stepVectorMeta(i)); err != nil {
 			return err
 		}
-		_, err := tx.JSON().Patch(demoPad, []inmem.PatchOp{
+		err := tx.JSON().Patch(demoPad, []inmem.PatchOp{
 			{Op: "add", Path: "/steps/-", Value: stepPadEntry(i)},
 			{Op: "replace", Path: "/current_step", Value: inmem.Int(int64(i))},
 		})
@@ -307,10 +307,10 @@ func (s *story) finish(steps int) error {
 		if _, err := tx.Events().Append("run_finished", inmem.MustValue(map[string]any{"steps": steps})); err != nil {
 			return err
 		}
-		if _, err := tx.JSON().Merge(demoPad, inmem.MustValue(map[string]any{"status": "done"})); err != nil {
+		if err := tx.JSON().Merge(demoPad, inmem.MustValue(map[string]any{"status": "done"})); err != nil {
 			return err
 		}
-		if _, err := tx.KV().Put(demoStatusKey, inmem.String("done")); err != nil {
+		if err := tx.KV().Put(demoStatusKey, inmem.String("done")); err != nil {
 			return err
 		}
 		return tx.Runs().Complete(s.run) // last: the run is closed from here on

@@ -174,7 +174,7 @@ func TestServeLoadThenKill(t *testing.T) {
 					i := baseNext[c]
 					t0 := time.Now()
 					err := base.Update(ctx, loadRun(c), func(tx *inmem.Tx) error {
-						if _, err := tx.KV().Put(fmt.Sprintf("n/%d", i), inmem.MustValue(map[string]any{"i": i, "pad": "0123456789abcdef0123456789abcdef"})); err != nil {
+						if err := tx.KV().Put(fmt.Sprintf("n/%d", i), inmem.MustValue(map[string]any{"i": i, "pad": "0123456789abcdef0123456789abcdef"})); err != nil {
 							return err
 						}
 						if _, err := tx.Events().Append("step", inmem.Int(int64(i))); err != nil {
@@ -183,7 +183,7 @@ func TestServeLoadThenKill(t *testing.T) {
 						if _, err := tx.State().Set("progress", inmem.Int(int64(i))); err != nil {
 							return err
 						}
-						_, err := tx.JSON().Merge("doc", inmem.MustValue(map[string]any{"last": i}))
+						err := tx.JSON().Merge("doc", inmem.MustValue(map[string]any{"last": i}))
 						return err
 					})
 					if err != nil {

@@ -217,7 +217,7 @@ func apply(tx *inmem.Tx, seed uint64, ops []Op) error {
 		var err error
 		switch op.P + "." + op.A {
 		case "kv.put":
-			_, err = tx.KV().Put(op.K, opValue(seed, op))
+			err = tx.KV().Put(op.K, opValue(seed, op))
 		case "kv.delete":
 			err = tx.KV().Delete(op.K)
 		case "state.set":
@@ -228,7 +228,7 @@ func apply(tx *inmem.Tx, seed uint64, ops []Op) error {
 			s, _ := opValue(seed, op).AsString()
 			_, err = tx.Traces().Record(inmem.TraceSpec{Body: inmem.ThoughtTrace{Content: s}, Tags: []string{op.K}})
 		case "json.create":
-			_, err = tx.JSON().Create(op.K, opValue(seed, op))
+			err = tx.JSON().Create(op.K, opValue(seed, op))
 		case "json.destroy":
 			err = tx.JSON().Destroy(op.K)
 		case "vector.collection":

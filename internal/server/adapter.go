@@ -403,7 +403,7 @@ func applyOp(tx *inmem.Tx, op Op) (Result, error) {
 				return nil, err
 			}
 		}
-		if _, err := tx.KV().Put(op.Key, v); err != nil {
+		if err := tx.KV().Put(op.Key, v); err != nil {
 			return nil, err
 		}
 		return Result{"version": pendingTxn{}}, nil
@@ -806,9 +806,9 @@ func applyJSONWrite(tx *inmem.Tx, op Op) (Result, error) {
 			return nil, err
 		}
 		if exists {
-			_, err = j.Set(op.Key, "", v)
+			err = j.Set(op.Key, "", v)
 		} else {
-			_, err = j.Create(op.Key, v)
+			err = j.Create(op.Key, v)
 		}
 		if err != nil {
 			return nil, err
@@ -818,14 +818,14 @@ func applyJSONWrite(tx *inmem.Tx, op Op) (Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := j.Set(op.Key, op.Path, v); err != nil {
+		if err := j.Set(op.Key, op.Path, v); err != nil {
 			return nil, err
 		}
 	case "json.patch":
 		if len(op.Patch) == 0 {
 			return nil, newErr(inmem.CodeInvalidArgument, op.Op, "patch is required")
 		}
-		if _, err := j.PatchJSON(op.Key, op.Patch); err != nil {
+		if err := j.PatchJSON(op.Key, op.Patch); err != nil {
 			return nil, err
 		}
 	case "json.merge":
@@ -833,14 +833,14 @@ func applyJSONWrite(tx *inmem.Tx, op Op) (Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := j.Merge(op.Key, v); err != nil {
+		if err := j.Merge(op.Key, v); err != nil {
 			return nil, err
 		}
 	case "json.delete":
 		if op.Path == "" || op.Path == "$" {
 			err = j.Destroy(op.Key)
 		} else {
-			_, err = j.Delete(op.Key, op.Path)
+			err = j.Delete(op.Key, op.Path)
 		}
 		if err != nil {
 			return nil, err

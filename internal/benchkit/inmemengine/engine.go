@@ -64,7 +64,7 @@ func (e *Engine) PutBatch(keys, values [][]byte) error {
 	return e.db.Update(ctx, e.run, func(tx *inmem.Tx) error {
 		kv := tx.KV()
 		for i := range keys {
-			if _, err := kv.Put(string(keys[i]), inmem.Bytes(values[i])); err != nil {
+			if err := kv.Put(string(keys[i]), inmem.Bytes(values[i])); err != nil {
 				return err
 			}
 		}

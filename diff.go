@@ -60,12 +60,68 @@ type EntityDiff struct {
 }
 
 // EventDiff compares two event logs: they agree on their first Common
-// events (same hashes, so same content and history) and continue with A
-// and B respectively. A fork's log shares its source's prefix up to the
-// fork point.
+// events (same hashes, so same content and history) and continue with
+// ALen events on side A and BLen on side B. A fork's log shares its
+// source's prefix up to the fork point.
+//
+// The divergent suffixes are not held in memory: two logs that diverged
+// by millions of events cost a diff two counts. A and B read them on
+// demand, a chunk at a time, from the logs as of the versions the diff
+// compared.
 type EventDiff struct {
-	Common uint64
-	A, B   []Event
+	Common     uint64
+	ALen, BLen uint64
+	db         *DB
+	a, b       RunAt // each side's run at the snapshot the diff read
+}
+
+// A yields side A's events after the common prefix, in order (ALen of
+// them). It may be called during or after the diff, any number of times;
+// an error is its last item: HistoryTrimmed if retention has trimmed the
+// version the diff read since, or the context's error. Breaking out of the
+// loop early is fine and reads no further.
+func (d *EventDiff) A(ctx context.Context) iter.Seq2[Event, error] {
+	return d.suffix(ctx, d.a, d.ALen)
+}
+
+// B yields side B's events after the common prefix, like A.
+func (d *EventDiff) B(ctx context.Context) iter.Seq2[Event, error] {
+	return d.suffix(ctx, d.b, d.BLen)
+}
+
+func (d *EventDiff) suffix(ctx context.Context, s RunAt, n uint64) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		if d.db == nil || n == 0 {
+			return
+		}
+		tx, err := d.db.beginAt(ctx, "runs.Diff", s)
+		if err != nil {
+			yield(Event{}, err)
+			return
+		}
+		defer tx.rollback()
+		end := d.Common + n
+		for i := d.Common; i < end; {
+			if err := ctx.Err(); err != nil {
+				yield(Event{}, ctxError("runs.Diff", err))
+				return
+			}
+			evs, err := tx.Events().Range(i, min(end, i+eventChunk))
+			if err != nil {
+				yield(Event{}, err)
+				return
+			}
+			if len(evs) == 0 {
+				return
+			}
+			for _, ev := range evs {
+				if !yield(ev, nil) {
+					return
+				}
+			}
+			i += uint64(len(evs))
+		}
+	}
 }
 
 // RunAt names a run as of a version for DiffAt: At is a Txn version, or the
@@ -84,9 +140,10 @@ func (r RunIndex) Diff(ctx context.Context, a, b RunID) iter.Seq2[EntityDiff, er
 // across the primitives, and yields each entity that differs: KV keys,
 // state cells, JSON documents (with an RFC 6902 patch from A to B), traces,
 // vector collections and vectors, in that order and by key within each,
-// then the event logs as one EntityDiff with their common prefix and
-// divergent suffixes. Derived data (indexes, counters) is not compared: it
-// follows from the entities. Run-index records are not compared either:
+// then the event logs as one EntityDiff with their common prefix and the
+// lengths of the divergent suffixes (EventDiff.A and B read them). Derived
+// data (indexes, counters) is not compared: it follows from the entities.
+// Run-index records are not compared either:
 // two runs' records always differ in id and name.
 //
 // Both sides are read from snapshots taken at the start, so the stream is
@@ -112,24 +169,8 @@ func (r RunIndex) DiffAt(ctx context.Context, a, b RunAt) iter.Seq2[EntityDiff, 
 			return
 		}
 		defer tb.rollback()
-		n := 0
-		for _, sp := range entitySpaces {
-			for key, es := range zipEntities(sideScan(ta, sp), sideScan(tb, sp)) {
-				if n++; n%1024 == 0 {
-					if err := ctx.Err(); err != nil {
-						yield(EntityDiff{}, ctxError(op, err))
-						return
-					}
-				}
-				c, differ, err := diffEntity(op, a.Run, sp, key, es[0], es[1])
-				if err != nil {
-					yield(EntityDiff{}, err)
-					return
-				}
-				if differ && !yield(c, nil) {
-					return
-				}
-			}
+		if !diffEntities(ctx, op, db, a.Run, ta, tb, yield) {
+			return
 		}
 		ed, err := diffEvents(ta, tb)
 		if err != nil {
@@ -140,6 +181,126 @@ func (r RunIndex) DiffAt(ctx context.Context, a, b RunAt) iter.Seq2[EntityDiff, 
 			yield(EntityDiff{Kind: DiffChanged, Primitive: core.Event, Events: ed}, nil)
 		}
 	}
+}
+
+// diffVisit, when set (by tests), is told about every entity a diff
+// compares.
+var diffVisit func(sp core.PrimitiveType, key string)
+
+// diffEntities yields the entities that differ between ta and tb, space by
+// space; false means the stream ended (yield said stop, or an error was
+// yielded).
+func diffEntities(ctx context.Context, op string, db *DB, run RunID, ta, tb *Tx, yield func(EntityDiff, error) bool) bool {
+	ranges, related := db.diffRanges(ta, tb)
+	n := 0
+	ok := true
+	// visit compares one entity; false ends the stream.
+	visit := func(sp core.PrimitiveType, key string, ea, eb *engine.Entry) bool {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				yield(EntityDiff{}, ctxError(op, err))
+				return false
+			}
+		}
+		if diffVisit != nil {
+			diffVisit(sp, key)
+		}
+		c, differ, err := diffEntity(op, run, sp, key, ea, eb)
+		if err != nil {
+			yield(EntityDiff{}, err)
+			return false
+		}
+		return !differ || yield(c, nil)
+	}
+	for _, sp := range entitySpaces {
+		if related {
+			db.eng.ChangedKeys(sp, ranges, func(key string) bool {
+				if _, _, isEntity := entityOf(sp, key); !isEntity {
+					return true
+				}
+				ok = visit(sp, key, sideGet(ta, sp, key), sideGet(tb, sp, key))
+				return ok
+			})
+		} else {
+			for key, es := range zipEntities(sideScan(ta, sp), sideScan(tb, sp)) {
+				if ok = visit(sp, key, es[0], es[1]); !ok {
+					break
+				}
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// sideGet reads one entity as tx sees it (through fork links); nil when
+// it is absent or deleted.
+func sideGet(tx *Tx, sp core.PrimitiveType, key string) *engine.Entry {
+	e, ok := tx.txn.Get(tx.run, sp, key)
+	if !ok {
+		return nil
+	}
+	return &e
+}
+
+// forkLayer is one step of a side's lineage: a run read at a snapshot.
+type forkLayer struct {
+	run  RunID
+	snap uint64
+}
+
+// lineage lists what a read of run at snap consults, in order: run at
+// snap, then each fork parent at the version the link reads it at.
+func (db *DB) lineage(run RunID, snap uint64) []forkLayer {
+	ls := []forkLayer{{run, snap}}
+	for len(ls) <= engine.MaxForkDepth {
+		p, at, ok := db.eng.ForkOf(run, snap)
+		if !ok {
+			break
+		}
+		run, snap = p, min(snap, at)
+		ls = append(ls, forkLayer{run, snap})
+	}
+	return ls
+}
+
+// diffRanges finds a run both sides read through (the same run, or a
+// common fork ancestor) and returns the own versions that can make the
+// sides differ: everything each side's runs above that ancestor hold at
+// their snapshots, and the ancestor's versions between the two versions
+// the sides read it at. An entity outside them resolves on both sides to
+// the ancestor's one version, so it cannot differ. related is false when
+// there is no such ancestor, or the ancestor's own inheritance is not the
+// same at both versions; the diff then compares everything.
+func (db *DB) diffRanges(ta, tb *Tx) (ranges []engine.KeyRange, related bool) {
+	la := db.lineage(ta.run, ta.txn.Snapshot())
+	lb := db.lineage(tb.run, tb.txn.Snapshot())
+	for i, x := range la {
+		for j, y := range lb {
+			if x.run != y.run {
+				continue
+			}
+			// At the depth limit a read stops falling through, which
+			// the ancestor's own link would not show.
+			if i >= engine.MaxForkDepth || j >= engine.MaxForkDepth {
+				return nil, false
+			}
+			lo, hi := min(x.snap, y.snap), max(x.snap, y.snap)
+			if !db.eng.SameInheritance(x.run, lo, hi) {
+				return nil, false
+			}
+			for _, l := range la[:i] {
+				ranges = append(ranges, engine.KeyRange{Run: l.run, Hi: l.snap})
+			}
+			for _, l := range lb[:j] {
+				ranges = append(ranges, engine.KeyRange{Run: l.run, Hi: l.snap})
+			}
+			return append(ranges, engine.KeyRange{Run: x.run, Lo: lo, Hi: hi}), true
+		}
+	}
+	return nil, false
 }
 
 // beginAt starts a read-only transaction on s.Run at s.At (the newest
@@ -363,14 +524,9 @@ func diffEvents(ta, tb *Tx) (*EventDiff, error) {
 	if common == la && common == lb {
 		return nil, nil
 	}
-	d := &EventDiff{Common: common}
-	if d.A, err = ta.Events().Range(common, la); err != nil {
-		return nil, err
-	}
-	if d.B, err = tb.Events().Range(common, lb); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return &EventDiff{Common: common, ALen: la - common, BLen: lb - common, db: ta.db,
+		a: RunAt{Run: ta.run, At: core.Txn(ta.txn.Snapshot())},
+		b: RunAt{Run: tb.run, At: core.Txn(tb.txn.Snapshot())}}, nil
 }
 
 // commonEvents returns the length of the longest common prefix of two

@@ -2,6 +2,7 @@ package inmem_test
 
 import (
 	"errors"
+	"iter"
 	"testing"
 
 	"github.com/inmemdb/inmem"
@@ -97,8 +98,9 @@ func TestDiff_ForkAndSource(t *testing.T) {
 		t.Fatalf("patched %v, want %v (patch %+v)", res.Value, jd.B.Value, jd.Patch)
 	}
 	ed := got[5].Events
-	if ed.Common != 2 || len(ed.A) != 2 || len(ed.B) != 1 || ed.A[0].Type != "src1" || ed.B[0].Type != "fork" {
-		t.Fatalf("event diff %+v", ed)
+	ea, eb := collectEvents(t, ed.A(ctx)), collectEvents(t, ed.B(ctx))
+	if ed.Common != 2 || ed.ALen != 2 || ed.BLen != 1 || len(ea) != 2 || len(eb) != 1 || ea[0].Type != "src1" || eb[0].Type != "fork" {
+		t.Fatalf("event diff %+v: %v / %v", ed, ea, eb)
 	}
 }
 
@@ -215,4 +217,16 @@ func TestMerge_UnrelatedRefused(t *testing.T) {
 	if _, err := db.Runs().Merge(ctx, inmem.NewRunID(), a, inmem.MergeSourceWins); !errors.Is(err, inmem.ErrNotFound) {
 		t.Fatalf("Merge(unregistered) = %v", err)
 	}
+}
+
+func collectEvents(t testing.TB, seq iter.Seq2[inmem.Event, error]) []inmem.Event {
+	t.Helper()
+	var out []inmem.Event
+	for ev, err := range seq {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
 }

@@ -126,8 +126,9 @@ func TestFork_RapidModel(t *testing.T) {
 		if same := len(models[false].events) == common && len(fm.events) == common; same != (ed == nil) {
 			rt.Fatalf("event diff %+v, logs %v / %v", ed, models[false].events, fm.events)
 		}
-		if ed != nil && (int(ed.Common) != common || len(ed.A) != len(models[false].events)-common || len(ed.B) != len(fm.events)-common) {
-			rt.Fatalf("event diff common %d |A| %d |B| %d, want %d", ed.Common, len(ed.A), len(ed.B), common)
+		if ed != nil && (int(ed.Common) != common || int(ed.ALen) != len(models[false].events)-common || int(ed.BLen) != len(fm.events)-common ||
+			len(collectEvents(t, ed.A(ctx))) != int(ed.ALen) || len(collectEvents(t, ed.B(ctx))) != int(ed.BLen)) {
+			rt.Fatalf("event diff common %d |A| %d |B| %d, want %d", ed.Common, ed.ALen, ed.BLen, common)
 		}
 		// Merge the fork into the source against the model.
 		strategy := rapid.SampledFrom([]inmem.MergeStrategy{inmem.MergeFailOnConflict, inmem.MergeSourceWins, inmem.MergeTargetWins}).Draw(rt, "strategy")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -41,7 +42,7 @@ type eventLine struct {
 	Payload  inmem.Value `json:"payload"`
 }
 
-func newDiffView(c inmem.EntityDiff) diffView {
+func newDiffView(ctx context.Context, c inmem.EntityDiff) (diffView, error) {
 	dv := diffView{Kind: c.Kind.String(), Primitive: c.Primitive.String(), Key: c.Key, Collection: c.Collection}
 	vs := map[string]string{}
 	if c.A != nil {
@@ -65,15 +66,21 @@ func newDiffView(c inmem.EntityDiff) diffView {
 	}
 	if e := c.Events; e != nil {
 		ev := &eventsDiffView{Common: e.Common, A: []eventLine{}, B: []eventLine{}}
-		for _, x := range e.A {
+		for x, err := range e.A(ctx) {
+			if err != nil {
+				return dv, err
+			}
 			ev.A = append(ev.A, eventLine{x.Sequence, x.Type, x.Payload})
 		}
-		for _, x := range e.B {
+		for x, err := range e.B(ctx) {
+			if err != nil {
+				return dv, err
+			}
 			ev.B = append(ev.B, eventLine{x.Sequence, x.Type, x.Payload})
 		}
 		dv.Events = ev
 	}
-	return dv
+	return dv, nil
 }
 
 // runsDiffCommand is `inmem runs diff <dir> <a> <b>`.
@@ -106,7 +113,11 @@ func (a *app) runsDiffCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				items = append(items, newDiffView(c))
+				dv, err := newDiffView(ctx, c)
+				if err != nil {
+					return err
+				}
+				items = append(items, dv)
 			}
 			return emitList(a, items, func(w io.Writer) { printDiff(w, items) })
 		},

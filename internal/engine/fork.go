@@ -313,3 +313,134 @@ func (e *Engine) HasData(run core.RunID) bool {
 	}
 	return found
 }
+
+// KeyRange selects, for ChangedKeys, the keys whose own chain in Run holds
+// a version in (Lo, Hi].
+type KeyRange struct {
+	Run    core.RunID
+	Lo, Hi uint64
+}
+
+// ChangedKeys calls fn once for each key of space sp, ascending, that any
+// of ranges selects, until fn returns false. Only the runs' own chains are
+// looked at, never what they inherit through fork links: comparing a fork
+// with its source needs the keys the fork wrote plus those the source
+// wrote since the fork point, and nothing the two still share.
+//
+// Each run's tree is walked in chunks under its read lock, and a key costs
+// a look at the newest versions of its chain (down to Lo), not a read of
+// its value through the fork links; fn is never called under a lock. Keys
+// are buffered a chunk at a time per range, so memory stays bounded
+// whatever the runs' sizes.
+func (e *Engine) ChangedKeys(sp core.PrimitiveType, ranges []KeyRange, fn func(key string) bool) {
+	cs := make([]*keyCursor, 0, len(ranges))
+	for _, r := range ranges {
+		if r.Lo >= r.Hi {
+			continue
+		}
+		ri := e.runFor(r.Run, false)
+		if ri == nil {
+			continue
+		}
+		if s := ri.spaces[sp].Load(); s != nil {
+			cs = append(cs, &keyCursor{s: s, lo: r.Lo, hi: r.Hi})
+		}
+	}
+	for {
+		var low string
+		found := false
+		for _, c := range cs {
+			if k, ok := c.peek(); ok && (!found || k < low) {
+				low, found = k, true
+			}
+		}
+		if !found {
+			return
+		}
+		for _, c := range cs {
+			if k, ok := c.peek(); ok && k == low {
+				c.i++
+			}
+		}
+		if !fn(low) {
+			return
+		}
+	}
+}
+
+// changedChunk is how many tree items a ChangedKeys cursor examines under
+// the read lock at a time.
+const changedChunk = 1024
+
+// keyCursor walks one space's tree for ChangedKeys.
+type keyCursor struct {
+	s       *space
+	lo, hi  uint64
+	buf     []string
+	i       int
+	after   string // last key examined
+	started bool
+	done    bool
+}
+
+func (c *keyCursor) peek() (string, bool) {
+	for c.i == len(c.buf) {
+		if c.done {
+			return "", false
+		}
+		c.fill()
+	}
+	return c.buf[c.i], true
+}
+
+func (c *keyCursor) fill() {
+	c.buf, c.i = c.buf[:0], 0
+	n := 0
+	c.s.treeMu.RLock()
+	c.s.tree.Ascend(item{key: c.after}, func(it item) bool {
+		if c.started && it.key == c.after {
+			return true
+		}
+		n++
+		c.after, c.started = it.key, true
+		if changedIn(it.c, c.lo, c.hi) {
+			c.buf = append(c.buf, it.key)
+		}
+		return n < changedChunk
+	})
+	c.s.treeMu.RUnlock()
+	if n < changedChunk {
+		c.done = true
+	}
+}
+
+// changedIn reports whether c holds a version in (lo, hi].
+func changedIn(c *chain, lo, hi uint64) bool {
+	for v := c.head.Load(); v != nil && v.n > lo; v = v.next {
+		if v.n <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+// SameInheritance reports whether reads of run at snapshots lo ≤ hi find
+// the same state through its fork link for every key the run has no
+// version of its own: both fall through to the same parent at the same
+// version, or neither falls through. A diff of run at lo against run at hi
+// then only has to look at the run's own versions in (lo, hi].
+func (e *Engine) SameInheritance(run core.RunID, lo, hi uint64) bool {
+	ri := e.runFor(run, false)
+	if ri == nil {
+		return true
+	}
+	l := ri.fork.Load()
+	if l == nil {
+		return true
+	}
+	a, b := l.liveAt(lo), l.liveAt(hi)
+	if a != b {
+		return false
+	}
+	return !a || lo == hi || l.at <= lo
+}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"time"
 
@@ -140,7 +141,11 @@ func diffPage(ctx context.Context, db *inmem.DB, q diffQuery) (Result, error) {
 			more = true
 			break
 		}
-		changes = append(changes, diffJSON(c))
+		r, err := diffJSON(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, r)
 	}
 	out := Result{"run": q.A.String(), "at": q.AAt, "with": q.B.String(), "with_at": q.BAt, "changes": changes}
 	if more {
@@ -176,16 +181,37 @@ func eventsJSON(evs []inmem.Event) []Result {
 	return out
 }
 
-func diffJSON(c inmem.EntityDiff) Result {
+// firstEvents reads at most maxDiffEvents events of a diff's suffix.
+func firstEvents(seq iter.Seq2[inmem.Event, error]) ([]inmem.Event, error) {
+	var out []inmem.Event
+	for ev, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		if out = append(out, ev); len(out) == maxDiffEvents {
+			break
+		}
+	}
+	return out, nil
+}
+
+func diffJSON(ctx context.Context, c inmem.EntityDiff) (Result, error) {
 	r := Result{"kind": c.Kind.String(), "primitive": c.Primitive.String()}
 	if c.Events != nil {
 		// The logs may have diverged by millions of events: the answer
 		// shows the first maxDiffEvents of each side and counts them all;
 		// the rest are read with GET .../events?from=&as_of=.
-		ea, eb := c.Events.A, c.Events.B
-		r["events"] = Result{"common": c.Events.Common, "a_count": len(ea), "b_count": len(eb),
-			"a": eventsJSON(ea[:min(len(ea), maxDiffEvents)]), "b": eventsJSON(eb[:min(len(eb), maxDiffEvents)])}
-		return r
+		ea, err := firstEvents(c.Events.A(ctx))
+		if err != nil {
+			return nil, err
+		}
+		eb, err := firstEvents(c.Events.B(ctx))
+		if err != nil {
+			return nil, err
+		}
+		r["events"] = Result{"common": c.Events.Common, "a_count": c.Events.ALen, "b_count": c.Events.BLen,
+			"a": eventsJSON(ea), "b": eventsJSON(eb)}
+		return r, nil
 	}
 	r["key"] = c.Key
 	if c.Collection != "" {
@@ -195,7 +221,7 @@ func diffJSON(c inmem.EntityDiff) Result {
 	if c.Patch != nil {
 		r["patch"] = patchJSON(c.Patch)
 	}
-	return r
+	return r, nil
 }
 
 func (s *Server) handleDiff(w http.ResponseWriter, r *http.Request) (any, int, error) {

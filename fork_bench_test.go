@@ -28,7 +28,7 @@ func forkBenchN(b *testing.B, def int) int {
 func forkKey(i int) string { return fmt.Sprintf("key-%08d", i) }
 
 // loadRun registers a run holding n KV keys.
-func loadRun(b *testing.B, db *inmem.DB, name string, n int) inmem.RunID {
+func loadRun(b testing.TB, db *inmem.DB, name string, n int) inmem.RunID {
 	run := mustCreate(b, db, name, inmem.RunOptions{})
 	for lo := 0; lo < n; lo += 1000 {
 		err := db.Update(ctx, run, func(tx *inmem.Tx) error {
@@ -146,7 +146,11 @@ func BenchmarkForkRead(b *testing.B) {
 }
 
 // BenchmarkDiff diffs two runs of n entities (100000 by default) that
-// differ in 1% of them: a source and a fork that changed every 100th key.
+// differ in 1% of them. "fork" is a source and a fork that changed every
+// 100th key: the diff reads only the fork's writes. "unrelated" is the
+// same change between two runs loaded separately, which a diff compares
+// entity by entity: the baseline, and the cost any diff had before related
+// runs got their own path.
 func BenchmarkDiff(b *testing.B) {
 	db := openMem(b)
 	n := 100000
@@ -158,20 +162,23 @@ func BenchmarkDiff(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	err = db.Update(ctx, f, func(tx *inmem.Tx) error {
-		for i := 0; i < n; i += 100 {
-			if err := tx.KV().Put(forkKey(i), inmem.Int(-1)); err != nil {
-				return err
+	other := loadRun(b, db, "other", n)
+	for _, run := range []inmem.RunID{f, other} {
+		err = db.Update(ctx, run, func(tx *inmem.Tx) error {
+			for i := 0; i < n; i += 100 {
+				if err := tx.KV().Put(forkKey(i), inmem.Int(-1)); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
 		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
 	}
-	for b.Loop() {
+	diff := func(b *testing.B, with inmem.RunID) {
 		changes := 0
-		for _, err := range db.Runs().Diff(ctx, src, f) {
+		for _, err := range db.Runs().Diff(ctx, src, with) {
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -181,5 +188,28 @@ func BenchmarkDiff(b *testing.B) {
 			b.Fatalf("%d changes, want %d", changes, n/100)
 		}
 	}
-	b.ReportMetric(float64(n), "entities")
+	for _, c := range []struct {
+		name string
+		with inmem.RunID
+	}{{"fork", f}, {"unrelated", other}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				diff(b, c.with)
+			}
+			b.ReportMetric(float64(n), "entities")
+		})
+	}
+	// Interleaved, so machine load shifts both sides alike.
+	b.Run("ratio", func(b *testing.B) {
+		var fork, unrelated time.Duration
+		for b.Loop() {
+			start := time.Now()
+			diff(b, f)
+			fork += time.Since(start)
+			start = time.Now()
+			diff(b, other)
+			unrelated += time.Since(start)
+		}
+		b.ReportMetric(float64(unrelated)/float64(fork), "unrelated/fork")
+	})
 }

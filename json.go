@@ -413,6 +413,20 @@ func (s JSONStore) List(ctx context.Context, run RunID, prefix string) ([]string
 	return collectKeys(s.db.snapshotSeq(ctx, "json.List", run, core.JSON, prefix))
 }
 
+// liveDoc checks that the transaction may write and returns the document
+// id it rewrites; NotFound if it is not live.
+func (j JSONTx) liveDoc(op, id string, ref EntityRef) (engine.Entry, error) {
+	tx := j.tx
+	if err := tx.checkWrite(op, tx.run); err != nil {
+		return engine.Entry{}, err
+	}
+	e, ok := tx.txn.Get(tx.run, core.JSON, id)
+	if !ok {
+		return engine.Entry{}, notFound(op, ref)
+	}
+	return e, nil
+}
+
 // checkInput checks a write's document id and the value it brings (what
 // names it in errors), and returns the document's reference.
 func (j JSONTx) checkInput(op, id, what string, v Value) (EntityRef, error) {
@@ -519,12 +533,9 @@ func (j JSONTx) edit(op, id, path string, hasValue bool, v Value, f func(doc Val
 			return err
 		}
 	}
-	if err := tx.checkWrite(op, tx.run); err != nil {
+	e, err := j.liveDoc(op, id, ref)
+	if err != nil {
 		return err
-	}
-	e, ok := tx.txn.Get(tx.run, core.JSON, id)
-	if !ok {
-		return notFound(op, ref)
 	}
 	doc, err := f(Value(e.Value), p, v)
 	if err != nil {
@@ -582,12 +593,9 @@ func (j JSONTx) patch(op, id string, ops []jsonpath.Op) error {
 			}
 		}
 	}
-	if err := tx.checkWrite(op, tx.run); err != nil {
+	e, err := j.liveDoc(op, id, ref)
+	if err != nil {
 		return err
-	}
-	e, ok := tx.txn.Get(tx.run, core.JSON, id)
-	if !ok {
-		return notFound(op, ref)
 	}
 	doc, err := jsonpath.Patch(e.Value, ops)
 	if err != nil {

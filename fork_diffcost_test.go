@@ -178,7 +178,7 @@ func TestDiff_RelatedRunsAgreeWithReads(t *testing.T) {
 }
 
 // kvAt reads every KV entry of s.Run as of s.At.
-func kvAt(rt *rapid.T, db *inmem.DB, s inmem.RunAt) map[string]string {
+func kvAt(rt interface{ Fatal(...any) }, db *inmem.DB, s inmem.RunAt) map[string]string {
 	at := s.At
 	if at == (inmem.Version{}) {
 		at = inmem.Txn(inmem.Visible(db))
@@ -274,4 +274,73 @@ func TestDiff_EventSuffixesAreLazy(t *testing.T) {
 	if !errors.As(last, &e) || e.Code != inmem.CodeCanceled {
 		t.Fatalf("cancelled read: %v", last)
 	}
+}
+
+// TestDiff_RelatedWhileWriting diffs a fork and its source at fixed
+// versions while writers keep changing both: each diff equals what reads
+// at those versions give.
+func TestDiff_RelatedWhileWriting(t *testing.T) {
+	db := openMem(t)
+	src := loadRun(t, db, "src", 500)
+	f, err := db.Runs().Fork(ctx, src, inmem.Version{}, inmem.ForkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	for w, run := range []inmem.RunID{src, f} {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 300 {
+				k := forkKey((i*37 + w) % 600)
+				if i%5 == 4 {
+					db.KV().Delete(ctx, run, k) // NotFound is fine
+					continue
+				}
+				if _, err := db.KV().Put(ctx, run, k, inmem.Int(int64(i))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	check := func() {
+		v := inmem.Txn(inmem.Visible(db))
+		a, b := inmem.RunAt{Run: src, At: v}, inmem.RunAt{Run: f, At: v}
+		got := map[string]inmem.DiffKind{}
+		for c, err := range db.Runs().DiffAt(ctx, a, b) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Primitive == inmem.PrimitiveKV {
+				got[c.Key] = c.Kind
+			}
+		}
+		ma, mb := kvAt(t, db, a), kvAt(t, db, b)
+		for k, kind := range got {
+			_, inA := ma[k]
+			_, inB := mb[k]
+			if inA == (kind == inmem.DiffAdded) || inB == (kind == inmem.DiffRemoved) {
+				t.Fatalf("%s: %v, reads %v / %v", k, kind, inA, inB)
+			}
+		}
+		for k, va := range ma {
+			if vb, ok := mb[k]; ok && vb != va && got[k] != inmem.DiffChanged {
+				t.Fatalf("%s differs (%s / %s) but diff says %v", k, va, vb, got[k])
+			}
+			if _, ok := mb[k]; !ok && got[k] != inmem.DiffRemoved {
+				t.Fatalf("%s only in A but diff says %v", k, got[k])
+			}
+		}
+		for k := range mb {
+			if _, ok := ma[k]; !ok && got[k] != inmem.DiffAdded {
+				t.Fatalf("%s only in B but diff says %v", k, got[k])
+			}
+		}
+	}
+	for range 10 {
+		check()
+	}
+	<-done
+	<-done
+	check()
 }

@@ -135,6 +135,15 @@ func newErr(code inmem.Code, op, format string, args ...any) *inmem.Error {
 // decodeOp decodes one operation strictly: a known name, only its fields,
 // the right JSON types.
 func decodeOp(raw json.RawMessage) (Op, error) {
+	if op, ok := decodeOpFast(raw); ok {
+		return op, nil
+	}
+	return decodeOpGeneral(raw)
+}
+
+// decodeOpGeneral is decodeOp for any operation: the fast path's
+// reference, and the judge of everything it passes on.
+func decodeOpGeneral(raw json.RawMessage) (Op, error) {
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &keys); err != nil {
 		return Op{}, badJSON(err)

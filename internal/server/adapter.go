@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -156,7 +157,9 @@ func decodeOpGeneral(raw json.RawMessage) (Op, error) {
 	if !ok {
 		return Op{}, newErr(inmem.CodeInvalidArgument, "batch", "unknown operation %q", name)
 	}
-	for k := range keys {
+	// In sorted order: with several unknown fields, the same one is named
+	// every time.
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		if k != "op" && !slices.Contains(spec.fields, k) {
 			return Op{}, newErr(inmem.CodeInvalidArgument, name, "unknown field %q", k)
 		}

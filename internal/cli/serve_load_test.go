@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,6 +147,25 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// schedWaits reads this process's Go scheduler latency histogram as a
+// count of waits and their total (each bucket at its lower bound, as the
+// server's metric counts them), for the in-process phases' mean.
+func schedWaits() (n uint64, sum float64) {
+	sm := []rtmetrics.Sample{{Name: "/sched/latencies:seconds"}}
+	rtmetrics.Read(sm)
+	if sm[0].Value.Kind() != rtmetrics.KindFloat64Histogram {
+		return 0, 0
+	}
+	h := sm[0].Value.Float64Histogram()
+	for i, c := range h.Counts {
+		if lo := h.Buckets[i]; c > 0 && lo > 0 && lo < 1e300 {
+			sum += lo * float64(c)
+		}
+		n += c
+	}
+	return n, sum
 }
 
 func total0(acked []int) int {
@@ -307,9 +327,14 @@ func TestServeLoadThenKill(t *testing.T) {
 	// and of the server: on a machine short of cores, throughput is
 	// capacity divided by these, and they say where the time goes.
 	var baseCPU, clientCPU time.Duration
+	var waits uint64
+	var waited float64
 	for k := range loadSlices {
 		c0 := selfCPU()
+		n0, s0 := schedWaits()
 		inproc()
+		n1, s1 := schedWaits()
+		waits, waited = waits+n1-n0, waited+s1-s0
 		c1 := selfCPU()
 		served(k == loadSlices-1)
 		baseCPU += c1 - c0
@@ -326,7 +351,11 @@ func TestServeLoadThenKill(t *testing.T) {
 		all = append(all, l...)
 	}
 	bs := base.Stats().WAL
-	t.Logf("in-process Strict, %d writers: %.0f batches/s, p99 %v; %d group commits of %.1f commits", loadClients, baseRate, p99(baseLat), bs.GroupCommits, bs.MeanBatch)
+	var schedMean time.Duration
+	if waits > 0 {
+		schedMean = time.Duration(waited / float64(waits) * float64(time.Second)).Round(time.Microsecond)
+	}
+	t.Logf("in-process Strict, %d writers: %.0f batches/s, p99 %v; %d group commits of %.1f commits; Go scheduler latency mean %v", loadClients, baseRate, p99(baseLat), bs.GroupCommits, bs.MeanBatch, schedMean)
 	t.Logf("inmem serve Strict, %d HTTP clients: %.0f batches/s, p99 %v (%.2fx in-process)", loadClients, rate, p99(all), rate/baseRate)
 	t.Logf("server side: %s", serverStats)
 	perBatch := func(cpu time.Duration, n int64) time.Duration {

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,13 +97,11 @@ func (c *loadConn) post(path, body string) error {
 	return nil
 }
 
-// scrapeLoadMetrics reads the server's view of the load: the mean time
-// of a request inside its handler and of its commit, and the commits per
-// group commit. The gap to what the clients see is the HTTP round trip.
-func scrapeLoadMetrics(url string) string {
+// scrapeMetrics reads the server's metrics (the unlabelled samples).
+func scrapeMetrics(url string) (map[string]float64, error) {
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
-		return err.Error()
+		return nil, err
 	}
 	defer resp.Body.Close()
 	vals := map[string]float64{}
@@ -115,15 +115,65 @@ func scrapeLoadMetrics(url string) string {
 			vals[name] = f
 		}
 	}
+	return vals, sc.Err()
+}
+
+// loadMetrics is the server's view of the load: the mean time of a
+// request inside its handler and of its commit, the commits per group
+// commit, and, by Little's law over the served time, how many requests
+// and commits were in flight on average. A group commit gathers the
+// commits in flight together, so these say whether the clients keep the
+// server busy. The scheduler's latency says whether goroutines waited
+// for a CPU.
+func loadMetrics(vals map[string]float64, served time.Duration) string {
 	mean := func(h string) time.Duration {
 		if vals[h+"_count"] == 0 {
 			return 0
 		}
 		return time.Duration(vals[h+"_sum"] / vals[h+"_count"] * float64(time.Second)).Round(10 * time.Microsecond)
 	}
-	return fmt.Sprintf("request %v, commit %v (means), %.0f group commits of %.1f commits",
+	conc := func(h string) float64 { return vals[h+"_sum"] / served.Seconds() }
+	return fmt.Sprintf("request %v, commit %v (means), %.0f group commits of %.1f commits; in flight on average %.1f requests, %.1f commits; Go scheduler latency mean %v",
 		mean("inmem_http_request_duration_seconds"), mean("inmem_batch_commit_duration_seconds"),
-		vals["inmem_wal_group_commits_total"], vals["inmem_wal_group_commit_mean"])
+		vals["inmem_wal_group_commits_total"], vals["inmem_wal_group_commit_mean"],
+		conc("inmem_http_request_duration_seconds"), conc("inmem_batch_commit_duration_seconds"),
+		mean("inmem_go_sched_latency_seconds"))
+}
+
+// selfCPU is the CPU time (user and system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// schedWaits reads this process's Go scheduler latency histogram as a
+// count of waits and their total (each bucket at its lower bound, as the
+// server's metric counts them), for the in-process phases' mean.
+func schedWaits() (n uint64, sum float64) {
+	sm := []rtmetrics.Sample{{Name: "/sched/latencies:seconds"}}
+	rtmetrics.Read(sm)
+	if sm[0].Value.Kind() != rtmetrics.KindFloat64Histogram {
+		return 0, 0
+	}
+	h := sm[0].Value.Float64Histogram()
+	for i, c := range h.Counts {
+		if lo := h.Buckets[i]; c > 0 && lo > 0 && lo < 1e300 {
+			sum += lo * float64(c)
+		}
+		n += c
+	}
+	return n, sum
+}
+
+func total0(acked []int) int {
+	n := 0
+	for _, a := range acked {
+		n += a
+	}
+	return n
 }
 
 func p99(lat []time.Duration) time.Duration {
@@ -260,7 +310,11 @@ func TestServeLoadThenKill(t *testing.T) {
 		if last {
 			// Kill the server mid-stream.
 			<-time.After(time.Until(end))
-			serverStats = scrapeLoadMetrics(url)
+			if vals, err := scrapeMetrics(url); err != nil {
+				serverStats = err.Error()
+			} else {
+				serverStats = loadMetrics(vals, slice*loadSlices)
+			}
 			killed.Store(true)
 			if err := cmd.Process.Kill(); err != nil {
 				t.Fatal(err)
@@ -269,9 +323,26 @@ func TestServeLoadThenKill(t *testing.T) {
 		}
 		wg.Wait()
 	}
+	// CPU time per batch, of the in-process phases, of the load clients
+	// and of the server: on a machine short of cores, throughput is
+	// capacity divided by these, and they say where the time goes.
+	var baseCPU, clientCPU time.Duration
+	var waits uint64
+	var waited float64
 	for k := range loadSlices {
+		c0 := selfCPU()
+		n0, s0 := schedWaits()
 		inproc()
+		n1, s1 := schedWaits()
+		waits, waited = waits+n1-n0, waited+s1-s0
+		c1 := selfCPU()
 		served(k == loadSlices-1)
+		baseCPU += c1 - c0
+		clientCPU += selfCPU() - c1
+	}
+	var serverCPU time.Duration
+	if ps := cmd.ProcessState; ps != nil {
+		serverCPU = ps.UserTime() + ps.SystemTime()
 	}
 	baseRate := float64(baseN) / (slice * loadSlices).Seconds()
 	rate := float64(measuredAcks.Load()) / (slice * loadSlices).Seconds()
@@ -280,9 +351,20 @@ func TestServeLoadThenKill(t *testing.T) {
 		all = append(all, l...)
 	}
 	bs := base.Stats().WAL
-	t.Logf("in-process Strict, %d writers: %.0f batches/s, p99 %v; %d group commits of %.1f commits", loadClients, baseRate, p99(baseLat), bs.GroupCommits, bs.MeanBatch)
+	var schedMean time.Duration
+	if waits > 0 {
+		schedMean = time.Duration(waited / float64(waits) * float64(time.Second)).Round(time.Microsecond)
+	}
+	t.Logf("in-process Strict, %d writers: %.0f batches/s, p99 %v; %d group commits of %.1f commits; Go scheduler latency mean %v", loadClients, baseRate, p99(baseLat), bs.GroupCommits, bs.MeanBatch, schedMean)
 	t.Logf("inmem serve Strict, %d HTTP clients: %.0f batches/s, p99 %v (%.2fx in-process)", loadClients, rate, p99(all), rate/baseRate)
 	t.Logf("server side: %s", serverStats)
+	perBatch := func(cpu time.Duration, n int64) time.Duration {
+		if n == 0 {
+			return 0
+		}
+		return (cpu / time.Duration(n)).Round(time.Microsecond)
+	}
+	t.Logf("CPU per batch: in-process %v; over HTTP %v in the server + %v in the clients", perBatch(baseCPU, baseN), perBatch(serverCPU, int64(total0(acked))), perBatch(clientCPU, int64(total0(acked))))
 
 	db, err := inmem.Open(dir, nil)
 	if err != nil {

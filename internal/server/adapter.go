@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -135,6 +136,15 @@ func newErr(code inmem.Code, op, format string, args ...any) *inmem.Error {
 // decodeOp decodes one operation strictly: a known name, only its fields,
 // the right JSON types.
 func decodeOp(raw json.RawMessage) (Op, error) {
+	if op, ok := decodeOpFast(raw); ok {
+		return op, nil
+	}
+	return decodeOpGeneral(raw)
+}
+
+// decodeOpGeneral is decodeOp for any operation: the fast path's
+// reference, and the judge of everything it passes on.
+func decodeOpGeneral(raw json.RawMessage) (Op, error) {
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &keys); err != nil {
 		return Op{}, badJSON(err)
@@ -147,7 +157,9 @@ func decodeOp(raw json.RawMessage) (Op, error) {
 	if !ok {
 		return Op{}, newErr(inmem.CodeInvalidArgument, "batch", "unknown operation %q", name)
 	}
-	for k := range keys {
+	// In sorted order: with several unknown fields, the same one is named
+	// every time.
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		if k != "op" && !slices.Contains(spec.fields, k) {
 			return Op{}, newErr(inmem.CodeInvalidArgument, name, "unknown field %q", k)
 		}

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,6 +15,12 @@ import (
 // DB.Stats at scrape time. Everything is written in the Prometheus text
 // exposition format.
 type metrics struct {
+	// inFlight and committing count the requests inside a handler and
+	// the write batches inside DB.Update right now. With the duration
+	// histograms they say whether clients keep the server busy: a group
+	// commit can only gather the commits that are in flight together.
+	inFlight, committing atomic.Int64
+
 	mu       sync.Mutex
 	requests map[reqKey]uint64
 	reqDur   histogram
@@ -66,6 +74,36 @@ func newMetrics() *metrics {
 	}
 }
 
+// schedLatency reads the Go scheduler's latency histogram, the time
+// goroutines spent ready to run before they ran: when the process is
+// short of CPU, a woken committer (and every request) waits here, and
+// the wait shows in commit latency although it is not the WAL's.
+func schedLatency() histogram {
+	h := newHistogram(latencyBounds...)
+	s := []rtmetrics.Sample{{Name: "/sched/latencies:seconds"}}
+	rtmetrics.Read(s)
+	if s[0].Value.Kind() != rtmetrics.KindFloat64Histogram {
+		return h
+	}
+	rh := s[0].Value.Float64Histogram()
+	for i, c := range rh.Counts {
+		if c == 0 {
+			continue
+		}
+		// Bucket i is [Buckets[i], Buckets[i+1]); its lower bound stands
+		// for it (the runtime keeps no sum), unless that is -Inf.
+		lo := rh.Buckets[i]
+		if lo < 0 || lo != lo || lo > 1e300 {
+			lo = 0
+		}
+		j, _ := slices.BinarySearch(h.bounds, lo)
+		h.counts[j] += c
+		h.sum += lo * float64(c)
+		h.n += c
+	}
+	return h
+}
+
 func (m *metrics) observeRequest(route string, code int, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -105,6 +143,10 @@ func (m *metrics) write(w io.Writer, st statsOf) {
 	gauge("inmem_snapshot_bytes", "Bytes of the current snapshot.", st.SnapshotBytes)
 	gauge("inmem_wal_group_commit_max", "Largest group-commit batch (commits).", st.MaxBatch)
 	gauge("inmem_wal_group_commit_mean", "Mean group-commit batch (commits).", st.MeanBatch)
+	gauge("inmem_http_requests_in_flight", "HTTP requests inside a handler now.", m.inFlight.Load())
+	gauge("inmem_batch_commits_in_flight", "Write batches inside a transaction now (from its start to its durable commit).", m.committing.Load())
+	sl := schedLatency()
+	sl.write(w, "inmem_go_sched_latency_seconds", "Time goroutines waited, ready to run, for a CPU (the Go runtime's estimate; the sum counts each bucket at its lower bound).")
 
 	m.mu.Lock()
 	defer m.mu.Unlock()

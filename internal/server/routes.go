@@ -343,6 +343,8 @@ type batchResponse struct {
 func (s *Server) instrument(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		s.metrics.inFlight.Add(1)
+		defer s.metrics.inFlight.Add(-1)
 		// http.Server has no WriteTimeout (feeds stream for hours); the
 		// deadline is per response instead. Errors mean the connection
 		// does not support deadlines (tests' recorders), which is fine.

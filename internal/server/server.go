@@ -382,8 +382,13 @@ func (s *Server) apply(ctx context.Context, run inmem.RunID, ops []Op) ([]Result
 		return nil, 0, newErr(inmem.CodeInvalidArgument, "batch", "a batch holds at most %d operations", maxBatchOps)
 	}
 	start := time.Now()
+	write := isWrite(ops)
+	if write {
+		s.metrics.committing.Add(1)
+		defer s.metrics.committing.Add(-1)
+	}
 	res, cv, err := applyOps(ctx, s.db, run, ops)
-	if isWrite(ops) {
+	if write {
 		s.metrics.observeCommit(time.Since(start), len(ops), err)
 		if err == nil {
 			s.changes.notify()

@@ -359,17 +359,19 @@ func (e *Engine) lookup(run core.RunID, sp core.PrimitiveType, key string) *chai
 // chainForInstall returns the chain of (run, sp, key), creating it. The
 // caller holds the commit lock, so no other goroutine creates chains.
 func (e *Engine) chainForInstall(run core.RunID, sp core.PrimitiveType, key string) *chain {
-	if c := e.lookup(run, sp, key); c != nil {
-		return c
-	}
 	ri := e.runFor(run, true)
 	s := ri.spaces[sp].Load()
 	if s == nil {
 		s = &space{tree: newKeyTree()}
 		ri.spaces[sp].Store(s)
 	}
-	en := s.index.addEntry(key)
+	// The caller's lookup found nothing, but it may have run before another
+	// commit created the chain: look again, in the probe that inserts.
+	en, added := s.index.getOrAdd(key)
 	c := &en.c
+	if !added {
+		return c
+	}
 	s.treeMu.Lock()
 	s.tree.set(en)
 	s.treeMu.Unlock()

@@ -63,3 +63,42 @@ func TestHashIndexConcurrentGrowth(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// getOrAdd inserts a key once and afterwards returns the same entry, also
+// across table growth; the tag in a slot never changes the entry it yields.
+func TestHashIndexGetOrAdd(t *testing.T) {
+	var h hashIndex
+	entries := map[string]*hashEntry{}
+	for i := range 3000 {
+		k := fmt.Sprint("key-", i)
+		e, added := h.getOrAdd(k)
+		if !added || e.key != k {
+			t.Fatalf("getOrAdd(%q) = %q, added %v on first insert", k, e.key, added)
+		}
+		entries[k] = e
+		if again, added := h.getOrAdd(k); added || again != e {
+			t.Fatalf("second getOrAdd(%q) added %v or returned another entry", k, added)
+		}
+	}
+	if h.n != len(entries) {
+		t.Fatalf("index counts %d entries, want %d", h.n, len(entries))
+	}
+	tb := h.table.Load()
+	found := 0
+	for i := range tb.slots {
+		if e := tb.slots[i].Load(); e != nil {
+			if entries[e.key] != e {
+				t.Fatalf("slot %d holds an entry for %q that getOrAdd did not return", i, e.key)
+			}
+			found++
+		}
+	}
+	if found != len(entries) {
+		t.Fatalf("table holds %d entries, want %d", found, len(entries))
+	}
+	for k, e := range entries {
+		if h.get(k) != &e.c {
+			t.Fatalf("get(%q) returned another chain", k)
+		}
+	}
+}

@@ -18,10 +18,10 @@ type CheckpointOptions struct {
 	// segment with the snapshot: the segment a rotation the checkpoint
 	// requested started (wal.Writer.Rotate), durable but not yet named.
 	ActiveSegment uint64
-	Codec     codec.Codec
-	Created   int64 // Unix microseconds
-	Progress  func(entities uint64)
-	Logger    *slog.Logger
+	Codec         codec.Codec
+	Created       int64 // Unix microseconds
+	Progress      func(entities uint64)
+	Logger        *slog.Logger
 }
 
 // Checkpoint writes a snapshot of src and publishes it in the database

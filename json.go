@@ -413,15 +413,39 @@ func (s JSONStore) List(ctx context.Context, run RunID, prefix string) ([]string
 	return collectKeys(s.db.snapshotSeq(ctx, "json.List", run, core.JSON, prefix))
 }
 
+// liveDoc checks that the transaction may write and returns the document
+// id it rewrites; NotFound if it is not live.
+func (j JSONTx) liveDoc(op, id string, ref EntityRef) (engine.Entry, error) {
+	tx := j.tx
+	if err := tx.checkWrite(op, tx.run); err != nil {
+		return engine.Entry{}, err
+	}
+	e, ok := tx.txn.Get(tx.run, core.JSON, id)
+	if !ok {
+		return engine.Entry{}, notFound(op, ref)
+	}
+	return e, nil
+}
+
+// checkInput checks a write's document id and the value it brings (what
+// names it in errors), and returns the document's reference.
+func (j JSONTx) checkInput(op, id, what string, v Value) (EntityRef, error) {
+	if err := j.tx.db.checkKey(op, "document id", id); err != nil {
+		return EntityRef{}, err
+	}
+	ref := jsonRef(j.tx.run, id)
+	if err := j.tx.db.checkJSONValue(op, ref, what, v); err != nil {
+		return EntityRef{}, err
+	}
+	return ref, nil
+}
+
 // Create buffers doc as a new document id; AlreadyExists if id is live.
 func (j JSONTx) Create(id string, doc Value) error {
 	const op = "json.Create"
 	tx := j.tx
-	if err := tx.db.checkKey(op, "document id", id); err != nil {
-		return err
-	}
-	ref := jsonRef(tx.run, id)
-	if err := tx.db.checkJSONValue(op, ref, "document", doc); err != nil {
+	ref, err := j.checkInput(op, id, "document", doc)
+	if err != nil {
 		return err
 	}
 	if err := tx.db.checkDoc(op, ref, doc); err != nil {
@@ -509,12 +533,9 @@ func (j JSONTx) edit(op, id, path string, hasValue bool, v Value, f func(doc Val
 			return err
 		}
 	}
-	if err := tx.checkWrite(op, tx.run); err != nil {
+	e, err := j.liveDoc(op, id, ref)
+	if err != nil {
 		return err
-	}
-	e, ok := tx.txn.Get(tx.run, core.JSON, id)
-	if !ok {
-		return notFound(op, ref)
 	}
 	doc, err := f(Value(e.Value), p, v)
 	if err != nil {
@@ -572,12 +593,9 @@ func (j JSONTx) patch(op, id string, ops []jsonpath.Op) error {
 			}
 		}
 	}
-	if err := tx.checkWrite(op, tx.run); err != nil {
+	e, err := j.liveDoc(op, id, ref)
+	if err != nil {
 		return err
-	}
-	e, ok := tx.txn.Get(tx.run, core.JSON, id)
-	if !ok {
-		return notFound(op, ref)
 	}
 	doc, err := jsonpath.Patch(e.Value, ops)
 	if err != nil {
@@ -600,11 +618,8 @@ func (j JSONTx) PatchJSON(id string, patch []byte) error {
 func (j JSONTx) Merge(id string, patch Value) error {
 	const op = "json.Merge"
 	tx := j.tx
-	if err := tx.db.checkKey(op, "document id", id); err != nil {
-		return err
-	}
-	ref := jsonRef(tx.run, id)
-	if err := tx.db.checkJSONValue(op, ref, "merge patch", patch); err != nil {
+	ref, err := j.checkInput(op, id, "merge patch", patch)
+	if err != nil {
 		return err
 	}
 	if err := tx.checkWrite(op, tx.run); err != nil {

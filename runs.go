@@ -321,14 +321,8 @@ func (r RunIndex) Delete(ctx context.Context, id RunID) (Version, error) {
 	const op = "runs.Delete"
 	_, err := r.db.update(ctx, GlobalRun, func(tx *Tx) error {
 		t := tx.Runs()
-		if err := checkRunID(op, id); err != nil {
-			return err
-		}
-		info, err := t.load(op, id)
+		info, err := t.loadDeletable(op, id)
 		if err != nil {
-			return err
-		}
-		if err := t.checkNoChildren(op, id); err != nil {
 			return err
 		}
 		if info.Status.Closed() {
@@ -344,6 +338,22 @@ func (r RunIndex) Delete(ctx context.Context, id RunID) (Version, error) {
 }
 
 // ---- Tx-level facade -------------------------------------------------------
+
+// loadDeletable loads the run Delete is asked to remove: a registered run
+// without forks or children.
+func (t RunIndexTx) loadDeletable(op string, id RunID) (RunInfo, error) {
+	if err := checkRunID(op, id); err != nil {
+		return RunInfo{}, err
+	}
+	info, err := t.load(op, id)
+	if err != nil {
+		return RunInfo{}, err
+	}
+	if err := t.checkNoChildren(op, id); err != nil {
+		return RunInfo{}, err
+	}
+	return info, nil
+}
 
 // checkWritable verifies the transaction can write (the global run is never
 // closed, so this checks only that it is open and writable).
@@ -821,14 +831,8 @@ func (t RunIndexTx) Delete(id RunID) error {
 	if err := t.checkWritable(op); err != nil {
 		return err
 	}
-	if err := checkRunID(op, id); err != nil {
-		return err
-	}
-	info, err := t.load(op, id)
+	info, err := t.loadDeletable(op, id)
 	if err != nil {
-		return err
-	}
-	if err := t.checkNoChildren(op, id); err != nil {
 		return err
 	}
 	var keys []string

@@ -127,13 +127,13 @@ func waitFull(b *testing.B, db *inmem.DB, since time.Time) inmem.MaintenanceStat
 // snapshot. Ratios are reported as heap-ratio and disk-ratio, with the raw
 // figures beside them.
 //
-// batch=1000/segment=default is the target's configuration. The active WAL
-// segment is never removed by a compaction, so the files kept include up to
-// one segment (64 MiB by default) whatever the data size; segment=4MiB
-// shows the rest of what is kept with that term made small. batch=1 writes
-// one key per commit: the commit-time index keeps 8 bytes per commit and
-// retention does not trim it. See docs/PERFORMANCE.md, "Retention steady
-// state".
+// batch=1000/segment=default is the target's configuration. A checkpoint
+// closes the active WAL segment, so compaction deletes what the snapshot
+// covers; the files kept are the snapshot and the new active segment's
+// first preallocation step (4 MiB). segment=4MiB keeps the smaller
+// segments for comparison. batch=1 writes one key per commit: the
+// commit-time index (8 bytes per commit) is trimmed by Full compaction.
+// See docs/PERFORMANCE.md, "Retention steady state".
 func BenchmarkRetentionSteadyState(b *testing.B) {
 	for _, c := range []struct {
 		name    string

@@ -88,10 +88,30 @@ func (s *storage) checkpoint(ctx context.Context, fsys vfs.FS, progress func(uin
 	if err := db.eng.Poisoned(); err != nil {
 		return CheckpointInfo{}, err
 	}
+	if s.wal != nil {
+		// Close the active segment, so that the snapshot covers all of it
+		// and the WAL-only compaction that follows may delete it: without
+		// this one segment always stayed, whatever the data size. Its
+		// records are written but may not be published yet; wait for them,
+		// so the watermark taken next is at or above every one of them.
+		// The MANIFEST rewrite below names the new segment.
+		last, err := s.wal.Rotate()
+		if err != nil {
+			return CheckpointInfo{}, err
+		}
+		db.eng.WaitVisible(last, ctx.Done())
+		if err := db.eng.Poisoned(); err != nil {
+			return CheckpointInfo{}, err
+		}
+	}
+	var active uint64
+	if s.wal != nil {
+		active = s.wal.Segment()
+	}
 	w := db.eng.Visible()
 	now := db.opts.Clock.Now()
 	id, info, err := store.Checkpoint(ctx, fsys, s.man, store.CheckpointOptions{
-		Watermark: w, Codec: db.opts.Codec, Created: now.UnixMicro(), Progress: progress, Logger: db.opts.Logger,
+		Watermark: w, ActiveSegment: active, Codec: db.opts.Codec, Created: now.UnixMicro(), Progress: progress, Logger: db.opts.Logger,
 	}, db.eng)
 	if err != nil {
 		if err == ctx.Err() {

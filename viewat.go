@@ -42,7 +42,10 @@ func (a At) String() string {
 // older than the history the database still retains for run is
 // HistoryTrimmed. A time resolves to the last commit at or before it (the
 // empty database, version 0, before the first commit); the time index that
-// does this costs 8 bytes per commit (see internal/engine/times.go).
+// does this costs 8 bytes per commit (see internal/engine/times.go). Full
+// compaction trims that index below the oldest version retention still
+// lets a run that holds data read (engine.TimeFloor); a time before the
+// oldest commit it keeps answers HistoryTrimmed.
 func (db *DB) ViewAt(ctx context.Context, run RunID, at At, fn func(tx *Tx) error) error {
 	const op = "ViewAt"
 	if err := ctx.Err(); err != nil {

@@ -198,7 +198,84 @@ func (e *Engine) Trim(policy func(run core.RunID, space core.PrimitiveType) Keep
 			e.trimSpace(run, sp, keep, now, &res)
 		}
 	}
+	res.BytesRemoved += int64(e.TrimTimes())
 	return res
+}
+
+// TrimTimes trims the commit-time index (times.go) below TimeFloor and
+// returns the bytes freed. Trim calls it; recovery calls it once the
+// snapshot's floors are known, so a reopened database answers reads by
+// time as the one that trimmed did.
+func (e *Engine) TrimTimes() int {
+	t := e.TimeFloor()
+	if t == 0 {
+		return 0
+	}
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	return e.times.trimBelow(t)
+}
+
+// TimeFloor returns the oldest version whose commit time the time index
+// must still hold: the lowest history floor among the runs that hold data,
+// a run's history floor being the highest trim floor of its primitives
+// (below it a read of the run at a version answers HistoryTrimmed anyway).
+// Zero means nothing may be trimmed.
+//
+// Runs that hold no data do not count, nor does the System space, nor the
+// run index (space Run of the global run): otherwise a retention policy or
+// a run record written at version 1 and never overwritten would pin the
+// whole index forever. A read by time of such a run below the bound
+// answers HistoryTrimmed — conservative, never another version (a run
+// that holds no data reads the same state at every version it could
+// resolve to). A run that holds data but had nothing trimmed (KeepAll, or
+// nothing old enough yet) keeps the whole index.
+//
+// The trimmed index answers exactly at and above the bound: a version
+// there is in it because every commit notes its version. After a
+// recovery the index also lacks the versions whose every write was
+// trimmed before the snapshot; a time that falls on one resolves to the
+// last older version kept, which for every run whose floor allows the read
+// holds the same state (its writes at or above its floor are retained, so
+// noted).
+func (e *Engine) TimeFloor() uint64 {
+	t := uint64(math.MaxUint64)
+	e.runs.Range(func(k, v any) bool {
+		run, ri := k.(core.RunID), v.(*runIndex)
+		var f uint64
+		if fl := ri.floors.Load(); fl != nil {
+			for sp := core.KV; sp <= core.Vector; sp++ {
+				f = max(f, fl[sp])
+			}
+		}
+		if f < t && e.holdsData(run) {
+			t = f
+		}
+		return t > 0
+	})
+	if t == math.MaxUint64 {
+		return 0
+	}
+	return t
+}
+
+// holdsData reports whether run has an entity in a primitive (not the
+// System space, and not the run index in the global run).
+func (e *Engine) holdsData(run core.RunID) bool {
+	for sp := core.KV; sp <= core.Vector; sp++ {
+		if sp == core.Run && run.IsGlobal() {
+			continue
+		}
+		found := false
+		e.scan(run, sp, "", "", func(string, *chain) bool {
+			found = true
+			return false
+		})
+		if found {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now int64, res *TrimResult) {

@@ -77,4 +77,10 @@ func (e *Engine) Restore(w uint64, ts int64) {
 	e.last, e.lastTime = w, ts
 	e.times.loadPending(w)
 	e.visible.Store(w)
+	// The snapshot's floors are installed: trim the index as the database
+	// that wrote it did. Floors the WAL replay raises later only make reads
+	// more conservative until the next Full compaction trims again.
+	if t := e.TimeFloor(); t > 0 {
+		e.times.trimBelow(t)
+	}
 }

@@ -13,7 +13,8 @@ import (
 // the pairs (version, time) are sorted on both fields and a binary search
 // finds the last commit at or before any time.
 //
-// Memory: 8 bytes per commit. Pairs live in chunks of up to timeChunkLen
+// Memory: 8 bytes per commit, until Full compaction trims the index below
+// the oldest version retention lets a run read (TimeFloor in retain.go). Pairs live in chunks of up to timeChunkLen
 // entries; a chunk stores its first pair in full and every entry as two
 // uint32 deltas from it (version and microseconds). A delta that does not
 // fit — over about 71 minutes between a chunk's first and last commit, or
@@ -107,6 +108,40 @@ func (x *timeIndex) timeOf(v uint64) (int64, bool) {
 	return c.ts0 + int64(c.dts[j-1]), true
 }
 
+// trimBelow drops the pairs of versions below v, never the newest pair
+// (an empty index would resolve every time to the empty database). Times
+// before the first pair kept then answer HistoryTrimmed (see VersionAt)
+// instead of resolving to a version the index no longer holds exactly. The
+// chunks kept are copied, so the dropped ones' arrays are released. It
+// returns the bytes freed.
+func (x *timeIndex) trimBelow(v uint64) int {
+	if len(x.chunks) == 0 || v <= x.chunks[0].v0 {
+		return 0
+	}
+	v = min(v, x.last)
+	before := x.bytes()
+	// The chunk holding v (the last whose first version is at or below it).
+	i := sort.Search(len(x.chunks), func(i int) bool { return x.chunks[i].v0 > v }) - 1
+	c := x.chunks[i]
+	d := v - c.v0
+	j := sort.Search(len(c.dv), func(j int) bool { return uint64(c.dv[j]) >= d })
+	kept := make([]*timeChunk, 0, len(x.chunks)-i)
+	if j < len(c.dv) {
+		// Rebase the rest of the chunk on its first kept pair: the deltas
+		// only shrink, so they still fit.
+		v0, ts0 := c.v0+uint64(c.dv[j]), c.ts0+int64(c.dts[j])
+		n := len(c.dv) - j
+		nc := &timeChunk{v0: v0, ts0: ts0, dv: make([]uint32, n), dts: make([]uint32, n)}
+		for k := range n {
+			nc.dv[k] = c.dv[j+k] - c.dv[j]
+			nc.dts[k] = c.dts[j+k] - c.dts[j]
+		}
+		kept = append(kept, nc)
+	}
+	x.chunks = append(kept, x.chunks[i+1:]...)
+	return before - x.bytes()
+}
+
 // bytes returns the memory the index holds (its chunks' arrays).
 func (x *timeIndex) bytes() int {
 	n := 0
@@ -140,8 +175,9 @@ func (x *timeIndex) loadPending(w uint64) {
 // VersionAt resolves a wall-clock time (µs since the epoch) to the newest
 // published commit at or before it. Before the first commit it returns 0
 // (the empty database), unless the index does not reach back to version 1
-// — history recovered from a snapshot that no longer held the oldest
-// versions — which is HistoryTrimmed: the answer would be a guess.
+// — trimmed by retention (TrimTimes), or history recovered from a snapshot
+// that no longer held the oldest versions — which is HistoryTrimmed: the
+// answer would be a guess.
 func (e *Engine) VersionAt(ts int64) (uint64, error) {
 	e.commitMu.Lock()
 	v, ok := e.times.atOrBefore(ts)

@@ -14,10 +14,14 @@ import (
 // CheckpointOptions describes the snapshot Checkpoint writes.
 type CheckpointOptions struct {
 	Watermark uint64 // the commit version the snapshot is taken at
-	Codec     codec.Codec
-	Created   int64 // Unix microseconds
-	Progress  func(entities uint64)
-	Logger    *slog.Logger
+	// ActiveSegment, if above the MANIFEST's, is recorded as the active
+	// segment with the snapshot: the segment a rotation the checkpoint
+	// requested started (wal.Writer.Rotate), durable but not yet named.
+	ActiveSegment uint64
+	Codec         codec.Codec
+	Created       int64 // Unix microseconds
+	Progress      func(entities uint64)
+	Logger        *slog.Logger
 }
 
 // Checkpoint writes a snapshot of src and publishes it in the database
@@ -57,6 +61,7 @@ func Checkpoint(ctx context.Context, fsys vfs.FS, man *Manifest, o CheckpointOpt
 	}
 	err = man.Update(fsys, func(m *format.Manifest) {
 		m.HasSnapshot, m.SnapshotID, m.SnapshotWatermark = true, id, o.Watermark
+		m.ActiveSegment = max(m.ActiveSegment, o.ActiveSegment)
 	})
 	if err != nil {
 		return id, info, dberr.Wrap(dberr.Internal, "Checkpoint", err, "publishing snapshot %d in the MANIFEST", id)

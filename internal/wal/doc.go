@@ -93,7 +93,21 @@ of its own. Step by step:
  6. reseal the record that did not fit (new tag, synced offset 40) and
     continue the batch in the new segment.
 
-A failure at any step poisons the writer. New does no I/O (the database
+A failure at any step poisons the writer.
+
+A checkpoint also rotates (Rotate), before it picks its watermark, when the
+active segment holds a record: otherwise the active segment, which
+compaction never deletes, would keep up to SegmentSize bytes of records a
+snapshot already covers. That rotation takes steps 2 to 4 and skips step 5:
+the checkpoint's MANIFEST rewrite, which follows, names the new segment
+together with the snapshot. Until then the MANIFEST names the closed
+segment, which stays on disk (compaction deletes segments only after that
+rewrite), and records already go into the new one: its header was fsynced
+first, so a crash cannot tear it under them. Failures that leave the files
+as they were — the truncation, or creating or writing the new file, which is
+then removed — are returned and appending continues in the old segment, so
+that a checkpoint's failure does not poison the database; a failed fsync
+still does. New does no I/O (the database
 builds the writer before recovery, to hand it to the engine at
 construction); Start, called once replay has chosen the number, creates
 the first segment by steps 3 to 5. A commit submitted before Start fails.

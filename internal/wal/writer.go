@@ -560,6 +560,94 @@ func (w *Writer) rotate() error {
 	return nil
 }
 
+// Rotate closes the current segment, if it holds a record, and starts the
+// next one, returning the newest version written into the closed segment
+// (0 when nothing was rotated). A checkpoint calls it before it picks its
+// watermark: once that snapshot is durable every record of the closed
+// segment is covered and WAL-only compaction may delete it, where
+// otherwise the active segment (up to SegmentSize bytes) would outlive
+// every checkpoint.
+//
+// It follows the rotation protocol except that it does not call OnSegment:
+// the checkpoint's own MANIFEST rewrite, which follows, names the new
+// segment with the snapshot (see doc.go). Like a rotation for size it runs
+// under the file lock, between two batches, after any running fsync. A
+// failure that leaves the files as they were (the old segment's truncation,
+// creating or writing the new one, which is then removed) is returned and
+// appending goes on in the old segment; a failed fsync poisons the writer.
+func (w *Writer) Rotate() (uint64, error) {
+	w.fileMu.Lock()
+	defer w.fileMu.Unlock()
+	if err := w.poisoned(); err != nil {
+		return 0, err
+	}
+	w.mu.Lock()
+	closed := w.closed
+	w.mu.Unlock()
+	if closed {
+		return 0, dberr.New(dberr.Closed, "wal", "the WAL is closed")
+	}
+	if w.f == nil || w.size <= format.SegmentHeaderSize {
+		return 0, nil // not started, or nothing to close
+	}
+	w.segMu.Lock()
+	last := w.segLast[w.seg]
+	w.segMu.Unlock()
+
+	w.waitSyncs()
+	if err := w.f.Truncate(w.size); err != nil {
+		// The file may keep its preallocated tail: appending simply goes
+		// on, and the next seal cuts it.
+		return 0, dberr.Wrap(dberr.Internal, "wal", err, "truncating %s", w.segPath)
+	}
+	w.alloc = w.size // the next write preallocates again
+	if err := w.f.Sync(); err != nil {
+		return 0, w.fail("syncing "+w.segPath, err)
+	}
+	w.synced, w.durable = w.size, w.written
+	w.stats.Fsyncs.Add(1)
+
+	n := w.seg + 1
+	path := filepath.Join(w.opts.Dir, SegmentName(n))
+	f, err := w.opts.FS.Create(path)
+	if err != nil {
+		return 0, dberr.Wrap(dberr.Internal, "wal", err, "creating %s", path)
+	}
+	undo := func(err error) (uint64, error) {
+		// Nothing names the half-written file and no record is in it:
+		// remove it, so the next rotation can create it. Recovery treats
+		// one a crash leaves (torn header, not the MANIFEST's active
+		// segment) as a torn tail.
+		f.Close()
+		if rerr := w.opts.FS.Remove(path); rerr != nil {
+			return 0, w.fail("removing "+path, rerr)
+		}
+		return 0, dberr.Wrap(dberr.Internal, "wal", err, "creating %s", path)
+	}
+	alloc := min(w.opts.SegmentSize, preallocChunk)
+	if err := f.Preallocate(alloc); err != nil {
+		return undo(err)
+	}
+	hdr := format.AppendSegmentHeader(nil, format.SegmentHeader{Number: n, UUID: w.opts.UUID})
+	if _, err := f.Write(hdr); err != nil {
+		return undo(err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return 0, w.fail("syncing "+path, err)
+	}
+	if err := w.opts.FS.SyncDir(w.opts.Dir); err != nil {
+		f.Close()
+		return 0, w.fail("syncing "+w.opts.Dir, err)
+	}
+	old := w.f
+	w.install(f, n, path, int64(len(hdr)), alloc)
+	if err := old.Close(); err != nil && w.opts.Logger != nil {
+		w.opts.Logger.Warn("closing a WAL segment failed", "err", err)
+	}
+	return last, nil
+}
+
 // sealSegment cuts the current segment to the bytes written (dropping the
 // unused preallocated zeros) and fsyncs it, data and size: a closed segment
 // ends with its last record. The caller holds fileMu.
@@ -610,7 +698,14 @@ func (w *Writer) newSegment(n uint64) error {
 			return err
 		}
 	}
-	w.f, w.seg, w.segPath, w.size, w.alloc = f, n, path, int64(len(hdr)), alloc
+	w.install(f, n, path, int64(len(hdr)), alloc)
+	return nil
+}
+
+// install makes the new segment n, whose header (hdr bytes) is durable,
+// current. The caller holds fileMu.
+func (w *Writer) install(f vfs.File, n uint64, path string, hdr, alloc int64) {
+	w.f, w.seg, w.segPath, w.size, w.alloc = f, n, path, hdr, alloc
 	w.segBase = w.written - w.size
 	// The header was synced above: records start in an unsynced region.
 	w.synced, w.tag = w.size, format.SegmentTag(w.opts.UUID, n)
@@ -620,7 +715,6 @@ func (w *Writer) newSegment(n uint64) error {
 	w.segLast[n] = 0
 	w.segMu.Unlock()
 	w.stats.Segments.Add(1)
-	return nil
 }
 
 // flusher is Buffered mode's background fsync: every FlushInterval, when

@@ -152,12 +152,21 @@ func (m CompactMode) String() string {
 
 // CompactInfo describes what a compaction reclaimed.
 type CompactInfo struct {
-	Mode              CompactMode
-	ReclaimedBytes    int64
-	SegmentsRemoved   int
-	VersionsRemoved   uint64
+	Mode CompactMode
+	// ReclaimedBytes is the size of the files deleted (WAL segments,
+	// superseded snapshots) plus, for Full, an estimate of the memory the
+	// trim freed (removed versions, dropped stream entries, index room):
+	// the engine is the primary copy, so both are what a long-lived process
+	// gets back.
+	ReclaimedBytes  int64
+	SegmentsRemoved int
+	// VersionsRemoved counts the versions retention removed (Full only),
+	// purged tombstones and dropped stream entries included.
+	VersionsRemoved uint64
+	// SnapshotWatermark is the version the compaction's snapshot covers.
 	SnapshotWatermark Version
-	Now               Timestamp
+	// Now is the clock's time the retention policies were applied at.
+	Now Timestamp
 }
 
 // ErrCompactionRunning is returned by Compact while another compaction of

@@ -137,6 +137,9 @@ var errWatchStop = errors.New("watch stopped")
 // never delays a commit; one that falls so far behind that compaction
 // deletes segments it has not read yet gets HistoryTrimmed, and can resume
 // from a newer version (or read the current state and watch from there).
+// It learns of the gap from the first record it reads after it: when a
+// checkpoint left the log without records (it starts a new segment), that
+// is the next commit's.
 //
 // On a read-only database Watch follows a writer in another process,
 // looking for new records every 200ms. An InMemory database has no log:

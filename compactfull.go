@@ -49,10 +49,6 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 			return info, err
 		}
 	}
-	// The floors' commit moved the watermark past the trim: unless a reader
-	// from before it is still open, what the trim left reachable only from
-	// old chains can go now rather than at the next compaction.
-	db.eng.ReleaseStale()
 	db.opts.Logger.Info("retention", "versions_removed", res.VersionsRemoved, "purged", res.EntitiesPurged, "bound", res.Bound)
 	return info, nil
 }

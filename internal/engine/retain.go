@@ -181,7 +181,9 @@ const trimBatch = 256
 // keep working; see the package comment on retention for the guarantees.
 func (e *Engine) Trim(policy func(run core.RunID, space core.PrimitiveType) Keep, now int64) TrimResult {
 	res := TrimResult{Bound: e.OldestSnapshot()}
-	e.ReleaseStale()
+	e.commitMu.Lock()
+	e.clearStaleFirsts()
+	e.commitMu.Unlock()
 	var runs []core.RunID
 	e.runs.Range(func(k, _ any) bool {
 		runs = append(runs, k.(core.RunID))
@@ -428,16 +430,6 @@ func (e *Engine) noteStaleFirst(c *chain) {
 		return
 	}
 	e.staleFirsts = append(e.staleFirsts, staleFirst{c: c, cut: e.visible.Load()})
-}
-
-// ReleaseStale drops what earlier trims left reachable only from chains
-// no reader can walk any more (see clearStaleFirsts). Trim calls it too;
-// calling it after a commit that follows a trim releases that trim's
-// leftovers without waiting for the next one.
-func (e *Engine) ReleaseStale() {
-	e.commitMu.Lock()
-	e.clearStaleFirsts()
-	e.commitMu.Unlock()
 }
 
 // clearStaleFirsts drops the values of inline first versions that left

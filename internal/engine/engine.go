@@ -93,10 +93,6 @@ type Observers map[core.PrimitiveType]func(m *core.Mutation)
 
 // Engine is the multi-version store. It is safe for concurrent use.
 type Engine struct {
-	// staleFirsts are chains whose inline first version a trim left behind
-	// (see clearStaleFirsts). Guarded by commitMu.
-	staleFirsts []staleFirst
-
 	// Read-mostly fields first: every reader and writer loads them.
 	runs      sync.Map // core.RunID -> *runIndex
 	log       core.Log

@@ -181,9 +181,6 @@ const trimBatch = 256
 // keep working; see the package comment on retention for the guarantees.
 func (e *Engine) Trim(policy func(run core.RunID, space core.PrimitiveType) Keep, now int64) TrimResult {
 	res := TrimResult{Bound: e.OldestSnapshot()}
-	e.commitMu.Lock()
-	e.clearStaleFirsts()
-	e.commitMu.Unlock()
 	var runs []core.RunID
 	e.runs.Range(func(k, _ any) bool {
 		runs = append(runs, k.(core.RunID))
@@ -408,51 +405,6 @@ func (e *Engine) cutChain(c *chain, removed uint64) {
 		tail = nv
 	}
 	c.head.Store(head)
-	e.noteStaleFirst(c)
-}
-
-// staleFirst is a chain whose inline first version (chain.first) is no
-// longer on the chain, recorded with the published watermark of the moment
-// it left.
-type staleFirst struct {
-	c   *chain
-	cut uint64
-}
-
-// noteStaleFirst records that c's inline first version has left the chain.
-// Its node lives inside the chain's hash entry, so unlike a trimmed version
-// it is never freed; its value would be kept for as long as the key lives
-// (one value per key rewritten under KeepLast(1)). It cannot be cleared yet:
-// a reader that loaded the old head before the cut may still walk through
-// it. The caller holds the commit lock.
-func (e *Engine) noteStaleFirst(c *chain) {
-	if c.first.n == 0 || c.first.val.IsNull() {
-		return
-	}
-	e.staleFirsts = append(e.staleFirsts, staleFirst{c: c, cut: e.visible.Load()})
-}
-
-// clearStaleFirsts drops the values of inline first versions that left
-// their chains before every open snapshot began: a reader walks an old
-// chain only within a snapshot taken before the cut (one taken later loads
-// the new head), and OldestSnapshot is above the cut only once all of
-// those have ended. The node's version number and link stay, so the chain
-// it belonged to stays walkable. The caller holds the commit lock.
-func (e *Engine) clearStaleFirsts() {
-	if len(e.staleFirsts) == 0 {
-		return
-	}
-	oldest := e.OldestSnapshot()
-	keep := e.staleFirsts[:0]
-	for _, s := range e.staleFirsts {
-		if oldest > s.cut {
-			s.c.first.val = value.Value{}
-			continue
-		}
-		keep = append(keep, s)
-	}
-	clear(e.staleFirsts[len(keep):])
-	e.staleFirsts = keep
 }
 
 // purgeChain ends c with purgedMark. The caller holds the commit lock.
@@ -476,7 +428,6 @@ func (e *Engine) chainForWrite(c *chain, run core.RunID, sp core.PrimitiveType, 
 		c = e.chainForInstall(run, sp, key)
 	}
 	if c.purged() {
-		e.noteStaleFirst(c)
 		c.head.Store(nil)
 		if id, ok := runRecordOf(run, sp, key); ok {
 			e.runFor(id, true).record.Store(c)

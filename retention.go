@@ -318,15 +318,31 @@ func (tx *Tx) trimmedErr(op string, space PrimitiveType, key string, at uint64, 
 	return newHistoryTrimmed(op, ref, at, earliest)
 }
 
-// historyTrimmedErr says whether a history whose oldest returned version is
-// oldest (0 for none) may be missing older versions.
+// historyTrimmedErr returns the HistoryTrimmed error a History of an
+// entity whose oldest returned version is oldest (0 for none) carries.
+//
+// The rule: once the (run, space) has a trim floor, every History in it
+// carries HistoryTrimmed. Versions below the floor may have been removed
+// from any key of the space, and an entity purged by retention (a
+// tombstone whose older versions were all trimmed) leaves no trace once
+// its chain is gone — keeping one per purged key is the memory leak the
+// per-space floor exists to avoid. A key written again after its purge
+// starts a fresh chain above the floor, indistinguishable from a key that
+// never existed before, so "the oldest returned version is above the
+// floor" proves nothing; only the absence of any floor does. This is the
+// same conservatism GetAt applies below the floor.
+//
+// EarliestRetained is min(oldest, floor), the version GetAt reports below
+// it for the same key (engine.Trimmed): every version of the entity at or
+// after it is in the history, since a removed version always stopped being
+// current at or below the floor.
 func (tx *Tx) historyTrimmedErr(op string, space PrimitiveType, oldest uint64, ref EntityRef) error {
 	f := tx.db.eng.Floor(tx.run, space)
-	if f == 0 || (oldest != 0 && oldest > f) {
+	if f == 0 {
 		return nil
 	}
 	earliest := f
-	if oldest != 0 {
+	if oldest != 0 && oldest < f {
 		earliest = oldest
 	}
 	return newHistoryTrimmed(op, ref, 0, earliest)

@@ -394,6 +394,16 @@ func (s JSONStore) GetAt(ctx context.Context, run RunID, id string, at Version) 
 // History returns every retained version of document id, newest first,
 // including destructions (Deleted set). A document never written gives an
 // empty slice.
+//
+// Once retention has trimmed anything in the run's JSON space, History
+// always comes with a HistoryTrimmed error beside the retained entries, even
+// for an entity that lost nothing: trim floors are kept per run and space,
+// not per entity, and an entity deleted, purged with its whole history and
+// written again cannot be told from a new one. Every version newer than the
+// floor is among the entries. EarliestRetained is the oldest entry's version
+// or the floor, whichever is older (the floor when there is no entry): the
+// version GetAt of the same entity reports for reads below it. Until the
+// space is first trimmed, History lists every version and returns no error.
 func (s JSONStore) History(ctx context.Context, run RunID, id string) ([]Versioned[Value], error) {
 	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Value], error) { return tx.JSON().History(id) })
 }
@@ -656,8 +666,8 @@ func (j JSONTx) GetAt(id string, at Version) (Versioned[Value], error) {
 
 // History returns every committed version of document id visible to the
 // transaction, newest first, including destructions (see
-// JSONStore.History). The transaction's own buffered writes are not part of
-// history.
+// JSONStore.History, which also says when HistoryTrimmed comes with it).
+// The transaction's own buffered writes are not part of history.
 func (j JSONTx) History(id string) ([]Versioned[Value], error) {
 	const op = "json.History"
 	tx := j.tx

@@ -126,10 +126,17 @@ func (s KVStore) GetAt(ctx context.Context, run RunID, key string, at Version) (
 }
 
 // History returns every retained version of key, newest first, including
-// deletions (Deleted set). A key never written gives an empty slice. When
-// retention may have removed older versions, the retained ones come with a
-// HistoryTrimmed error whose EarliestRetained is the oldest one returned
-// (or, for a purged key, the trim floor).
+// deletions (Deleted set). A key never written gives an empty slice.
+//
+// Once retention has trimmed anything in the run's KV space, History
+// always comes with a HistoryTrimmed error beside the retained entries, even
+// for an entity that lost nothing: trim floors are kept per run and space,
+// not per entity, and an entity deleted, purged with its whole history and
+// written again cannot be told from a new one. Every version newer than the
+// floor is among the entries. EarliestRetained is the oldest entry's version
+// or the floor, whichever is older (the floor when there is no entry): the
+// version GetAt of the same entity reports for reads below it. Until the
+// space is first trimmed, History lists every version and returns no error.
 func (s KVStore) History(ctx context.Context, run RunID, key string) ([]Versioned[Value], error) {
 	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Value], error) { return tx.KV().History(key) })
 }
@@ -298,7 +305,8 @@ func (k KVTx) GetAt(key string, at Version) (Versioned[Value], error) {
 }
 
 // History returns every retained version of key, newest first, including
-// deletions.
+// deletions, with HistoryTrimmed once the run's KV space has a trim floor
+// (see KVStore.History).
 func (k KVTx) History(key string) ([]Versioned[Value], error) {
 	tx := k.tx
 	if err := tx.checkRead(); err != nil {
@@ -312,8 +320,8 @@ func (k KVTx) History(key string) ([]Versioned[Value], error) {
 	for i, e := range es {
 		out[i] = versioned(e)
 	}
-	// Older versions removed by retention: the retained ones come back
-	// with the HistoryTrimmed error, never as if they were all.
+	// Older versions possibly removed by retention: the retained ones come
+	// back with the HistoryTrimmed error, never as if they were all.
 	return out, tx.historyTrimmedErr("kv.History", core.KV, oldestOf(es), kvRef(tx.run, key))
 }
 

@@ -175,6 +175,15 @@ func TestRetentionInvariant_RT2_HistoryAfterPurgeAndRewrite(t *testing.T) {
 					_, gerr = db.Vectors().GetAt(ctx, retRun, "c", "k", inmem.Txn(put))
 				}
 				historyTrimmedAt(t, stage+": GetAt of the purged version", gerr, del)
+				if p.name == "State" {
+					// Counters go on across the purge (the high-water
+					// mark stays), so counter 1 belonged to the purged
+					// incarnation: trimmed, not "never had it".
+					_, err := db.State().GetAt(ctx, retRun, "k", inmem.Counter(1))
+					if !errors.Is(err, inmem.ErrHistoryTrimmed) {
+						t.Fatalf("%s: GetAt(Counter 1) of the purged incarnation = %v, want HistoryTrimmed", stage, err)
+					}
+				}
 			}
 			check("live")
 			db.Close()

@@ -188,6 +188,18 @@ func (s StateCells) GetAt(ctx context.Context, run RunID, name string, at Versio
 // Counter versions and commit timestamps. Deletions are included with
 // Deleted set; the Version of a deletion is the counter of the value it
 // removed. A cell never written gives an empty slice.
+//
+// Once retention has trimmed anything in the run's State space, History
+// always comes with a HistoryTrimmed error beside the retained entries, even
+// for an entity that lost nothing: trim floors are kept per run and space,
+// not per entity, and an entity deleted, purged with its whole history and
+// written again cannot be told from a new one. Every version newer than the
+// floor is among the entries. EarliestRetained is the oldest entry's version
+// or the floor, whichever is older (the floor when there is no entry): the
+// version GetAt of the same entity reports for reads below it. Until the
+// space is first trimmed, History lists every version and returns no error.
+// EarliestRetained is a Txn version. The cell's counters go on across a
+// purge, so a Counter GetAt below the retained ones is HistoryTrimmed too.
 func (s StateCells) History(ctx context.Context, run RunID, name string) ([]Versioned[Value], error) {
 	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Value], error) { return tx.State().History(name) })
 }

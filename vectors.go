@@ -347,6 +347,16 @@ func (s VectorStore) GetAt(ctx context.Context, run RunID, coll, key string, at 
 
 // History returns every retained version of the vector, newest first,
 // including deletions.
+//
+// Once retention has trimmed anything in the run's Vector space, History
+// always comes with a HistoryTrimmed error beside the retained entries, even
+// for an entity that lost nothing: trim floors are kept per run and space,
+// not per entity, and an entity deleted, purged with its whole history and
+// written again cannot be told from a new one. Every version newer than the
+// floor is among the entries. EarliestRetained is the oldest entry's version
+// or the floor, whichever is older (the floor when there is no entry): the
+// version GetAt of the same entity reports for reads below it. Until the
+// space is first trimmed, History lists every version and returns no error.
 func (s VectorStore) History(ctx context.Context, run RunID, coll, key string) ([]Versioned[VectorEntry], error) {
 	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[VectorEntry], error) { return tx.Vectors().History(coll, key) })
 }
@@ -591,7 +601,9 @@ func (v VectorTx) GetAt(coll, key string, at Version) (Versioned[VectorEntry], e
 	return out, nil
 }
 
-// History returns every retained version of the vector, newest first.
+// History returns every retained version of the vector, newest first, with
+// HistoryTrimmed once the run's Vector space has a trim floor (see
+// VectorStore.History).
 func (v VectorTx) History(coll, key string) ([]Versioned[VectorEntry], error) {
 	tx := v.tx
 	const op = "vectors.History"

@@ -404,6 +404,8 @@ func (s JSONStore) GetAt(ctx context.Context, run RunID, id string, at Version) 
 // or the floor, whichever is older (the floor when there is no entry): the
 // version GetAt of the same entity reports for reads below it. Until the
 // space is first trimmed, History lists every version and returns no error.
+// A fork's History also lists its source's versions up to the fork point,
+// so a floor the source has below that point counts as the fork's own.
 func (s JSONStore) History(ctx context.Context, run RunID, id string) ([]Versioned[Value], error) {
 	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[Value], error) { return tx.JSON().History(id) })
 }

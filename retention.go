@@ -330,14 +330,16 @@ func (tx *Tx) trimmedErr(op string, space PrimitiveType, key string, at uint64, 
 // starts a fresh chain above the floor, indistinguishable from a key that
 // never existed before, so "the oldest returned version is above the
 // floor" proves nothing; only the absence of any floor does. This is the
-// same conservatism GetAt applies below the floor.
+// same conservatism GetAt applies below the floor. A fork's history
+// includes its ancestors' versions up to the fork point, so their floors
+// count too (inheritedFloor).
 //
 // EarliestRetained is min(oldest, floor), the version GetAt reports below
-// it for the same key (engine.Trimmed): every version of the entity at or
-// after it is in the history, since a removed version always stopped being
-// current at or below the floor.
+// it for the same key (engine.Trimmed): every version of the entity newer
+// than the floor is in the history, since a removed version always stopped
+// being current at or below the floor.
 func (tx *Tx) historyTrimmedErr(op string, space PrimitiveType, oldest uint64, ref EntityRef) error {
-	f := tx.db.eng.Floor(tx.run, space)
+	f := max(tx.db.eng.Floor(tx.run, space), tx.inheritedFloor(space))
 	if f == 0 {
 		return nil
 	}
@@ -346,6 +348,32 @@ func (tx *Tx) historyTrimmedErr(op string, space PrimitiveType, oldest uint64, r
 		earliest = oldest
 	}
 	return newHistoryTrimmed(op, ref, 0, earliest)
+}
+
+// inheritedFloor returns, for a fork, the highest trim floor of space
+// among the runs it reads through at the transaction's snapshot, each
+// capped at the point read through (0 for a run that is no fork). A fork
+// pins its source only from the fork point on: retention may still remove
+// source versions that stopped being current before it, and History lists
+// the source's versions up to the point (point reads of a fork fall
+// through only at versions where the link exists, which read the source
+// at the pinned point, so GetAt needs no such floor). The System and Run
+// spaces never fall through.
+func (tx *Tx) inheritedFloor(space PrimitiveType) uint64 {
+	if space == core.System || space == core.Run {
+		return 0
+	}
+	var f uint64
+	run, snap := tx.run, tx.txn.Snapshot()
+	for range engine.MaxForkDepth {
+		p, at, ok := tx.db.eng.ForkOf(run, snap)
+		if !ok {
+			break
+		}
+		run, snap = p, min(snap, at)
+		f = max(f, min(tx.db.eng.Floor(run, space), snap))
+	}
+	return f
 }
 
 func newHistoryTrimmed(op string, ref EntityRef, requested, earliest uint64) error {

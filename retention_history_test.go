@@ -232,3 +232,48 @@ func TestRetention_HistoryAfterFloorIsConservativePerSpace(t *testing.T) {
 		t.Fatalf("History in an untrimmed run = %v, %v; want one entry and no error", h, err)
 	}
 }
+
+// A fork's History lists its source's versions up to the fork point, but
+// the fork pins only those current at or after it: a trim of the source
+// may remove older ones. The fork's History must then carry HistoryTrimmed
+// (from the source's floor) instead of listing what is left as whole.
+func TestRetentionInvariant_RT2_ForkHistoryAfterSourceTrim(t *testing.T) {
+	fsys := vfs.NewMem()
+	c := &testClock{}
+	db := openRet(t, fsys, c)
+	defer func() { db.Close() }()
+	src, err := db.Runs().Create(ctx, "src", inmem.RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, db, src, "k", inmem.Int(1))
+	v2 := mustPut(t, db, src, "k", inmem.Int(2))
+	fork, err := db.Runs().Fork(ctx, src, v2, inmem.ForkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := db.KV().History(ctx, fork, "k"); err != nil || len(h) != 2 {
+		t.Fatalf("fork History before the trim = %v, %v; want both versions, no error", h, err)
+	}
+	if _, err := db.SetRetentionPolicy(ctx, src, inmem.KeepLast(1)); err != nil {
+		t.Fatal(err)
+	}
+	mustCompactFull(t, db)
+	check := func(stage string, n int) {
+		t.Helper()
+		h, err := db.KV().History(ctx, fork, "k")
+		if len(h) != n || h[n-1].Version != v2 {
+			t.Fatalf("%s: fork History = %v, want %d entries down to %s", stage, h, n, v2)
+		}
+		historyTrimmedAt(t, stage+": fork History", err, v2.N)
+	}
+	check("live", 1)
+	// The fork's own writes join the same history.
+	if _, err := db.KV().Put(ctx, fork, "k", inmem.Int(3)); err != nil {
+		t.Fatal(err)
+	}
+	check("after the fork's own write", 2)
+	db.Close()
+	db = openRet(t, fsys, c)
+	check("reopened", 2)
+}

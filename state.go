@@ -198,6 +198,8 @@ func (s StateCells) GetAt(ctx context.Context, run RunID, name string, at Versio
 // or the floor, whichever is older (the floor when there is no entry): the
 // version GetAt of the same entity reports for reads below it. Until the
 // space is first trimmed, History lists every version and returns no error.
+// A fork's History also lists its source's versions up to the fork point,
+// so a floor the source has below that point counts as the fork's own.
 // EarliestRetained is a Txn version. The cell's counters go on across a
 // purge, so a Counter GetAt below the retained ones is HistoryTrimmed too.
 func (s StateCells) History(ctx context.Context, run RunID, name string) ([]Versioned[Value], error) {

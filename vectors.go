@@ -357,6 +357,8 @@ func (s VectorStore) GetAt(ctx context.Context, run RunID, coll, key string, at 
 // or the floor, whichever is older (the floor when there is no entry): the
 // version GetAt of the same entity reports for reads below it. Until the
 // space is first trimmed, History lists every version and returns no error.
+// A fork's History also lists its source's versions up to the fork point,
+// so a floor the source has below that point counts as the fork's own.
 func (s VectorStore) History(ctx context.Context, run RunID, coll, key string) ([]Versioned[VectorEntry], error) {
 	return viewGet(s.db, ctx, run, func(tx *Tx) ([]Versioned[VectorEntry], error) { return tx.Vectors().History(coll, key) })
 }

@@ -194,22 +194,8 @@ func (db *DB) Watch(ctx context.Context, from Version, filter WatchFilter) iter.
 			return &Error{Code: dberr.Closed, Op: op, Msg: "database is closed", Offset: -1}
 		}
 
-		// The floor is the MANIFEST's snapshot watermark: this process's
-		// copy, which changes before compaction deletes a segment, or, on a
-		// read-only database, the file the writer in another process
-		// replaces (atomically) before it deletes.
-		floor := func() (uint64, error) { return s.man.Get().SnapshotWatermark, nil }
-		if readOnly {
-			floor = func() (uint64, error) {
-				m, err := manifest.Read(s.fs, s.dir)
-				if err != nil {
-					return 0, err
-				}
-				return m.SnapshotWatermark, nil
-			}
-		}
 		f := wal.NewFollower(wal.FollowOptions{FS: s.fs, Dir: s.walDir(), UUID: s.man.Get().UUID, Codec: db.opts.Codec,
-			Last: from.N, Exact: true, Floor: floor})
+			Last: from.N, Exact: true, Floor: s.followFloor(readOnly)})
 		next := from.N + 1
 		deliver := func(c *core.Commit) error {
 			if c.Version != next {
@@ -279,5 +265,24 @@ func (db *DB) Watch(ctx context.Context, from Version, filter WatchFilter) iter.
 			default:
 			}
 		}
+	}
+}
+
+// followFloor returns a WAL follower's floor (wal.FollowOptions.Floor): the
+// MANIFEST's snapshot watermark, the newest version compaction may have
+// deleted from the log. A writable database reads its own copy, which
+// changes before its compaction deletes a segment; a read-only one reads
+// the file, which the writer in another process replaces (atomically)
+// before it deletes.
+func (s *storage) followFloor(readOnly bool) func() (uint64, error) {
+	if !readOnly {
+		return func() (uint64, error) { return s.man.Get().SnapshotWatermark, nil }
+	}
+	return func() (uint64, error) {
+		m, err := manifest.Read(s.fs, s.dir)
+		if err != nil {
+			return 0, err
+		}
+		return m.SnapshotWatermark, nil
 	}
 }

@@ -49,6 +49,10 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 			return info, err
 		}
 	}
+	// Last, after the floors' commit, which may take a version from the
+	// slab: what the engine keeps for speed goes too, or a database that
+	// purged everything would hold it for as long as it lives.
+	db.eng.ReleaseIdle()
 	db.opts.Logger.Info("retention", "versions_removed", res.VersionsRemoved, "purged", res.EntitiesPurged, "bound", res.Bound)
 	return info, nil
 }

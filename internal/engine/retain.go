@@ -229,7 +229,11 @@ func (e *Engine) TrimTimes() int {
 // answers HistoryTrimmed — conservative, never another version (a run
 // that holds no data reads the same state at every version it could
 // resolve to). A run that holds data but had nothing trimmed (KeepAll, or
-// nothing old enough yet) keeps the whole index.
+// nothing old enough yet) keeps the whole index. Once retention has raised
+// a floor and no run holds data (every entity purged), the bound is
+// math.MaxUint64: trimBelow keeps only the newest commit, so a purge
+// leaves O(1) of the index, not 8 bytes per commit. A database that never
+// trimmed keeps its index whole, data or not.
 //
 // The trimmed index answers exactly at and above the bound: a version
 // there is in it because every commit notes its version. After a
@@ -240,6 +244,7 @@ func (e *Engine) TrimTimes() int {
 // noted).
 func (e *Engine) TimeFloor() uint64 {
 	t := uint64(math.MaxUint64)
+	trimmed := false
 	e.runs.Range(func(k, v any) bool {
 		run, ri := k.(core.RunID), v.(*runIndex)
 		var f uint64
@@ -248,12 +253,13 @@ func (e *Engine) TimeFloor() uint64 {
 				f = max(f, fl[sp])
 			}
 		}
+		trimmed = trimmed || f > 0
 		if f < t && e.holdsData(run) {
 			t = f
 		}
 		return t > 0
 	})
-	if t == math.MaxUint64 {
+	if t == math.MaxUint64 && !trimmed {
 		return 0
 	}
 	return t

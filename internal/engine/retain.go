@@ -469,6 +469,13 @@ func (e *Engine) dropKeys(run core.RunID, sp core.PrimitiveType, keys []string) 
 			live++
 		}
 	}
+	if live == 0 && s.tree.t.Len() == 0 {
+		// Every key is gone: drop the space, whose table and tree would
+		// otherwise stay for good. A reader holding it finds only purged
+		// chains; the next write makes a new one (chainForInstall).
+		e.runFor(run, true).spaces[sp].CompareAndSwap(s, nil)
+		return
+	}
 	size := 16
 	for 2*(live+1) > size {
 		size *= 2

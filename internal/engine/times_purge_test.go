@@ -140,3 +140,42 @@ func TestReleaseIdle(t *testing.T) {
 		t.Fatalf("read %v after ReleaseIdle, want 9", got.Value)
 	}
 }
+
+// A space whose every key was purged is dropped with its hash table and
+// tree, not kept at its minimum size; a later write makes a new one, and
+// the run keeps its floors.
+func TestPurgeDropsEmptySpace(t *testing.T) {
+	e := New(Env{Now: func() int64 { return 1 }})
+	r := core.NewRunID()
+	for _, del := range []bool{false, true} {
+		tx := e.Begin(r, true)
+		for i := range 100 {
+			if del {
+				tx.Delete(r, core.KV, fmt.Sprint("k", i))
+			} else {
+				tx.Put(r, core.KV, fmt.Sprint("k", i), FloorValue(1))
+			}
+		}
+		if _, err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Trim(func(core.RunID, core.PrimitiveType) Keep { return Keep{Last: 1} }, 2)
+	if s := e.runFor(r, false).spaces[core.KV].Load(); s != nil {
+		t.Fatalf("the purged space is still held (%d index entries)", s.index.n)
+	}
+	if e.Floor(r, core.KV) == 0 {
+		t.Fatal("the run lost its trim floor")
+	}
+	if _, tr := e.Trimmed(r, core.KV, "k1", 1); !tr {
+		t.Fatal("a purged key's old version is not trimmed")
+	}
+	tx := e.Begin(r, true)
+	tx.Put(r, core.KV, "k1", FloorValue(7))
+	if _, err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := e.Begin(r, false).Get(r, core.KV, "k1"); !ok || !got.Value.Equal(FloorValue(7)) {
+		t.Fatalf("k1 after the space was dropped: %v %v", got.Value, ok)
+	}
+}

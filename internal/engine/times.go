@@ -19,10 +19,11 @@ import (
 // that purged everything keeps O(1) of it. Pairs live in chunks of up to
 // timeChunkLen entries; a chunk stores its first pair in full and every
 // entry as two uint32 deltas from it (version and microseconds). A delta
-// that does not fit — over about 71 minutes between a chunk's first and last commit, or
-// 4 billion versions — starts a new chunk, which costs 48 bytes. A million
-// commits thus take about 8 MiB, a fraction of the version chains they
-// install (every version costs a chain entry of over 50 bytes).
+// that does not fit — over about 71 minutes between a chunk's first and
+// last commit, or 4 billion versions — starts a new chunk, which costs 48
+// bytes. A million commits thus take about 8 MiB, a fraction of the
+// version chains they install (every version costs a chain entry of over
+// 50 bytes).
 //
 // The index is appended to under the commit lock by every commit and by
 // recovery (WAL records and snapshot versions), and read under the same

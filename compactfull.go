@@ -49,6 +49,11 @@ func (db *DB) trimNow(ctx context.Context) (CompactInfo, error) {
 			return info, err
 		}
 	}
+	// The floors' commit lifted the watermark above the trim: unless a
+	// reader from before it is still going, the chains the trim cut can
+	// take their oldest version back inline now rather than at the next
+	// compaction (engine.ReclaimFirsts).
+	db.eng.ReclaimFirsts()
 	// Last, after the floors' commit, which may take a version from the
 	// slab: what the engine keeps for speed goes too, or a database that
 	// purged everything would hold it for as long as it lives.

@@ -50,7 +50,7 @@ func openReadOnly(db *DB) (*storage, error) {
 		if err == nil {
 			s.follow = wal.NewFollower(wal.FollowOptions{
 				FS: s.fs, Dir: s.walDir(), UUID: s.man.Get().UUID, Codec: db.opts.Codec,
-				Segment: lastSegment(s.segLast), Last: db.eng.Visible(),
+				Segment: lastSegment(s.segLast), Last: db.eng.Visible(), Exact: true, Floor: s.followFloor(true),
 			})
 			return s, nil
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/inmemdb/inmem/internal/core"
 	"github.com/inmemdb/inmem/internal/dberr"
 	"github.com/inmemdb/inmem/internal/keyref"
+	"github.com/inmemdb/inmem/internal/manifest"
 	"github.com/inmemdb/inmem/internal/wal"
 )
 
@@ -137,9 +138,11 @@ var errWatchStop = errors.New("watch stopped")
 // never delays a commit; one that falls so far behind that compaction
 // deletes segments it has not read yet gets HistoryTrimmed, and can resume
 // from a newer version (or read the current state and watch from there).
-// It learns of the gap from the first record it reads after it: when a
-// checkpoint left the log without records (it starts a new segment), that
-// is the next commit's.
+// It learns of the gap as soon as it reads past it, without waiting for a
+// new commit: the MANIFEST's snapshot watermark bounds what compaction may
+// have deleted, so a watcher that has read all the log holds and is still
+// below it was trimmed, even when a checkpoint left the log with no record
+// at all. A watcher that has read everything is never trimmed.
 //
 // On a read-only database Watch follows a writer in another process,
 // looking for new records every 200ms. An InMemory database has no log:
@@ -191,12 +194,13 @@ func (db *DB) Watch(ctx context.Context, from Version, filter WatchFilter) iter.
 			return &Error{Code: dberr.Closed, Op: op, Msg: "database is closed", Offset: -1}
 		}
 
-		f := wal.NewFollower(wal.FollowOptions{FS: s.fs, Dir: s.walDir(), UUID: s.man.Get().UUID, Codec: db.opts.Codec, Last: from.N})
+		f := wal.NewFollower(wal.FollowOptions{FS: s.fs, Dir: s.walDir(), UUID: s.man.Get().UUID, Codec: db.opts.Codec,
+			Last: from.N, Exact: true, Floor: s.followFloor(readOnly)})
 		next := from.N + 1
 		deliver := func(c *core.Commit) error {
 			if c.Version != next {
-				// Only possible with from 0: the follower checks continuity
-				// after the first record.
+				// The follower checks continuity (Exact): this is a defence
+				// against delivering a skipped version, not a path.
 				return dberr.NewHistoryTrimmed(op, EntityRef{Primitive: core.Run}, core.Txn(next), core.Txn(c.Version))
 			}
 			if !readOnly && c.Version > db.eng.Visible() {
@@ -261,5 +265,24 @@ func (db *DB) Watch(ctx context.Context, from Version, filter WatchFilter) iter.
 			default:
 			}
 		}
+	}
+}
+
+// followFloor returns a WAL follower's floor (wal.FollowOptions.Floor): the
+// MANIFEST's snapshot watermark, the newest version compaction may have
+// deleted from the log. A writable database reads its own copy, which
+// changes before its compaction deletes a segment; a read-only one reads
+// the file, which the writer in another process replaces (atomically)
+// before it deletes.
+func (s *storage) followFloor(readOnly bool) func() (uint64, error) {
+	if !readOnly {
+		return func() (uint64, error) { return s.man.Get().SnapshotWatermark, nil }
+	}
+	return func() (uint64, error) {
+		m, err := manifest.Read(s.fs, s.dir)
+		if err != nil {
+			return 0, err
+		}
+		return m.SnapshotWatermark, nil
 	}
 }

@@ -156,23 +156,24 @@ func TestWatch_SlowConsumerNeverBlocksCommits(t *testing.T) {
 	if info, err := db.Compact(ctx, inmem.WALOnly); err != nil || info.SegmentsRemoved == 0 {
 		t.Fatalf("Compact = %+v, %v", info, err)
 	}
+	// No commit follows: the checkpoint left the log with one empty
+	// segment, and the watcher must learn of the gap without a record
+	// after it.
 	close(release)
-	// The checkpoint started a new, empty segment: the watcher learns of
-	// the gap from the next record it reads.
-	if _, err := db.KV().Put(ctx, run, "k", inmem.Int(301)); err != nil {
-		t.Fatal(err)
-	}
 	e := <-ended
 	if !errors.Is(e.err, inmem.ErrHistoryTrimmed) {
 		t.Fatalf("slow consumer ended with %v after %v, want HistoryTrimmed", e.err, e.last)
 	}
-	// Resuming where it stopped is still trimmed; resuming from the
+	// Resuming where it stopped, or from the first commit, is still
+	// trimmed, on a database that still commits nothing; resuming from the
 	// current version (after reading the state) follows new commits.
-	for _, err := range db.Watch(ctx, e.last, inmem.WatchFilter{}) {
-		if !errors.Is(err, inmem.ErrHistoryTrimmed) {
-			t.Fatalf("resume at %v: %v, want HistoryTrimmed", e.last, err)
+	for _, from := range []inmem.Version{e.last, inmem.Txn(0)} {
+		for _, err := range db.Watch(ctx, from, inmem.WatchFilter{}) {
+			if !errors.Is(err, inmem.ErrHistoryTrimmed) {
+				t.Fatalf("resume at %v: %v, want HistoryTrimmed", from, err)
+			}
+			break
 		}
-		break
 	}
 	now := inmem.Txn(db.Stats().CommitVersion)
 	v, err := db.KV().Put(ctx, run, "k", inmem.Int(-1))
@@ -183,6 +184,74 @@ func TestWatch_SlowConsumerNeverBlocksCommits(t *testing.T) {
 	if len(got) != 1 || got[0].Version != v {
 		t.Fatalf("resumed watch = %+v, want the one commit %v", got, v)
 	}
+}
+
+// TestWatch_CaughtUpSurvivesCompaction: a watcher that has read every
+// commit is not trimmed by a checkpoint and compaction (which leave the log
+// with one empty segment), and goes on with the next commits.
+func TestWatch_CaughtUpSurvivesCompaction(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db, err := inmem.Open(t.TempDir(), &inmem.Options{Durability: inmem.Strict, WALSegmentSize: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	run := inmem.NewRunID()
+	put := func(i int) inmem.Version {
+		t.Helper()
+		v, err := db.KV().Put(ctx, run, "k", inmem.Int(int64(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	type item struct {
+		c   inmem.Change
+		err error
+	}
+	feed := make(chan item)
+	go func() {
+		for c, err := range db.Watch(ctx, inmem.Txn(0), inmem.WatchFilter{}) {
+			select {
+			case feed <- item{c, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	expect := func(v inmem.Version) {
+		t.Helper()
+		for {
+			it := <-feed
+			if it.err != nil {
+				t.Fatalf("watching for %v: %v", v, it.err)
+			}
+			if it.c.Version == v {
+				return
+			}
+			if it.c.Version.N > v.N {
+				t.Fatalf("got %v, want %v", it.c.Version, v)
+			}
+		}
+	}
+	for round := range 3 {
+		var v inmem.Version
+		for i := range 20 {
+			v = put(round*100 + i)
+		}
+		expect(v)
+		if _, err := db.Checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := db.Compact(ctx, inmem.WALOnly); err != nil || info.SegmentsRemoved == 0 {
+			t.Fatalf("Compact = %+v, %v", info, err)
+		}
+	}
+	expect(put(-1))
 }
 
 func TestWatch_FiltersAndResume(t *testing.T) {

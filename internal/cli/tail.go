@@ -13,6 +13,7 @@ import (
 	"github.com/inmemdb/inmem"
 	"github.com/inmemdb/inmem/internal/codec"
 	"github.com/inmemdb/inmem/internal/core"
+	"github.com/inmemdb/inmem/internal/manifest"
 	"github.com/inmemdb/inmem/internal/wal"
 	"github.com/inmemdb/inmem/vfs"
 	"github.com/spf13/cobra"
@@ -58,7 +59,8 @@ func (a *app) tailCommand() *cobra.Command {
 		Long: `tail follows the write-ahead log of a database directory, also while another
 process holds it open for writing, and prints every commit once its record is
 complete in the log: from now on, or from version --from if the log still holds
-it. It changes no file and takes no lock. It runs until interrupted (exit 0).
+it (HistoryTrimmed otherwise, also when the writer compacts away commits tail
+has not printed yet). It changes no file and takes no lock. It runs until interrupted (exit 0).
 In table form each mutation is a line; with -o json or ndjson each commit is
 one JSON object per line.`,
 		Args: a.args(cobra.ExactArgs(1)),
@@ -75,12 +77,18 @@ one JSON object per line.`,
 				return fmt.Errorf("the WAL is encoded with codec %q, which this tool cannot decode", m.CodecID)
 			}
 			fsys, walDir := vfs.OS(), filepath.Join(dir, "WAL")
-			fo := wal.FollowOptions{FS: fsys, Dir: walDir, UUID: m.UUID, Codec: codec.Identity{}}
+			fo := wal.FollowOptions{FS: fsys, Dir: walDir, UUID: m.UUID, Codec: codec.Identity{},
+				// Records the writer compacted away before tail read them
+				// are an error at once, not at the writer's next commit.
+				Floor: func() (uint64, error) {
+					m, err := manifest.Read(fsys, dir)
+					return m.SnapshotWatermark, err
+				}}
 			ctx := cmd.Context()
 			print := func(c *core.Commit) error { return a.printCommit(c) }
 			if cmd.Flags().Changed("from") {
 				if from > 0 {
-					fo.Last = from - 1
+					fo.Last, fo.Exact = from-1, true
 				}
 			} else {
 				// From now: skip what the newest segment already holds.

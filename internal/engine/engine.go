@@ -128,9 +128,18 @@ type Engine struct {
 	waiters   atomic.Int32 // goroutines in WaitVisible
 	readOnly  atomic.Uint64
 
+	// Inline first versions that left their chains, waiting for the proof
+	// that nobody reads them (readers.go). Guarded by commitMu.
+	retiring, closedFirsts, readyFirsts []retiredFirst
+
 	snaps  snapRegistry  // open transactions' snapshots (retain.go)
 	forks  forkState     // fork links and the versions they pin (fork.go)
 	pinSeq atomic.Uint64 // spreads Pins over the registry's shards
+
+	// readers counts the chain walks that have no registered snapshot
+	// (readers.go); its counters sit on cache lines of their own.
+	_       [64]byte
+	readers readEpoch
 }
 
 // Stats are cumulative counters.
@@ -407,6 +416,12 @@ func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
 		v = &c.first
 	} else {
 		v = e.newVersion()
+		if h == nil && c.first.n != 0 {
+			// A purged chain written again: its first version still
+			// holds the purged entity's value, which reads that loaded
+			// the chain before the purge may yet walk.
+			e.retireFirst(c, v)
+		}
 	}
 	v.n, v.ts, v.next = m.Version, ts, h
 	if m.Op == core.OpDelete {
@@ -472,6 +487,8 @@ func entryOf(v *version) Entry {
 // Get reads (run, space, key) at snapshot snap outside any transaction. It
 // returns false when the key has no live version at snap.
 func (e *Engine) Get(run core.RunID, space core.PrimitiveType, key string, snap uint64) (Entry, bool) {
+	r := e.readers.enter()
+	defer exitRead(r)
 	v := e.resolve(e.lookup(run, space, key), run, space, key, snap)
 	if v == nil || v.tomb {
 		return Entry{}, false

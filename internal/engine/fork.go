@@ -333,6 +333,8 @@ type KeyRange struct {
 // are buffered a chunk at a time per range, so memory stays bounded
 // whatever the runs' sizes.
 func (e *Engine) ChangedKeys(sp core.PrimitiveType, ranges []KeyRange, fn func(key string) bool) {
+	r := e.readers.enter()
+	defer exitRead(r)
 	cs := make([]*keyCursor, 0, len(ranges))
 	for _, r := range ranges {
 		if r.Lo >= r.Hi {

@@ -114,6 +114,8 @@ func (e *Engine) Trimmed(run core.RunID, space core.PrimitiveType, key string, a
 		return 0, false
 	}
 	earliest = f
+	r := e.readers.enter()
+	defer exitRead(r)
 	if c := e.lookup(run, space, key); c != nil {
 		if o := c.oldest(); o != nil && o.n < earliest {
 			earliest = o.n
@@ -181,6 +183,7 @@ const trimBatch = 256
 // keep working; see the package comment on retention for the guarantees.
 func (e *Engine) Trim(policy func(run core.RunID, space core.PrimitiveType) Keep, now int64) TrimResult {
 	res := TrimResult{Bound: e.OldestSnapshot()}
+	e.ReclaimFirsts()
 	var runs []core.RunID
 	e.runs.Range(func(k, _ any) bool {
 		runs = append(runs, k.(core.RunID))
@@ -401,7 +404,14 @@ func (e *Engine) cutChain(c *chain, removed uint64) {
 	var head, tail *version
 	v := c.head.Load()
 	for i := uint64(0); i < keepN; i, v = i+1, v.next {
-		nv := e.newVersion()
+		var nv *version
+		if i == keepN-1 && c.first.n == 0 {
+			// A reclaimed first version is on no chain and nobody reads
+			// it (readers.go): the oldest kept version goes back inline.
+			nv = &c.first
+		} else {
+			nv = e.newVersion()
+		}
 		*nv = version{n: v.n, ts: v.ts, val: v.val, tomb: v.tomb}
 		if tail == nil {
 			head = nv
@@ -411,6 +421,12 @@ func (e *Engine) cutChain(c *chain, removed uint64) {
 		tail = nv
 	}
 	c.head.Store(head)
+	if tail != &c.first {
+		// The new chain is all copies: the first version, if it holds
+		// one, is off it (now, or since an earlier cut whose
+		// reclamation this cut supersedes).
+		e.retireFirst(c, tail)
+	}
 }
 
 // purgeChain ends c with purgedMark. The caller holds the commit lock.

@@ -20,6 +20,8 @@ func (e *Engine) ForEachEntity(snap uint64, fn func(run core.RunID, space core.P
 		return true
 	})
 	slices.SortFunc(runs, func(a, b core.RunID) int { return bytes.Compare(a[:], b[:]) })
+	r := e.readers.enter()
+	defer exitRead(r)
 	var vs []core.VersionRec
 	var err error
 	for _, run := range runs {

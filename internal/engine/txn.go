@@ -523,6 +523,8 @@ func (e *Engine) scan(run core.RunID, space core.PrimitiveType, start, end strin
 // ScanSnapshot is Scan outside a transaction, at snapshot snap, over
 // committed data only.
 func (e *Engine) ScanSnapshot(run core.RunID, space core.PrimitiveType, start, end string, snap uint64, fn func(key string, e Entry) bool) {
+	r := e.readers.enter()
+	defer exitRead(r)
 	e.scanView(run, space, start, end, snap, func(key string, _ *chain, v *version) bool {
 		if v == nil || v.tomb {
 			return true

@@ -25,8 +25,20 @@ type FollowOptions struct {
 	Segment uint64
 	// Last is the newest version already seen: records at or below it are
 	// skipped, and the first record delivered must be Last+1. With Last 0
-	// the follower starts at whatever record comes first.
+	// the follower starts at whatever record comes first, unless Exact.
 	Last uint64
+	// Exact makes Last binding also when it is 0: version 1 is then the
+	// first record expected. A reader that starts at the newest segment
+	// with no version in mind leaves it false.
+	Exact bool
+	// Floor, if set, returns the newest version compaction may have
+	// removed from the log: the snapshot watermark the MANIFEST names
+	// (compaction deletes only segments whose records are all at or below
+	// it, and only after that MANIFEST is durable). A follower that has
+	// read every record the directory holds and is still below it tells
+	// HistoryTrimmed at once, instead of learning of the gap from the next
+	// record a commit writes (an idle database may write none).
+	Floor func() (uint64, error)
 }
 
 // Follower reads the records that another process's writer appends to a
@@ -35,6 +47,15 @@ type FollowOptions struct {
 // preallocated tail) it stops and delivers the rest on a later Poll. It
 // follows rotation, and it tolerates segments that compaction deletes
 // underneath as long as no record it has not delivered goes with them.
+//
+// A gap shows in one of two ways. If a record follows it, that record's
+// version is not Last+1. If none does (a checkpoint rotated to a new,
+// empty segment, then compaction deleted the rest), the segments alone
+// cannot tell a gap from a log that simply ends there: a segment may be
+// empty, a reopen starts a new one, numbers may be skipped. Floor can: the
+// records up to it were complete in the files before Floor was read, so a
+// follower that read everything after that and is still below it lost
+// them.
 type Follower struct {
 	o    FollowOptions
 	seg  uint64
@@ -56,16 +77,27 @@ func (f *Follower) Last() uint64 { return f.last }
 const followWindow = 64 << 10
 
 // Poll delivers every complete record newer than Last that the directory
-// holds now, in version order, and returns how many it delivered. A record
-// that would skip versions (compaction removed records this follower had
-// not read yet) is a HistoryTrimmed error; damage in a segment the writer
-// has finished (a newer one exists) is Corruption. If fn fails, Poll returns
-// its error and delivers that record again on the next call.
+// holds now, in version order, and returns how many it delivered.
+// Compaction removing records this follower had not read yet is a
+// HistoryTrimmed error: found at the record that would skip versions, or,
+// with a Floor, once the follower has read everything and is still below
+// it. Damage in a segment the writer has finished (a newer one exists) is
+// Corruption. If fn fails, Poll returns its error and delivers that record
+// again on the next call.
 func (f *Follower) Poll(ctx context.Context, fn func(c *core.Commit) error) (int, error) {
 	delivered := 0
 	for {
-		if err := ctx.Err(); err != nil {
+		err := ctx.Err()
+		if err != nil {
 			return delivered, dberr.FromContext("wal.Follow", err)
+		}
+		// The floor is read before the listing: every record at or below
+		// it is then complete in a file the listing shows, or deleted.
+		var floor uint64
+		if f.o.Floor != nil {
+			if floor, err = f.o.Floor(); err != nil {
+				return delivered, err
+			}
 		}
 		l, err := List(f.o.FS, f.o.Dir)
 		if err != nil {
@@ -85,10 +117,11 @@ func (f *Follower) Poll(ctx context.Context, fn func(c *core.Commit) error) (int
 		}
 		if !cur {
 			if next == 0 {
-				return delivered, nil // nothing newer yet
+				return delivered, f.checkFloor(floor) // nothing newer yet
 			}
 			// Not created yet when we started, or compacted away: the
-			// version check catches records lost with it.
+			// version check of the next record, or the floor at the end
+			// of the log, catches records lost with it.
 			f.seg, f.off = next, 0
 			continue
 		}
@@ -100,11 +133,38 @@ func (f *Follower) Poll(ctx context.Context, fn func(c *core.Commit) error) (int
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // compacted between the listing and the read
 		}
-		if err != nil || !sealed {
+		if err != nil {
 			return delivered, err
+		}
+		if !sealed {
+			return delivered, f.checkFloor(floor) // at the writer's frontier
 		}
 		f.seg, f.off = next, 0
 	}
+}
+
+// bound tells whether the next record must be Last+1.
+func (f *Follower) bound() bool { return f.last != 0 || f.o.Exact }
+
+// checkFloor is called once the follower has read every complete record
+// of the log, with the floor read before the listing that showed it the
+// log's end. Every record at or below floor was complete in the files
+// then; still being below it means compaction deleted records this
+// follower had not read.
+func (f *Follower) checkFloor(floor uint64) error {
+	if !f.bound() || f.last >= floor {
+		return nil
+	}
+	return f.trimmed(floor + 1)
+}
+
+// trimmed is the error for a follower whose next record is gone; earliest
+// is the oldest version it can still get.
+func (f *Follower) trimmed(earliest uint64) error {
+	e := dberr.New(dberr.HistoryTrimmed, "wal.Follow",
+		"compaction removed WAL records this reader had not read yet (reopen to catch up from the snapshot)")
+	e.Requested, e.EarliestRetained = core.Txn(f.last+1), core.Txn(earliest)
+	return e
 }
 
 // readSegment delivers the complete records of the current segment from
@@ -178,11 +238,8 @@ func (f *Follower) readSegment(sealed bool, fn func(c *core.Commit) error) (int,
 				return delivered, nil // the writer's frontier
 			}
 			if frame.Version > f.last {
-				if f.last != 0 && frame.Version != f.last+1 {
-					e := dberr.New(dberr.HistoryTrimmed, "wal.Follow",
-						"compaction removed WAL records this reader had not read yet (reopen to catch up from the snapshot)")
-					e.Requested, e.EarliestRetained = core.Txn(f.last+1), core.Txn(frame.Version)
-					return delivered, e
+				if f.bound() && frame.Version != f.last+1 {
+					return delivered, f.trimmed(frame.Version)
 				}
 				c, err := format.DecodeRecord(frame, f.o.Codec, value.MaxDecodeDepth)
 				if err != nil {

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -214,5 +215,139 @@ func TestFollowerRefusesForeignSeal(t *testing.T) {
 	_, err = f.Poll(context.Background(), func(*core.Commit) error { return nil })
 	if dberr.CodeOf(err) != dberr.Corruption {
 		t.Fatalf("foreign record in a sealed segment: %v, want Corruption", err)
+	}
+}
+
+// pollErr polls once and returns what was delivered and the error.
+func (x *followFixture) pollErr(f *Follower) ([]uint64, error) {
+	x.t.Helper()
+	var got []uint64
+	_, err := f.Poll(context.Background(), func(c *core.Commit) error {
+		got = append(got, c.Version)
+		return nil
+	})
+	return got, err
+}
+
+func (x *followFixture) remove(n uint64) {
+	x.t.Helper()
+	if err := x.fs.Remove(filepath.Join("wal", SegmentName(n))); err != nil {
+		x.t.Fatal(err)
+	}
+}
+
+// TestFollowerFloorGapWithoutRecord: a checkpoint rotates to a new, empty
+// segment and compaction deletes the records a follower had not read. No
+// record follows the gap, yet the follower must say HistoryTrimmed at once
+// rather than wait (an idle database writes no more records).
+func TestFollowerFloorGapWithoutRecord(t *testing.T) {
+	x := &followFixture{t: t, fs: vfs.NewMem(), uuid: format.UUID{4}}
+	x.fs.MkdirAll("wal")
+	var floor uint64
+	opts := FollowOptions{FS: x.fs, Dir: "wal", UUID: x.uuid, Codec: codec.Identity{},
+		Floor: func() (uint64, error) { return floor, nil }}
+	r := make([][]byte, 6)
+	for v := 1; v < len(r); v++ {
+		r[v] = x.record(uint64(v), "v")
+	}
+	x.write(1, r[1])
+	f := NewFollower(opts)
+	if got := x.poll(f); !sameVersions(got, versions(1, 1)) {
+		t.Fatalf("first poll: %v", got)
+	}
+	// Commits 2..5 the follower does not read yet, a checkpoint at 5
+	// (rotation to the empty segment 3), then compaction.
+	x.write(1, r[1], r[2], r[3])
+	x.write(2, r[4], r[5])
+	x.write(3)
+	floor = 5
+	x.remove(1)
+	x.remove(2)
+	got, err := x.pollErr(f)
+	var e *dberr.Error
+	if !errors.As(err, &e) || e.Code != dberr.HistoryTrimmed {
+		t.Fatalf("gap with no record after it: delivered %v, %v; want HistoryTrimmed", got, err)
+	}
+	if e.Requested != core.Txn(2) || e.EarliestRetained != core.Txn(6) {
+		t.Fatalf("HistoryTrimmed requested %v, earliest %v; want 2 and 6", e.Requested, e.EarliestRetained)
+	}
+	// The follower's own segment deleted too, with none left but the new
+	// one: same answer.
+	f = NewFollower(FollowOptions{FS: x.fs, Dir: "wal", UUID: x.uuid, Codec: codec.Identity{}, Segment: 1, Last: 1,
+		Floor: opts.Floor})
+	if _, err := x.pollErr(f); dberr.CodeOf(err) != dberr.HistoryTrimmed {
+		t.Fatalf("positioned in a deleted segment: %v, want HistoryTrimmed", err)
+	}
+	// Exact makes Last 0 binding: version 1 is gone.
+	exact := opts
+	exact.Exact = true
+	if _, err := x.pollErr(NewFollower(exact)); dberr.CodeOf(err) != dberr.HistoryTrimmed {
+		t.Fatalf("Exact from 0: %v, want HistoryTrimmed", err)
+	}
+	// Without Exact, Last 0 takes whatever comes: nothing yet, no error.
+	if got, err := x.pollErr(NewFollower(opts)); err != nil || len(got) != 0 {
+		t.Fatalf("from whatever comes first: %v, %v", got, err)
+	}
+	// A floor that cannot be read is the Poll's error.
+	bad := opts
+	boom := dberr.New(dberr.Internal, "test", "no MANIFEST")
+	bad.Floor = func() (uint64, error) { return 0, boom }
+	if _, err := x.pollErr(NewFollower(bad)); !errors.Is(err, boom) {
+		t.Fatalf("failing floor: %v", err)
+	}
+}
+
+// TestFollowerFloorNoFalsePositive: a follower that has read everything is
+// never told HistoryTrimmed by the floor — across rotation to an empty
+// segment, compaction of everything it read, empty segments left by
+// reopens and skipped segment numbers — and goes on delivering new
+// records.
+func TestFollowerFloorNoFalsePositive(t *testing.T) {
+	x := &followFixture{t: t, fs: vfs.NewMem(), uuid: format.UUID{5}}
+	x.fs.MkdirAll("wal")
+	var floor uint64
+	f := NewFollower(FollowOptions{FS: x.fs, Dir: "wal", UUID: x.uuid, Codec: codec.Identity{}, Exact: true,
+		Floor: func() (uint64, error) { return floor, nil }})
+	if got, err := x.pollErr(f); err != nil || len(got) != 0 {
+		t.Fatalf("empty directory: %v, %v", got, err)
+	}
+	x.write(1)
+	if got, err := x.pollErr(f); err != nil || len(got) != 0 {
+		t.Fatalf("an empty first segment: %v, %v", got, err)
+	}
+	r := make([][]byte, 8)
+	for v := 1; v < len(r); v++ {
+		r[v] = x.record(uint64(v), "v")
+	}
+	x.write(1, r[1], r[2], r[3])
+	if got, err := x.pollErr(f); err != nil || !sameVersions(got, versions(1, 3)) {
+		t.Fatalf("first records: %v, %v", got, err)
+	}
+	// Checkpoint at 3: rotation to an empty segment 2, then compaction.
+	x.write(2)
+	floor = 3
+	x.remove(1)
+	if got, err := x.pollErr(f); err != nil || len(got) != 0 {
+		t.Fatalf("caught up, after rotation and compaction: %v, %v", got, err)
+	}
+	// Reopens leave empty segments; a removed torn header skips a number.
+	x.write(3)
+	x.write(5, r[4], r[5])
+	if got, err := x.pollErr(f); err != nil || !sameVersions(got, versions(4, 5)) {
+		t.Fatalf("after empty segments and a skipped number: %v, %v", got, err)
+	}
+	// Another checkpoint at 5, compaction of every segment before the new
+	// empty one.
+	x.write(6)
+	floor = 5
+	for _, n := range []uint64{2, 3, 5} {
+		x.remove(n)
+	}
+	if got, err := x.pollErr(f); err != nil || len(got) != 0 {
+		t.Fatalf("caught up, after a second compaction: %v, %v", got, err)
+	}
+	x.write(6, r[6], r[7])
+	if got, err := x.pollErr(f); err != nil || !sameVersions(got, versions(6, 7)) {
+		t.Fatalf("new commits after compaction: %v, %v", got, err)
 	}
 }

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
+// Reclaiming a trimmed chain's inline first version.
+//
+// A chain's first version lives inside its hash entry (chain.first), so
+// trimming it off the chain does not free it: the node, and the value it
+// holds, stay for as long as the key does. Under KeepLast(1) that is one
+// stale value per key, plus the slab node the trim copied the kept version
+// into (a chain is never cut in place). The cure is to move the chain's
+// oldest retained version back into the inline node once nobody can be
+// reading the node's old contents any more, which needs two proofs:
+//
+//   - no registered snapshot (a transaction, a Pin) is as old as the cut:
+//     OldestSnapshot above the watermark of the moment the node left the
+//     chain. A snapshot taken later loads the new head.
+//   - no read that walks chains without a registered snapshot (a point
+//     read at the published watermark, a snapshot writer, a scan) started
+//     before the cut and is still going. Those reads announce themselves to
+//     readEpoch, which costs them two uncontended atomic adds and no lock.
+//
+// readEpoch is a two-phase grace-period counter. A read adds one to a
+// counter of the current phase and subtracts it when done. Retiring
+// (retire) files a chain under the current phase; flipping the phase
+// (allowed only once the other phase's counters are all zero) closes it;
+// the chains of a closed phase are safe once its counters have been seen at
+// zero: every read that could have loaded a chain before it was retired
+// counted in that phase or in the one before it, drained at the flip. A read
+// that loaded the phase before a flip but counted itself after the zero
+// check loads chain heads after that check, so it sees the retired chains'
+// new heads. Nothing ever waits: reclamation is attempted after each trim
+// and simply leaves what is not yet safe for the next attempt.
+
+// readSlots spreads concurrent reads over counters on separate cache lines:
+// a counter shared by two cores would move its line on every read.
+const readSlots = 32
+
+type readSlot struct {
+	n [2]atomic.Int64 // reads in progress, by phase
+	_ [48]byte
+}
+
+type readEpoch struct {
+	phase atomic.Uint64 // flips so far; the current phase is its low bit
+	slots [readSlots]readSlot
+}
+
+// enter announces a read that walks chains without a registered snapshot.
+// Pass the result to exit when the read is done.
+func (r *readEpoch) enter() *atomic.Int64 {
+	// The address of a stack variable differs between goroutines (they run
+	// on separate stacks), which spreads concurrent reads over the slots
+	// without shared state; the same goroutine may pick another slot next
+	// time, which only matters for contention, never for correctness.
+	var anchor byte
+	i := (uintptr(unsafe.Pointer(&anchor)) >> 9) % readSlots
+	c := &r.slots[i].n[r.phase.Load()&1]
+	c.Add(1)
+	return c
+}
+
+// exit ends a read started with enter.
+func exitRead(c *atomic.Int64) { c.Add(-1) }
+
+// drained reports whether no read of phase p is in progress.
+func (r *readEpoch) drained(p uint64) bool {
+	for i := range r.slots {
+		if r.slots[i].n[p&1].Load() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// retiredFirst is a chain whose inline first version left the chain (or was
+// left holding a stale value), with what proves the reclamation current:
+// the oldest node the chain had right after (tail; a later cut or
+// reclamation replaces it), and the watermark at the moment (cut).
+type retiredFirst struct {
+	c    *chain
+	tail *version
+	cut  uint64
+}
+
+// retireFirst records that c's inline first version is off the chain with
+// tail as the chain's oldest node. The caller holds the commit lock.
+func (e *Engine) retireFirst(c *chain, tail *version) {
+	if c.first.n == 0 {
+		return
+	}
+	e.retiring = append(e.retiring, retiredFirst{c: c, tail: tail, cut: e.visible.Load()})
+}
+
+// ReclaimFirsts moves the oldest retained version of every retired chain
+// back into the chain's inline first version, or clears that version, as
+// far as it is safe (see above); the rest waits for a later call. Trim
+// calls it; calling it after a commit that follows a trim reclaims that
+// trim's chains without waiting for the next one (the commit lifts the
+// published watermark above the cut). It returns how many chains it
+// reclaimed.
+func (e *Engine) ReclaimFirsts() int {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	return e.reclaimFirsts()
+}
+
+func (e *Engine) reclaimFirsts() int {
+	r := &e.readers
+	// The closed phase's reads have ended: its chains need only the
+	// snapshot proof now.
+	if len(e.closedFirsts) > 0 && r.drained(r.phase.Load()-1) {
+		e.readyFirsts = append(e.readyFirsts, e.closedFirsts...)
+		e.closedFirsts = nil
+	}
+	// Close the current phase. The reads that move to the next phase's
+	// counters (those of the phase before the current one) must have
+	// ended; often the phase just closed has drained too.
+	if len(e.closedFirsts) == 0 && len(e.retiring) > 0 && r.drained(r.phase.Load()+1) {
+		r.phase.Add(1)
+		e.closedFirsts, e.retiring = e.retiring, nil
+		if r.drained(r.phase.Load() - 1) {
+			e.readyFirsts = append(e.readyFirsts, e.closedFirsts...)
+			e.closedFirsts = nil
+		}
+	}
+	// A phase that cannot close yet keeps collecting: drop what later cuts
+	// made obsolete, so a reader that stays for many trims costs at most
+	// one entry per chain.
+	e.retiring = pruneRetired(e.retiring)
+	if len(e.readyFirsts) == 0 {
+		return 0
+	}
+	done := 0
+	oldest := e.OldestSnapshot()
+	keep := e.readyFirsts[:0]
+	for _, x := range e.readyFirsts {
+		if x.cut >= oldest {
+			keep = append(keep, x) // a registered snapshot may still walk it
+			continue
+		}
+		if e.reclaimFirst(x) {
+			done++
+		}
+	}
+	clear(e.readyFirsts[len(keep):])
+	e.readyFirsts = pruneRetired(keep)
+	return done
+}
+
+// pruneRetired drops the entries a later cut or reclamation of their chain
+// made obsolete (see reclaimFirst), and a large array left mostly empty.
+func pruneRetired(rs []retiredFirst) []retiredFirst {
+	keep := rs[:0]
+	for _, x := range rs {
+		if x.current() {
+			keep = append(keep, x)
+		}
+	}
+	clear(rs[len(keep):])
+	if len(keep) == 0 {
+		return nil
+	}
+	if cap(keep) > 1024 && len(keep) < cap(keep)/4 {
+		keep = append([]retiredFirst(nil), keep...)
+	}
+	return keep
+}
+
+// current reports whether x is still the latest retirement of its chain:
+// the chain's oldest node is the one x recorded, and the chain is neither
+// purged nor using its first version again.
+func (x retiredFirst) current() bool {
+	var tail *version
+	for v := x.c.head.Load(); v != nil; v = v.next {
+		if v == &x.c.first || v == &purgedMark {
+			return false
+		}
+		tail = v
+	}
+	return tail == x.tail
+}
+
+// reclaimMaxCopy bounds the versions a reclamation copies to put a chain's
+// oldest one back inline; longer chains only have the inline version
+// cleared.
+const reclaimMaxCopy = 4
+
+// reclaimFirst reclaims r's inline first version if r is still the chain's
+// latest retirement. The caller holds the commit lock and has proven that
+// nobody reads the inline version's old contents.
+func (e *Engine) reclaimFirst(r retiredFirst) bool {
+	if !r.current() {
+		// Cut or reclaimed again since (that retirement decides), back in
+		// use, or purged (the index drops it).
+		return false
+	}
+	c := r.c
+	var nodes [reclaimMaxCopy]*version
+	k := 0
+	for v := c.head.Load(); v != nil; v = v.next {
+		if k < len(nodes) {
+			nodes[k] = v
+		}
+		k++
+	}
+	if k == 0 || k > len(nodes) {
+		c.first = version{}
+		return true
+	}
+	// Build the chain anew, its oldest version inline. The old nodes stay
+	// untouched for reads that loaded them; the collector frees them.
+	last := nodes[k-1]
+	c.first = version{n: last.n, ts: last.ts, val: last.val, tomb: last.tomb}
+	head := &c.first
+	for i := k - 2; i >= 0; i-- {
+		nv := e.newVersion()
+		*nv = version{n: nodes[i].n, ts: nodes[i].ts, val: nodes[i].val, tomb: nodes[i].tomb, next: head}
+		head = nv
+	}
+	c.head.Store(head)
+	return true
+}

@@ -232,7 +232,11 @@ func (e *Engine) TrimTimes() int {
 // answers HistoryTrimmed — conservative, never another version (a run
 // that holds no data reads the same state at every version it could
 // resolve to). A run that holds data but had nothing trimmed (KeepAll, or
-// nothing old enough yet) keeps the whole index.
+// nothing old enough yet) keeps the whole index. Once retention has raised
+// a floor and no run holds data (every entity purged), the bound is
+// math.MaxUint64: trimBelow keeps only the newest commit, so a purge
+// leaves O(1) of the index, not 8 bytes per commit. A database that never
+// trimmed keeps its index whole, data or not.
 //
 // The trimmed index answers exactly at and above the bound: a version
 // there is in it because every commit notes its version. After a
@@ -243,6 +247,7 @@ func (e *Engine) TrimTimes() int {
 // noted).
 func (e *Engine) TimeFloor() uint64 {
 	t := uint64(math.MaxUint64)
+	trimmed := false
 	e.runs.Range(func(k, v any) bool {
 		run, ri := k.(core.RunID), v.(*runIndex)
 		var f uint64
@@ -251,12 +256,13 @@ func (e *Engine) TimeFloor() uint64 {
 				f = max(f, fl[sp])
 			}
 		}
+		trimmed = trimmed || f > 0
 		if f < t && e.holdsData(run) {
 			t = f
 		}
 		return t > 0
 	})
-	if t == math.MaxUint64 {
+	if t == math.MaxUint64 && !trimmed {
 		return 0
 	}
 	return t
@@ -478,6 +484,13 @@ func (e *Engine) dropKeys(run core.RunID, sp core.PrimitiveType, keys []string) 
 		if en := old.slots[i].Load(); en != nil && !en.c.purged() {
 			live++
 		}
+	}
+	if live == 0 && s.tree.t.Len() == 0 {
+		// Every key is gone: drop the space, whose table and tree would
+		// otherwise stay for good. A reader holding it finds only purged
+		// chains; the next write makes a new one (chainForInstall).
+		e.runFor(run, true).spaces[sp].CompareAndSwap(s, nil)
+		return
 	}
 	size := 16
 	for 2*(live+1) > size {

@@ -14,13 +14,16 @@ import (
 // finds the last commit at or before any time.
 //
 // Memory: 8 bytes per commit, until Full compaction trims the index below
-// the oldest version retention lets a run read (TimeFloor in retain.go). Pairs live in chunks of up to timeChunkLen
-// entries; a chunk stores its first pair in full and every entry as two
-// uint32 deltas from it (version and microseconds). A delta that does not
-// fit — over about 71 minutes between a chunk's first and last commit, or
-// 4 billion versions — starts a new chunk, which costs 48 bytes. A million
-// commits thus take about 8 MiB, a fraction of the version chains they
-// install (every version costs a chain entry of over 50 bytes).
+// the oldest version retention lets a run read (TimeFloor in retain.go);
+// once every entity is purged, to the newest commit alone, so a database
+// that purged everything keeps O(1) of it. Pairs live in chunks of up to
+// timeChunkLen entries; a chunk stores its first pair in full and every
+// entry as two uint32 deltas from it (version and microseconds). A delta
+// that does not fit — over about 71 minutes between a chunk's first and
+// last commit, or 4 billion versions — starts a new chunk, which costs 48
+// bytes. A million commits thus take about 8 MiB, a fraction of the
+// version chains they install (every version costs a chain entry of over
+// 50 bytes).
 //
 // The index is appended to under the commit lock by every commit and by
 // recovery (WAL records and snapshot versions), and read under the same

@@ -170,7 +170,9 @@ func TestReclaimFirst_ConcurrentReadsSeeTheirVersion(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; !done.Load(); i++ {
+			// At least some reads each, however the goroutines are
+			// scheduled; more while the writer runs.
+			for i := 0; i < 2000 || !done.Load(); i++ {
 				got, ok := e.Get(r, core.KV, name(i%keys), e.Visible())
 				if !ok {
 					continue

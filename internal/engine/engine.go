@@ -420,7 +420,7 @@ func (e *Engine) install(m *core.Mutation, c *chain, ts int64) {
 			// A purged chain written again: its first version still
 			// holds the purged entity's value, which reads that loaded
 			// the chain before the purge may yet walk.
-			e.retireFirst(c, v)
+			e.retireFirst(c, v, nil)
 		}
 	}
 	v.n, v.ts, v.next = m.Version, ts, h

@@ -16,8 +16,9 @@ import (
 // reading the node's old contents any more, which needs two proofs:
 //
 //   - no registered snapshot (a transaction, a Pin) is as old as the cut:
-//     OldestSnapshot above the watermark of the moment the node left the
-//     chain. A snapshot taken later loads the new head.
+//     the oldest one is above the watermark of the moment the node left
+//     the chain, or there is none. A snapshot taken later loads the new
+//     head.
 //   - no read that walks chains without a registered snapshot (a point
 //     read at the published watermark, a snapshot writer, a scan) started
 //     before the cut and is still going. Those reads announce themselves to
@@ -76,23 +77,42 @@ func (r *readEpoch) drained(p uint64) bool {
 	return true
 }
 
-// retiredFirst is a chain whose inline first version left the chain (or was
-// left holding a stale value), with what proves the reclamation current:
-// the oldest node the chain had right after (tail; a later cut or
-// reclamation replaces it), and the watermark at the moment (cut).
+// retiredFirst is a chain whose head was replaced (cut, purged) or whose
+// inline first version was left holding a stale value, with what proves a
+// reclamation of the first version current: the oldest node the chain had
+// right after (tail; a later cut or reclamation replaces it), and the
+// watermark at the moment (cut). old is the replaced chain, whose nodes
+// are cleared once nobody can walk them: versions are carved from slabs,
+// and a dead node in a slab that a live one keeps would otherwise keep its
+// value and, through its link, the rest of its old chain.
 type retiredFirst struct {
 	c    *chain
 	tail *version
+	old  *version
 	cut  uint64
 }
 
-// retireFirst records that c's inline first version is off the chain with
-// tail as the chain's oldest node. The caller holds the commit lock.
-func (e *Engine) retireFirst(c *chain, tail *version) {
-	if c.first.n == 0 {
+// retireFirst records that c's head was replaced, old being the replaced
+// chain (nil if nothing needs clearing) and tail the new chain's oldest
+// node. The caller holds the commit lock.
+func (e *Engine) retireFirst(c *chain, tail, old *version) {
+	if c.first.n == 0 && old == nil {
 		return
 	}
-	e.retiring = append(e.retiring, retiredFirst{c: c, tail: tail, cut: e.visible.Load()})
+	e.retiring = append(e.retiring, retiredFirst{c: c, tail: tail, old: old, cut: e.visible.Load()})
+}
+
+// clearOld clears the nodes of x's replaced chain except the inline first
+// version (reclaimFirst decides about that one). The caller holds the
+// commit lock and has proven that nobody walks them.
+func (x retiredFirst) clearOld() {
+	for v := x.old; v != nil && v != &purgedMark; {
+		next := v.next
+		if v != &x.c.first {
+			*v = version{}
+		}
+		v = next
+	}
 }
 
 // ReclaimFirsts moves the oldest retained version of every retired chain
@@ -135,13 +155,14 @@ func (e *Engine) reclaimFirsts() int {
 		return 0
 	}
 	done := 0
-	oldest := e.OldestSnapshot()
+	oldest, registered := e.snaps.oldest()
 	keep := e.readyFirsts[:0]
 	for _, x := range e.readyFirsts {
-		if x.cut >= oldest {
+		if registered && x.cut >= oldest {
 			keep = append(keep, x) // a registered snapshot may still walk it
 			continue
 		}
+		x.clearOld()
 		if e.reclaimFirst(x) {
 			done++
 		}
@@ -160,6 +181,8 @@ func pruneRetired(rs []retiredFirst) []retiredFirst {
 			keep = append(keep, x)
 		}
 	}
+	// A dropped entry's old chain stays uncleared: it is garbage, and only
+	// costs memory if a live neighbour keeps its slab.
 	clear(rs[len(keep):])
 	if len(keep) == 0 {
 		return nil
@@ -193,7 +216,7 @@ const reclaimMaxCopy = 4
 // latest retirement. The caller holds the commit lock and has proven that
 // nobody reads the inline version's old contents.
 func (e *Engine) reclaimFirst(r retiredFirst) bool {
-	if !r.current() {
+	if r.c.first.n == 0 || !r.current() {
 		// Cut or reclaimed again since (that retirement decides), back in
 		// use, or purged (the index drops it).
 		return false

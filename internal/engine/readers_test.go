@@ -43,12 +43,6 @@ func TestReclaimFirst_MovesTheKeptVersionInline(t *testing.T) {
 	if h := c.head.Load(); h == &c.first || h.next != nil {
 		t.Fatal("the trim did not cut the first version off")
 	}
-	// Without a commit after the cut, a snapshot at the cut's watermark
-	// may belong to a reader that loaded the old head.
-	if e.ReclaimFirsts() != 0 {
-		t.Fatal("reclaimed before the watermark passed the cut")
-	}
-	commitOne(t, e, r, core.KV, "other", value.Int(3))
 	if n := e.ReclaimFirsts(); n != 1 || !holdsInline(c, 2) {
 		t.Fatalf("reclaimed %d; the kept version is not back inline", n)
 	}
@@ -108,7 +102,12 @@ func TestReclaimFirst_WaitsForARegisteredSnapshot(t *testing.T) {
 	tx := e.Begin(r, false)
 	old := c.head.Load()
 	e.Trim(keepLast1, 1)
+	if e.ReclaimFirsts() != 0 {
+		t.Fatal("reclaimed under a snapshot as old as the cut")
+	}
 	commitOne(t, e, r, core.KV, "other", value.Int(3))
+	later := e.Begin(r, false) // above the cut: loads the new head
+	defer later.Rollback()
 	if e.ReclaimFirsts() != 0 {
 		t.Fatal("reclaimed under a snapshot as old as the cut")
 	}
@@ -231,5 +230,68 @@ func TestReclaimFirst_ConcurrentReadsSeeTheirVersion(t *testing.T) {
 		if c := e.lookup(r, core.KV, name(i)); !holdsInline(c, rounds) {
 			t.Fatalf("key %s not back inline after the last trim: head %p %+v first %p %+v; lists %d %d %d phase %d", name(i), c.head.Load(), c.head.Load(), &c.first, c.first, len(e.retiring), len(e.closedFirsts), len(e.readyFirsts), e.readers.phase.Load())
 		}
+	}
+}
+
+// The nodes a cut or a purge replaced are cleared once nobody can walk
+// them: a dead node in a slab that a live neighbour keeps must not keep
+// its value and the rest of its old chain.
+func TestReclaimFirst_ClearsReplacedNodes(t *testing.T) {
+	e, r, c := trimmedPair(t)
+	commitOne(t, e, r, core.KV, "k", value.Int(3))
+	old := c.head.Load() // 3 -> 2 -> first
+	mid := old.next
+	rd := e.readers.enter()
+	e.Trim(keepLast1, 1)
+	e.ReclaimFirsts()
+	if old.n != 3 || mid.n != 2 || mid.next != &c.first || !isBig(c.first.val) {
+		t.Fatal("replaced nodes changed under a read that may walk them")
+	}
+	exitRead(rd)
+	if e.ReclaimFirsts() != 1 || !holdsInline(c, 3) {
+		t.Fatal("not reclaimed")
+	}
+	if old.n != 0 || old.next != nil || mid.n != 0 || mid.next != nil || !mid.val.IsNull() {
+		t.Fatalf("replaced nodes not cleared: %+v %+v", *old, *mid)
+	}
+
+	// A purge: the tombstone's chain is replaced by the purge marker.
+	commitOne(t, e, r, core.KV, "gone", value.Int(1))
+	tx := e.Begin(r, true)
+	tx.Delete(r, core.KV, "gone")
+	if _, err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	g := e.lookup(r, core.KV, "gone")
+	tomb := g.head.Load()
+	e.Trim(keepLast1, 1)
+	if !g.purged() {
+		t.Fatal("not purged")
+	}
+	e.ReclaimFirsts()
+	if tomb.n != 0 || tomb.next != nil {
+		t.Fatalf("purged chain's nodes not cleared: %+v", *tomb)
+	}
+}
+
+// A purge that raises no floor commits nothing afterwards: its retired
+// chains must not wait for a commit that may never come (they would keep
+// every purged entry alive on an idle database).
+func TestReclaimFirst_PurgesLeaveNothingRetired(t *testing.T) {
+	e := New(Env{Now: func() int64 { return 1 }})
+	r := core.NewRunID()
+	tx := e.Begin(r, true)
+	tx.Put(r, core.KV, "x", value.Int(1))
+	tx.Delete(r, core.KV, "x")
+	if _, err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	res := e.Trim(keepLast1, 1)
+	if res.EntitiesPurged != 1 || len(res.Floors) != 0 {
+		t.Fatalf("trim = %+v, want one purge and no floor", res)
+	}
+	e.ReclaimFirsts()
+	if n := len(e.retiring) + len(e.closedFirsts) + len(e.readyFirsts); n != 0 {
+		t.Fatalf("%d retired chains wait for a commit", n)
 	}
 }

@@ -402,7 +402,8 @@ func (e *Engine) cutChain(c *chain, removed uint64) {
 	}
 	keepN := n - removed
 	var head, tail *version
-	v := c.head.Load()
+	old := c.head.Load()
+	v := old
 	for i := uint64(0); i < keepN; i, v = i+1, v.next {
 		var nv *version
 		if i == keepN-1 && c.first.n == 0 {
@@ -421,12 +422,11 @@ func (e *Engine) cutChain(c *chain, removed uint64) {
 		tail = nv
 	}
 	c.head.Store(head)
-	if tail != &c.first {
-		// The new chain is all copies: the first version, if it holds
-		// one, is off it (now, or since an earlier cut whose
-		// reclamation this cut supersedes).
-		e.retireFirst(c, tail)
-	}
+	// The new chain is all copies (or the reclaimed first version): the
+	// first version, if it holds one, is off it (now, or since an earlier
+	// cut whose reclamation this cut supersedes), and the old nodes are
+	// dead once nobody walks them.
+	e.retireFirst(c, tail, old)
 }
 
 // purgeChain ends c with purgedMark. The caller holds the commit lock.
@@ -435,6 +435,7 @@ func (e *Engine) purgeChain(c *chain) {
 	nv := e.newVersion()
 	*nv = version{n: h.n, ts: h.ts, tomb: true, next: &purgedMark}
 	c.head.Store(nv)
+	e.retireFirst(c, nv, h)
 }
 
 // chainForWrite returns the chain a new version of (run, sp, key) goes on;
@@ -579,6 +580,21 @@ func (p Pin) Snapshot() uint64 { return p.snap }
 
 // Release lets trimming pass the pinned snapshot. Call it exactly once.
 func (p Pin) Release() { p.e.snaps.unregisterIn(p.shard, p.snap) }
+
+// oldest returns the oldest registered snapshot, and false if there is
+// none.
+func (r *snapRegistry) oldest() (uint64, bool) {
+	o, any := uint64(math.MaxUint64), false
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		for s := range sh.snaps {
+			o, any = min(o, s), true
+		}
+		sh.mu.Unlock()
+	}
+	return o, any
+}
 
 // OldestSnapshot returns the smaller of the published watermark and the
 // oldest snapshot of an open transaction: no snapshot older than it can

@@ -295,3 +295,34 @@ func TestReclaimFirst_PurgesLeaveNothingRetired(t *testing.T) {
 		t.Fatalf("%d retired chains wait for a commit", n)
 	}
 }
+
+// Each compaction that raises a floor commits a new version of the floor
+// entry; only the newest is ever read, so trimming keeps only that one.
+func TestTrim_KeepsOnlyTheNewestFloorVersion(t *testing.T) {
+	e := New(Env{Now: func() int64 { return 1 }})
+	r := core.NewRunID()
+	for i := range 5 {
+		commitOne(t, e, r, core.KV, "k", value.Int(int64(i)))
+		res := e.Trim(keepLast1, 1)
+		tx := e.Begin(core.GlobalRun, true)
+		for _, f := range res.Floors {
+			tx.Put(f.Run, core.System, FloorKey(f.Space), FloorValue(f.Floor))
+		}
+		if _, err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Trim(keepLast1, 1)
+	c := e.lookup(r, core.System, FloorKey(core.KV))
+	if c == nil {
+		t.Fatal("no floor entry")
+	}
+	n := 0
+	for v := c.head.Load(); v != nil; v = v.next {
+		n++
+	}
+	got, _ := c.head.Load().val.AsInt()
+	if n != 1 || uint64(got) != e.Floor(r, core.KV) || e.Floor(r, core.KV) == 0 {
+		t.Fatalf("floor chain holds %d versions, newest %d, floor %d", n, got, e.Floor(r, core.KV))
+	}
+}

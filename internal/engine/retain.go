@@ -200,6 +200,7 @@ func (e *Engine) Trim(policy func(run core.RunID, space core.PrimitiveType) Keep
 			}
 			e.trimSpace(run, sp, keep, now, &res)
 		}
+		e.trimFloorChains(run, &res)
 	}
 	res.BytesRemoved += int64(e.TrimTimes())
 	return res
@@ -341,6 +342,35 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 	}
 	if floor > 0 {
 		res.Floors = append(res.Floors, FloorChange{Run: run, Space: sp, Floor: e.Floor(run, sp)})
+	}
+}
+
+// trimFloorChains keeps only the newest version of run's trim floor
+// entries. Every compaction that raises a floor commits a new version of
+// it, and the System space is otherwise never trimmed: a database that
+// compacts every hour would hold, and write into every snapshot, one more
+// version per run and primitive each time. Nothing reads an old floor: the
+// engine's floor is the newest one (floors only rise). The removed
+// versions are not counted in VersionsRemoved, which counts user data.
+func (e *Engine) trimFloorChains(run core.RunID, res *TrimResult) {
+	var cs []*chain
+	e.scan(run, core.System, FloorKeyPrefix, PrefixEnd(FloorKeyPrefix), func(_ string, c *chain) bool {
+		cs = append(cs, c)
+		return true
+	})
+	if len(cs) == 0 {
+		return
+	}
+	bound := min(res.Bound, e.forkBound(run))
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	for _, c := range cs {
+		removed, bytes, _, purge := e.trimChain(c, Keep{Last: 1}, 0, bound)
+		if removed == 0 || purge {
+			continue
+		}
+		res.BytesRemoved += bytes
+		e.cutChain(c, removed)
 	}
 }
 

@@ -292,6 +292,8 @@ func (e *Engine) scanViewDepth(run core.RunID, sp core.PrimitiveType, start, end
 // Deleting a fork needs only its own keys: tombstoning what it inherits
 // would cost the parent's size.
 func (t *Txn) ScanOwn(run core.RunID, space core.PrimitiveType, start, end string, fn func(key string, e Entry) bool) {
+	r := t.e.readers.enter() // as in Scan
+	defer exitRead(r)
 	t.e.scan(run, space, start, end, func(key string, c *chain) bool {
 		v := c.at(t.snap)
 		if v == nil || v.tomb {

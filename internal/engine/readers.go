@@ -38,11 +38,16 @@ import (
 
 // readSlots spreads concurrent reads over counters on separate cache lines:
 // a counter shared by two cores would move its line on every read.
-const readSlots = 32
+const (
+	readSlotBits = 5
+	readSlots    = 1 << readSlotBits
+)
 
 type readSlot struct {
 	n [2]atomic.Int64 // reads in progress, by phase
-	_ [48]byte
+	// Two cache lines per slot, whatever the slots' alignment: neighbours
+	// never share a line, nor the pair a core's prefetcher fetches.
+	_ [112]byte
 }
 
 type readEpoch struct {
@@ -58,8 +63,11 @@ func (r *readEpoch) enter() *atomic.Int64 {
 	// without shared state; the same goroutine may pick another slot next
 	// time, which only matters for contention, never for correctness.
 	var anchor byte
-	i := (uintptr(unsafe.Pointer(&anchor)) >> 9) % readSlots
-	c := &r.slots[i].n[r.phase.Load()&1]
+	// Stacks are aligned to powers of two, so hash the address: its low
+	// bits alone would put every goroutine's read at the same frame
+	// depth on the same slot.
+	h := uint64(uintptr(unsafe.Pointer(&anchor))>>8) * 0x9e3779b97f4a7c15
+	c := &r.slots[h>>(64-readSlotBits)].n[r.phase.Load()&1]
 	c.Add(1)
 	return c
 }
@@ -117,15 +125,22 @@ func (x retiredFirst) clearOld() {
 
 // ReclaimFirsts moves the oldest retained version of every retired chain
 // back into the chain's inline first version, or clears that version, as
-// far as it is safe (see above); the rest waits for a later call. Trim
+// far as it is safe (see above), and clears the nodes cuts, purges and
+// earlier reclamations replaced; the rest waits for a later call. Trim
 // calls it; calling it after a commit that follows a trim reclaims that
-// trim's chains without waiting for the next one (the commit lifts the
-// published watermark above the cut). It returns how many chains it
-// reclaimed.
+// trim's chains without waiting for the next one (with a snapshot open,
+// the commit lifts the published watermark above the cut). It returns how
+// many retired chains it processed.
 func (e *Engine) ReclaimFirsts() int {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
-	return e.reclaimFirsts()
+	// A reclamation retires the nodes it replaced: with no reader about,
+	// a second round clears them at once.
+	n := e.reclaimFirsts()
+	if n > 0 {
+		n += e.reclaimFirsts()
+	}
+	return n
 }
 
 func (e *Engine) reclaimFirsts() int {
@@ -147,10 +162,6 @@ func (e *Engine) reclaimFirsts() int {
 			e.closedFirsts = nil
 		}
 	}
-	// A phase that cannot close yet keeps collecting: drop what later cuts
-	// made obsolete, so a reader that stays for many trims costs at most
-	// one entry per chain.
-	e.retiring = pruneRetired(e.retiring)
 	if len(e.readyFirsts) == 0 {
 		return 0
 	}
@@ -162,35 +173,21 @@ func (e *Engine) reclaimFirsts() int {
 			keep = append(keep, x) // a registered snapshot may still walk it
 			continue
 		}
+		// An entry a later cut superseded still clears its own old
+		// chain; only the latest one may reclaim the first version.
 		x.clearOld()
-		if e.reclaimFirst(x) {
-			done++
-		}
+		e.reclaimFirst(x)
+		done++
 	}
 	clear(e.readyFirsts[len(keep):])
-	e.readyFirsts = pruneRetired(keep)
-	return done
-}
-
-// pruneRetired drops the entries a later cut or reclamation of their chain
-// made obsolete (see reclaimFirst), and a large array left mostly empty.
-func pruneRetired(rs []retiredFirst) []retiredFirst {
-	keep := rs[:0]
-	for _, x := range rs {
-		if x.current() {
-			keep = append(keep, x)
-		}
-	}
-	// A dropped entry's old chain stays uncleared: it is garbage, and only
-	// costs memory if a live neighbour keeps its slab.
-	clear(rs[len(keep):])
-	if len(keep) == 0 {
-		return nil
-	}
-	if cap(keep) > 1024 && len(keep) < cap(keep)/4 {
+	switch {
+	case len(keep) == 0:
+		keep = nil // let a large backlog's array go
+	case cap(keep) > 1024 && len(keep) < cap(keep)/4:
 		keep = append([]retiredFirst(nil), keep...)
 	}
-	return keep
+	e.readyFirsts = keep
+	return done
 }
 
 // current reports whether x is still the latest retirement of its chain:
@@ -216,7 +213,7 @@ const reclaimMaxCopy = 4
 // latest retirement. The caller holds the commit lock and has proven that
 // nobody reads the inline version's old contents.
 func (e *Engine) reclaimFirst(r retiredFirst) bool {
-	if r.c.first.n == 0 || !r.current() {
+	if r.tail == nil || r.c.first.n == 0 || !r.current() {
 		// Cut or reclaimed again since (that retirement decides), back in
 		// use, or purged (the index drops it).
 		return false
@@ -224,7 +221,8 @@ func (e *Engine) reclaimFirst(r retiredFirst) bool {
 	c := r.c
 	var nodes [reclaimMaxCopy]*version
 	k := 0
-	for v := c.head.Load(); v != nil; v = v.next {
+	old := c.head.Load()
+	for v := old; v != nil; v = v.next {
 		if k < len(nodes) {
 			nodes[k] = v
 		}
@@ -235,7 +233,9 @@ func (e *Engine) reclaimFirst(r retiredFirst) bool {
 		return true
 	}
 	// Build the chain anew, its oldest version inline. The old nodes stay
-	// untouched for reads that loaded them; the collector frees them.
+	// untouched for reads that loaded them, and are cleared after a grace
+	// period of their own (tail nil: clear only).
+	defer func() { e.retiring = append(e.retiring, retiredFirst{c: c, old: old, cut: e.visible.Load()}) }()
 	last := nodes[k-1]
 	c.first = version{n: last.n, ts: last.ts, val: last.val, tomb: last.tomb}
 	head := &c.first

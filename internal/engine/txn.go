@@ -419,6 +419,10 @@ func (t *Txn) validate() error {
 // upper bound. With track set, every yielded key joins the read set. Scan
 // stops when fn returns false.
 func (t *Txn) Scan(run core.RunID, space core.PrimitiveType, start, end string, track bool, fn func(key string, e Entry) bool) {
+	// The callback may finish the transaction, unregistering its snapshot
+	// while the scan goes on (readers.go).
+	r := t.e.readers.enter()
+	defer exitRead(r)
 	// The transaction's own writes in range, sorted, to merge in.
 	var own []int
 	for i := range t.writes {

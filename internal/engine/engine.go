@@ -487,13 +487,17 @@ func entryOf(v *version) Entry {
 // Get reads (run, space, key) at snapshot snap outside any transaction. It
 // returns false when the key has no live version at snap.
 func (e *Engine) Get(run core.RunID, space core.PrimitiveType, key string, snap uint64) (Entry, bool) {
+	// The hottest read path: no defer (nothing below panics on a valid
+	// engine), and the entry is copied out before the read ends.
 	r := e.readers.enter()
-	defer exitRead(r)
 	v := e.resolve(e.lookup(run, space, key), run, space, key, snap)
 	if v == nil || v.tomb {
+		exitRead(r)
 		return Entry{}, false
 	}
-	return entryOf(v), true
+	en := entryOf(v)
+	exitRead(r)
+	return en, true
 }
 
 // Runs calls fn for every run that has ever held data, in no particular

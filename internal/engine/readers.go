@@ -52,6 +52,7 @@ type readSlot struct {
 
 type readEpoch struct {
 	phase atomic.Uint64 // flips so far; the current phase is its low bit
+	_     [120]byte     // every read loads phase: keep the counters off its lines
 	slots [readSlots]readSlot
 }
 

@@ -131,6 +131,7 @@ type Engine struct {
 	// Inline first versions that left their chains, waiting for the proof
 	// that nobody reads them (readers.go). Guarded by commitMu.
 	retiring, closedFirsts, readyFirsts []retiredFirst
+	reclaimMu                           sync.Mutex // one ReclaimFirsts at a time
 
 	snaps  snapRegistry  // open transactions' snapshots (retain.go)
 	forks  forkState     // fork links and the versions they pin (fork.go)

@@ -133,18 +133,57 @@ func (x retiredFirst) clearOld() {
 // the commit lifts the published watermark above the cut). It returns how
 // many retired chains it processed.
 func (e *Engine) ReclaimFirsts() int {
-	e.commitMu.Lock()
-	defer e.commitMu.Unlock()
+	e.reclaimMu.Lock()
+	defer e.reclaimMu.Unlock()
 	// A reclamation retires the nodes it replaced: with no reader about,
 	// a second round clears them at once.
-	n := e.reclaimFirsts()
+	n := e.reclaimRound()
 	if n > 0 {
-		n += e.reclaimFirsts()
+		n += e.reclaimRound()
 	}
 	return n
 }
 
-func (e *Engine) reclaimFirsts() int {
+// reclaimRound advances the phases and processes what is proven safe,
+// holding the commit lock for a batch of chains at a time (as Trim does),
+// so that commits keep flowing while a million chains are reclaimed. The
+// proof holds across the gaps: reads and snapshots that begin after it
+// load the chains' new heads.
+func (e *Engine) reclaimRound() int {
+	e.commitMu.Lock()
+	e.advancePhases()
+	ready := e.readyFirsts
+	e.readyFirsts = nil
+	oldest, registered := e.snaps.oldest()
+	e.commitMu.Unlock()
+	done := 0
+	var keep []retiredFirst
+	for i := 0; i < len(ready); i += trimBatch {
+		e.commitMu.Lock()
+		for _, x := range ready[i:min(i+trimBatch, len(ready))] {
+			if registered && x.cut >= oldest {
+				keep = append(keep, x) // a registered snapshot may still walk it
+				continue
+			}
+			// An entry a later cut superseded still clears its own old
+			// chain; only the latest one may reclaim the first version.
+			x.clearOld()
+			e.reclaimFirst(x)
+			done++
+		}
+		e.commitMu.Unlock()
+	}
+	if len(keep) > 0 {
+		e.commitMu.Lock()
+		e.readyFirsts = append(e.readyFirsts, keep...)
+		e.commitMu.Unlock()
+	}
+	return done
+}
+
+// advancePhases moves retired chains along as their reads drain (see the
+// comment at the top of this file). The caller holds the commit lock.
+func (e *Engine) advancePhases() {
 	r := &e.readers
 	// The closed phase's reads have ended: its chains need only the
 	// snapshot proof now.
@@ -163,32 +202,6 @@ func (e *Engine) reclaimFirsts() int {
 			e.closedFirsts = nil
 		}
 	}
-	if len(e.readyFirsts) == 0 {
-		return 0
-	}
-	done := 0
-	oldest, registered := e.snaps.oldest()
-	keep := e.readyFirsts[:0]
-	for _, x := range e.readyFirsts {
-		if registered && x.cut >= oldest {
-			keep = append(keep, x) // a registered snapshot may still walk it
-			continue
-		}
-		// An entry a later cut superseded still clears its own old
-		// chain; only the latest one may reclaim the first version.
-		x.clearOld()
-		e.reclaimFirst(x)
-		done++
-	}
-	clear(e.readyFirsts[len(keep):])
-	switch {
-	case len(keep) == 0:
-		keep = nil // let a large backlog's array go
-	case cap(keep) > 1024 && len(keep) < cap(keep)/4:
-		keep = append([]retiredFirst(nil), keep...)
-	}
-	e.readyFirsts = keep
-	return done
 }
 
 // current reports whether x is still the latest retirement of its chain:

@@ -69,7 +69,7 @@ type Engine struct {
 
 	// Inline first versions that left their chains, waiting for the proof
 	// that nobody reads them (readers.go). Guarded by commitMu.
-	retiring, closedFirsts, readyFirsts []retiredFirst
+	retiring, closedFirsts, readyFirsts retiredList
 	reclaimMu                           sync.Mutex // one ReclaimFirsts at a time
 
 	snaps  snapRegistry  // open transactions' snapshots (retain.go)

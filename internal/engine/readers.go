@@ -101,6 +101,33 @@ type retiredFirst struct {
 	cut  uint64
 }
 
+// retiredList is a list of retired chains kept in fixed-size chunks: a
+// Full compaction retires one entry per trimmed chain, millions of them,
+// and a slice grown by doubling would copy them all again and again.
+type retiredList struct {
+	chunks [][]retiredFirst
+	n      int
+}
+
+const retiredChunk = 4096
+
+func (l *retiredList) add(x retiredFirst) {
+	last := len(l.chunks) - 1
+	if last < 0 || len(l.chunks[last]) == cap(l.chunks[last]) {
+		l.chunks = append(l.chunks, make([]retiredFirst, 0, retiredChunk))
+		last++
+	}
+	l.chunks[last] = append(l.chunks[last], x)
+	l.n++
+}
+
+// take moves o's entries to the end of l.
+func (l *retiredList) take(o *retiredList) {
+	l.chunks = append(l.chunks, o.chunks...)
+	l.n += o.n
+	*o = retiredList{}
+}
+
 // retireFirst records that c's head was replaced, old being the replaced
 // chain (nil if nothing needs clearing) and tail the new chain's oldest
 // node. The caller holds the commit lock.
@@ -108,7 +135,7 @@ func (e *Engine) retireFirst(c *chain, tail, old *version) {
 	if c.first.n == 0 && old == nil {
 		return
 	}
-	e.retiring = append(e.retiring, retiredFirst{c: c, tail: tail, old: old, cut: e.visible.Load()})
+	e.retiring.add(retiredFirst{c: c, tail: tail, old: old, cut: e.visible.Load()})
 }
 
 // clearOld clears the nodes of x's replaced chain except the inline first
@@ -153,29 +180,32 @@ func (e *Engine) reclaimRound() int {
 	e.commitMu.Lock()
 	e.advancePhases()
 	ready := e.readyFirsts
-	e.readyFirsts = nil
+	e.readyFirsts = retiredList{}
 	oldest, registered := e.snaps.oldest()
 	e.commitMu.Unlock()
 	done := 0
-	var keep []retiredFirst
-	for i := 0; i < len(ready); i += trimBatch {
-		e.commitMu.Lock()
-		for _, x := range ready[i:min(i+trimBatch, len(ready))] {
-			if registered && x.cut >= oldest {
-				keep = append(keep, x) // a registered snapshot may still walk it
-				continue
+	var keep retiredList
+	for _, chunk := range ready.chunks {
+		for i := 0; i < len(chunk); i += trimBatch {
+			e.commitMu.Lock()
+			for _, x := range chunk[i:min(i+trimBatch, len(chunk))] {
+				if registered && x.cut >= oldest {
+					keep.add(x) // a registered snapshot may still walk it
+					continue
+				}
+				// An entry a later cut superseded still clears its own
+				// old chain; only the latest one may reclaim the first
+				// version.
+				x.clearOld()
+				e.reclaimFirst(x)
+				done++
 			}
-			// An entry a later cut superseded still clears its own old
-			// chain; only the latest one may reclaim the first version.
-			x.clearOld()
-			e.reclaimFirst(x)
-			done++
+			e.commitMu.Unlock()
 		}
-		e.commitMu.Unlock()
 	}
-	if len(keep) > 0 {
+	if keep.n > 0 {
 		e.commitMu.Lock()
-		e.readyFirsts = append(e.readyFirsts, keep...)
+		e.readyFirsts.take(&keep)
 		e.commitMu.Unlock()
 	}
 	return done
@@ -187,19 +217,17 @@ func (e *Engine) advancePhases() {
 	r := &e.readers
 	// The closed phase's reads have ended: its chains need only the
 	// snapshot proof now.
-	if len(e.closedFirsts) > 0 && r.drained(r.phase.Load()-1) {
-		e.readyFirsts = append(e.readyFirsts, e.closedFirsts...)
-		e.closedFirsts = nil
+	if e.closedFirsts.n > 0 && r.drained(r.phase.Load()-1) {
+		e.readyFirsts.take(&e.closedFirsts)
 	}
 	// Close the current phase. The reads that move to the next phase's
 	// counters (those of the phase before the current one) must have
 	// ended; often the phase just closed has drained too.
-	if len(e.closedFirsts) == 0 && len(e.retiring) > 0 && r.drained(r.phase.Load()+1) {
+	if e.closedFirsts.n == 0 && e.retiring.n > 0 && r.drained(r.phase.Load()+1) {
 		r.phase.Add(1)
-		e.closedFirsts, e.retiring = e.retiring, nil
+		e.closedFirsts.take(&e.retiring)
 		if r.drained(r.phase.Load() - 1) {
-			e.readyFirsts = append(e.readyFirsts, e.closedFirsts...)
-			e.closedFirsts = nil
+			e.readyFirsts.take(&e.closedFirsts)
 		}
 	}
 }
@@ -247,9 +275,13 @@ func (e *Engine) reclaimFirst(r retiredFirst) bool {
 		return true
 	}
 	// Build the chain anew, its oldest version inline. The old nodes stay
-	// untouched for reads that loaded them, and are cleared after a grace
-	// period of their own (tail nil: clear only).
-	defer func() { e.retiring = append(e.retiring, retiredFirst{c: c, old: old, cut: e.visible.Load()}) }()
+	// untouched for reads that loaded them. A lone old node shares its
+	// value with the inline version and links nowhere, so the collector
+	// may keep it in its slab at no cost; longer ones are cleared after a
+	// grace period of their own (tail nil: clear only).
+	if k > 1 {
+		defer func() { e.retiring.add(retiredFirst{c: c, old: old, cut: e.visible.Load()}) }()
+	}
 	last := nodes[k-1]
 	c.first = version{n: last.n, ts: last.ts, val: last.val, tomb: last.tomb}
 	head := &c.first

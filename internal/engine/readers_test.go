@@ -49,7 +49,7 @@ func TestReclaimFirst_MovesTheKeptVersionInline(t *testing.T) {
 	if got, ok := e.Get(r, core.KV, "k", e.Visible()); !ok || got.Version != 2 {
 		t.Fatalf("Get after reclaiming = %+v, %v", got, ok)
 	}
-	if e.ReclaimFirsts() != 0 || len(e.retiring)+len(e.closedFirsts)+len(e.readyFirsts) != 0 {
+	if e.ReclaimFirsts() != 0 || e.retiring.n+e.closedFirsts.n+e.readyFirsts.n != 0 {
 		t.Fatal("reclaiming left work behind")
 	}
 }
@@ -142,7 +142,7 @@ func TestReclaimFirst_StaleEntriesAreIgnored(t *testing.T) {
 	if !holdsInline(c, 4) {
 		t.Fatalf("chain head %+v, first %+v", c.head.Load(), c.first)
 	}
-	if len(e.retiring)+len(e.closedFirsts)+len(e.readyFirsts) != 0 {
+	if e.retiring.n+e.closedFirsts.n+e.readyFirsts.n != 0 {
 		t.Fatal("entries left behind")
 	}
 }
@@ -228,7 +228,7 @@ func TestReclaimFirst_ConcurrentReadsSeeTheirVersion(t *testing.T) {
 	e.ReclaimFirsts()
 	for i := range keys {
 		if c := e.lookup(r, core.KV, name(i)); !holdsInline(c, rounds) {
-			t.Fatalf("key %s not back inline after the last trim: head %p %+v first %p %+v; lists %d %d %d phase %d", name(i), c.head.Load(), c.head.Load(), &c.first, c.first, len(e.retiring), len(e.closedFirsts), len(e.readyFirsts), e.readers.phase.Load())
+			t.Fatalf("key %s not back inline after the last trim: head %p %+v first %p %+v; lists %d %d %d phase %d", name(i), c.head.Load(), c.head.Load(), &c.first, c.first, e.retiring.n, e.closedFirsts.n, e.readyFirsts.n, e.readers.phase.Load())
 		}
 	}
 }
@@ -291,7 +291,7 @@ func TestReclaimFirst_PurgesLeaveNothingRetired(t *testing.T) {
 		t.Fatalf("trim = %+v, want one purge and no floor", res)
 	}
 	e.ReclaimFirsts()
-	if n := len(e.retiring) + len(e.closedFirsts) + len(e.readyFirsts); n != 0 {
+	if n := e.retiring.n + e.closedFirsts.n + e.readyFirsts.n; n != 0 {
 		t.Fatalf("%d retired chains wait for a commit", n)
 	}
 }

@@ -91,6 +91,9 @@ func (db *DB) newEngine(log core.Log) {
 		Now:       db.nowMicros,
 		Log:       log,
 		Observers: engine.Observers{core.Vector: db.vectors.observe},
+		// A stream's start entry is read at the newest version by views
+		// of the past too (EventLogTx.start, TraceTx.start).
+		CurrentOnly: []string{evStartKey, trStartKey},
 	})
 }
 

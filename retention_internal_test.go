@@ -2,6 +2,7 @@ package inmem
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -121,5 +122,50 @@ func TestRetention_RunIndexShrinks(t *testing.T) {
 	}
 	if got, err := db.Runs().QueryByStatus(ctx, RunCompleted); err != nil || len(got) != 20 {
 		t.Fatalf("List(completed) = %v, %v", got, err)
+	}
+}
+
+// A stream's start entry is rewritten by every compaction that retires
+// entries, and only its newest version is ever read: compaction keeps that
+// one alone, and views of the past still answer HistoryTrimmed below it.
+func TestRetention_StartEntriesKeepOneVersion(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	run := NewRunID()
+	if _, err := db.SetRetentionPolicy(ctx, run, KeepLast(2)); err != nil {
+		t.Fatal(err)
+	}
+	var early Version
+	for round := range 4 {
+		for i := range 3 {
+			if _, err := db.Events().Append(ctx, run, "e", Int(int64(10*round+i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if round == 0 {
+			if early, err = db.KV().Put(ctx, run, "mark", Int(1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Compact(ctx, Full); err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn := db.eng.Begin(run, false)
+	h := txn.History(run, core.System, evStartKey)
+	txn.Rollback()
+	if len(h) != 1 {
+		t.Fatalf("the event start entry keeps %d versions, want 1", len(h))
+	}
+	err = db.ViewAt(ctx, run, AtVersion(early), func(tx *Tx) error {
+		_, err := tx.Events().Read(1)
+		return err
+	})
+	if !errors.Is(err, ErrHistoryTrimmed) {
+		t.Fatalf("reading a retired event in a view of the past: %v, want HistoryTrimmed", err)
 	}
 }

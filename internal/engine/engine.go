@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,12 @@ type Env struct {
 	// vector search index) use them to follow committed state. An observer
 	// must be fast and must not call back into the engine.
 	Observers Observers
+	// CurrentOnly are System-space keys of which only the newest version
+	// is ever read (besides the trim floors, which the engine knows):
+	// Trim keeps only that one, bounded by open snapshots like any trim.
+	// Each is rewritten by compactions, and would otherwise keep one more
+	// version for good every time.
+	CurrentOnly []string
 }
 
 // Observers maps a space to the function told about its mutations.
@@ -38,6 +45,7 @@ type Engine struct {
 	now       func() int64
 	broken    atomic.Pointer[dberr.Error]
 	observers [spaceCount]func(m *core.Mutation) // Env.Observers by space
+	current   []string                           // Env.CurrentOnly
 
 	// The commit lock and what it guards share cache lines of their own, so
 	// handing the lock from one core to another moves as few lines as
@@ -92,7 +100,7 @@ type Stats struct {
 
 // New returns an empty engine that commits through env.
 func New(env Env) *Engine {
-	e := &Engine{log: env.Log, now: env.Now}
+	e := &Engine{log: env.Log, now: env.Now, current: slices.Clone(env.CurrentOnly)}
 	if e.now == nil {
 		panic("engine: Env.Now is required")
 	}

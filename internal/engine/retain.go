@@ -346,18 +346,24 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 }
 
 // trimFloorChains keeps only the newest version of run's trim floor
-// entries. Every compaction that raises a floor commits a new version of
-// it, and the System space is otherwise never trimmed: a database that
-// compacts every hour would hold, and write into every snapshot, one more
-// version per run and primitive each time. Nothing reads an old floor: the
-// engine's floor is the newest one (floors only rise). The removed
-// versions are not counted in VersionsRemoved, which counts user data.
+// entries and of its Env.CurrentOnly keys. Every compaction that raises a
+// floor commits a new version of it, and the System space is otherwise
+// never trimmed: a database that compacts every hour would hold, and write
+// into every snapshot, one more version per run and primitive each time.
+// Nothing reads an old floor: the engine's floor is the newest one (floors
+// only rise). The removed versions are not counted in VersionsRemoved,
+// which counts user data.
 func (e *Engine) trimFloorChains(run core.RunID, res *TrimResult) {
 	var cs []*chain
 	e.scan(run, core.System, FloorKeyPrefix, PrefixEnd(FloorKeyPrefix), func(_ string, c *chain) bool {
 		cs = append(cs, c)
 		return true
 	})
+	for _, k := range e.current {
+		if c := e.lookup(run, core.System, k); c != nil {
+			cs = append(cs, c)
+		}
+	}
 	if len(cs) == 0 {
 		return
 	}

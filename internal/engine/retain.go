@@ -211,13 +211,23 @@ func (e *Engine) Trim(policy func(run core.RunID, space core.PrimitiveType) Keep
 // snapshot's floors are known, so a reopened database answers reads by
 // time as the one that trimmed did.
 func (e *Engine) TrimTimes() int {
-	t := e.TimeFloor()
+	// TimeFloor looks at the runs without the commit lock: a commit that
+	// lands meanwhile (of a run it found without data, say) must keep its
+	// time, so nothing newer than the last version before it is trimmed.
+	e.commitMu.Lock()
+	last := e.last
+	e.commitMu.Unlock()
+	return e.trimTimes(e.TimeFloor(), last)
+}
+
+// trimTimes trims the time index below t, never above last.
+func (e *Engine) trimTimes(t, last uint64) int {
 	if t == 0 {
 		return 0
 	}
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
-	return e.times.trimBelow(t)
+	return e.times.trimBelow(min(t, last))
 }
 
 // TimeFloor returns the oldest version whose commit time the time index
@@ -296,8 +306,20 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 	bound := min(res.Bound, e.forkBound(run))
 	flush := func() {
 		e.commitMu.Lock()
+		// A run that is (or was) a fork keeps its tombstones (below).
+		// Its link is installed by a commit, so read it under the lock.
+		forked := false
+		if ri := e.runFor(run, false); ri != nil {
+			forked = ri.fork.Load() != nil
+		}
 		for _, it := range batch {
 			removed, bytes, f, purge := e.trimChain(it.c, keep, now, bound)
+			if purge && forked {
+				// In a fork a tombstone also hides what the run
+				// inherits: purged, the parent's version would show
+				// through again. Keep it as the chain's only version.
+				purge = false
+			}
 			if removed == 0 && !purge {
 				continue
 			}

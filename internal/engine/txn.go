@@ -206,7 +206,14 @@ func (t *Txn) Latest(run core.RunID, space core.PrimitiveType, key string) (Entr
 func (t *Txn) GetAt(run core.RunID, space core.PrimitiveType, key string, at uint64) (Entry, bool) {
 	c := t.e.lookup(run, space, key)
 	t.track(run, space, key, c)
-	v := t.e.resolve(c, run, space, key, min(at, t.snap))
+	at = min(at, t.snap)
+	if c != nil && c.at(at) == nil && at < t.e.Floor(run, space) {
+		// The run's own versions that far back may have been trimmed:
+		// falling through to a fork's parent would answer with a version
+		// the run had overwritten (the caller answers HistoryTrimmed).
+		return Entry{}, false
+	}
+	v := t.e.resolve(c, run, space, key, at)
 	if v == nil {
 		return Entry{}, false
 	}

@@ -24,6 +24,12 @@ func (db *DB) retireStreams(rules func(core.RunID, core.PrimitiveType) engine.Ke
 		bytes   int64
 	)
 	for _, run := range runs {
+		if db.eng.ForkPinned(run) {
+			// A fork reads this run's streams through its link: they stay
+			// whole until no fork does (engine.Drop refuses too, for a
+			// fork made while this runs).
+			continue
+		}
 		for _, sp := range [...]core.PrimitiveType{core.Event, core.Trace} {
 			keep := rules(run, sp)
 			if keep.All() {
@@ -58,4 +64,23 @@ func (db *DB) retireStreams(rules func(core.RunID, core.PrimitiveType) engine.Ke
 		}
 	}
 	return removed, bytes, nil
+}
+
+// ancestorStarts calls fn with the newest start entry (key: evStartKey or
+// trStartKey) of each of run's ancestors through the fork links live at
+// snap. A fork shares its parent's stream up to the fork point, and with it
+// what the parent had retired before the fork: reads below that start must
+// answer HistoryTrimmed in the fork too. (Once a fork exists its parent
+// retires nothing more while the link lives, see retireStreams.)
+func (db *DB) ancestorStarts(run RunID, snap uint64, key string, fn func(Value)) {
+	for range engine.MaxForkDepth {
+		p, at, ok := db.eng.ForkOf(run, snap)
+		if !ok {
+			return
+		}
+		if e, ok := db.getLatest(p, core.System, key); ok {
+			fn(Value(e.Value))
+		}
+		run, snap = p, at
+	}
 }

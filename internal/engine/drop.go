@@ -28,13 +28,18 @@ func (e *Engine) Drop(run core.RunID, sp core.PrimitiveType, keys []string, mark
 	if sp == core.System || len(keys) == 0 {
 		return 0, 0, true
 	}
-	if e.OldestSnapshot() < marker {
+	if e.OldestSnapshot() < marker || e.ForkPinned(run) {
 		return 0, 0, false
 	}
 	var gone []string
 	for start := 0; start < len(keys); start += trimBatch {
 		batch := keys[start:min(start+trimBatch, len(keys))]
 		e.commitMu.Lock()
+		if e.ForkPinned(run) {
+			// A fork made meanwhile reads these entries through its link.
+			e.commitMu.Unlock()
+			break
+		}
 		for _, k := range batch {
 			c := e.lookup(run, sp, k)
 			if c == nil || c.purged() {

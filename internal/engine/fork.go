@@ -114,6 +114,12 @@ func (e *Engine) forkBound(run core.RunID) uint64 {
 	return b
 }
 
+// ForkPinned reports whether a fork reads run through its link (or one is
+// being made): entries of run must not be dropped from under it.
+func (e *Engine) ForkPinned(run core.RunID) bool {
+	return e.forkBound(run) != math.MaxUint64
+}
+
 // PinFork keeps every version of run current at version at from being
 // trimmed until the returned function is called. Fork holds one while it
 // checks the trim floors and commits the link, which then pins by itself.

@@ -302,10 +302,12 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 	var batch []item
 	var gone []string
 	var floor uint64
-	// A fork reads this run as of its fork point: keep what it reads.
-	bound := min(res.Bound, e.forkBound(run))
 	flush := func() {
 		e.commitMu.Lock()
+		// A fork reads this run as of its fork point: keep what it
+		// reads. Read under the lock, per batch: a fork made while the
+		// trim runs pins its point before it checks the floors.
+		bound := min(res.Bound, e.forkBound(run))
 		// A run that is (or was) a fork keeps its tombstones (below).
 		// Its link is installed by a commit, so read it under the lock.
 		forked := false

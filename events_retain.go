@@ -80,7 +80,7 @@ func (l EventLogTx) start(op string) (eventStart, error) {
 			s = latest
 		}
 	}
-	return s, nil
+	return tx.db.withAncestorStarts(op, tx.run, tx.txn.Snapshot(), s)
 }
 
 // eventTrimmed is the HistoryTrimmed error of a read of seq below start.
@@ -89,14 +89,30 @@ func eventTrimmed(op string, run RunID, seq, start uint64) error {
 }
 
 // eventStartLatest reads run's start entry outside a transaction.
+// For a fork, the start is also at least each ancestor's (ancestorStarts).
 func (db *DB) eventStartLatest(op string, run RunID) (eventStart, error) {
-	e, ok := db.getLatest(run, core.System, evStartKey)
-	if !ok {
-		return eventStart{}, nil
+	var s eventStart
+	if e, ok := db.getLatest(run, core.System, evStartKey); ok {
+		if s, ok = decodeEventStart(Value(e.Value)); !ok {
+			return eventStart{}, eventCorrupt(op, eventLogRef(run), "start entry is not %d bytes", evStartLen)
+		}
 	}
-	s, ok := decodeEventStart(Value(e.Value))
-	if !ok {
-		return eventStart{}, eventCorrupt(op, eventLogRef(run), "start entry is not %d bytes", evStartLen)
+	return db.withAncestorStarts(op, run, db.eng.Visible(), s)
+}
+
+// withAncestorStarts raises s to the newest start of run's ancestors
+// through the fork links live at snap.
+func (db *DB) withAncestorStarts(op string, run RunID, snap uint64, s eventStart) (eventStart, error) {
+	bad := false
+	db.ancestorStarts(run, snap, evStartKey, func(v Value) {
+		a, ok := decodeEventStart(v)
+		bad = bad || !ok
+		if ok && a.seq > s.seq {
+			s = a
+		}
+	})
+	if bad {
+		return eventStart{}, eventCorrupt(op, eventLogRef(run), "an ancestor's start entry is not %d bytes", evStartLen)
 	}
 	return s, nil
 }

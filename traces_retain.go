@@ -42,6 +42,11 @@ func (t TraceTx) start() TraceID {
 			}
 		}
 	}
+	tx.db.ancestorStarts(tx.run, tx.txn.Snapshot(), trStartKey, func(v Value) {
+		if n, ok := v.AsInt(); ok && TraceID(n) > first {
+			first = TraceID(n)
+		}
+	})
 	return first
 }
 

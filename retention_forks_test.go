@@ -13,14 +13,8 @@ import (
 // be that write's value or HistoryTrimmed; it must never fall through to
 // the parent's value, which the fork had already replaced then.
 func TestRetention_ForkTrimmedOwnVersionNotInherited(t *testing.T) {
-	fsys := vfs.NewMem()
-	c := &testClock{}
-	db := openRet(t, fsys, c)
+	db, fsys, c, src := openWithSource(t)
 	defer func() { db.Close() }()
-	src, err := db.Runs().Create(ctx, "src", inmem.RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	v0 := mustPut(t, db, src, "k", inmem.Int(1))
 	fork, err := db.Runs().Fork(ctx, src, v0, inmem.ForkOptions{})
 	if err != nil {
@@ -49,15 +43,7 @@ func TestRetention_ForkTrimmedOwnVersionNotInherited(t *testing.T) {
 			t.Errorf("%s: fork GetAt(k, %v): %v", when, at, err)
 		}
 	}
-	check("before compaction")
-	if _, err := db.SetRetentionPolicy(ctx, fork, inmem.KeepLast(1)); err != nil {
-		t.Fatal(err)
-	}
-	mustCompactFull(t, db)
-	check("after compaction")
-	db.Close()
-	db = openRet(t, fsys, c)
-	check("reopened")
+	checkThroughCompaction(t, &db, fsys, c, fork, inmem.KeepLast(1), check)
 }
 
 // A fork reads its parent's events up to the fork point through the link.
@@ -66,16 +52,10 @@ func TestRetention_ForkTrimmedOwnVersionNotInherited(t *testing.T) {
 // so its reads must still return every inherited event and its chain must
 // verify.
 func TestRetention_ParentEventRetireKeepsForkEvents(t *testing.T) {
-	fsys := vfs.NewMem()
-	c := &testClock{}
-	db := openRet(t, fsys, c)
+	db, fsys, c, src := openWithSource(t)
 	defer func() { db.Close() }()
-	src, err := db.Runs().Create(ctx, "src", inmem.RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i := range 5 {
-		if _, err = db.Events().Append(ctx, src, "e", inmem.Int(int64(i))); err != nil {
+		if _, err := db.Events().Append(ctx, src, "e", inmem.Int(int64(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,29 +85,15 @@ func TestRetention_ParentEventRetireKeepsForkEvents(t *testing.T) {
 			t.Errorf("%s: fork VerifyChain = %+v, %v", when, rep, err)
 		}
 	}
-	check("before compaction")
-	if _, err := db.SetRetentionPolicy(ctx, src, overrides(inmem.PrimitiveEvent, inmem.KeepLast(1))); err != nil {
-		t.Fatal(err)
-	}
-	mustCompactFull(t, db)
-	check("after compaction")
-	db.Close()
-	db = openRet(t, fsys, c)
-	check("reopened")
+	checkThroughCompaction(t, &db, fsys, c, src, overrides(inmem.PrimitiveEvent, inmem.KeepLast(1)), check)
 }
 
 // The parent (and the first fork) change and delete keys after the fork
 // points and keep only their newest versions; the forks, a fork of a fork
 // included, still read every key as of their fork points.
 func TestRetention_ParentTrimKeepsForkPointState(t *testing.T) {
-	fsys := vfs.NewMem()
-	c := &testClock{}
-	db := openRet(t, fsys, c)
+	db, fsys, c, src := openWithSource(t)
 	defer func() { db.Close() }()
-	src, err := db.Runs().Create(ctx, "src", inmem.RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	mustPut(t, db, src, "a", inmem.Int(0))
 	mustPut(t, db, src, "a", inmem.Int(1))
 	mustPut(t, db, src, "b", inmem.Int(2))
@@ -205,14 +171,8 @@ func TestRetention_ParentTrimKeepsForkPointState(t *testing.T) {
 // As for events: retiring the parent's trace store must not drop the
 // traces a fork inherited.
 func TestRetention_ParentTraceRetireKeepsForkTraces(t *testing.T) {
-	fsys := vfs.NewMem()
-	c := &testClock{}
-	db := openRet(t, fsys, c)
+	db, fsys, c, src := openWithSource(t)
 	defer func() { db.Close() }()
-	src, err := db.Runs().Create(ctx, "src", inmem.RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tr := db.Traces()
 	var ids []inmem.TraceID
 	for range 4 {
@@ -234,20 +194,15 @@ func TestRetention_ParentTraceRetireKeepsForkTraces(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		for _, id := range ids {
-			if _, err := tr.Get(ctx, fork, id); err != nil {
+			if _, err := db.Traces().Get(ctx, fork, id); err != nil {
 				t.Errorf("%s: fork Get(%v): %v", when, id, err)
 			}
 		}
-		if got, err := tr.List(ctx, fork); err != nil || len(got) != len(ids) {
+		if got, err := db.Traces().List(ctx, fork); err != nil || len(got) != len(ids) {
 			t.Errorf("%s: fork List = %d traces, %v; want %d", when, len(got), err, len(ids))
 		}
 	}
-	check("before compaction")
-	if _, err := db.SetRetentionPolicy(ctx, src, overrides(inmem.PrimitiveTrace, inmem.KeepLast(1))); err != nil {
-		t.Fatal(err)
-	}
-	mustCompactFull(t, db)
-	check("after compaction")
+	checkThroughCompaction(t, &db, fsys, c, src, overrides(inmem.PrimitiveTrace, inmem.KeepLast(1)), check)
 }
 
 // A fork of a run whose event log was already retired: the fork inherits
@@ -255,16 +210,10 @@ func TestRetention_ParentTraceRetireKeepsForkTraces(t *testing.T) {
 // be HistoryTrimmed (not NotFound) and the retained chain must verify.
 // Retiring the fork's own log then leaves the parent's alone.
 func TestRetention_ForkOfRetiredEventLog(t *testing.T) {
-	fsys := vfs.NewMem()
-	c := &testClock{}
-	db := openRet(t, fsys, c)
+	db, _, _, src := openWithSource(t)
 	defer func() { db.Close() }()
-	src, err := db.Runs().Create(ctx, "src", inmem.RunOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i := range 5 {
-		if _, err = db.Events().Append(ctx, src, "e", inmem.Int(int64(i))); err != nil {
+		if _, err := db.Events().Append(ctx, src, "e", inmem.Int(int64(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -307,4 +256,67 @@ func TestRetention_ForkOfRetiredEventLog(t *testing.T) {
 	if rep, err := db.Events().VerifyChain(ctx, fork); err != nil || !rep.OK || rep.Checked != 1 {
 		t.Errorf("fork VerifyChain after its retire = %+v, %v", rep, err)
 	}
+}
+
+// A fork that deletes a key it inherited holds a lone tombstone of its own,
+// and that tombstone is what hides the parent's version: retention must not
+// purge it, or reads fall through to the parent again and the deleted key
+// comes back (found in review).
+func TestRetention_ForkDeleteSurvivesPurge(t *testing.T) {
+	db, fsys, c, src := openWithSource(t)
+	defer func() { db.Close() }()
+	mustPut(t, db, src, "k", inmem.Int(1))
+	v1 := mustPut(t, db, src, "j", inmem.Int(1))
+	fork, err := db.Runs().Fork(ctx, src, v1, inmem.ForkOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// k: a lone tombstone; j: a tombstone over the fork's own version.
+	mustPut(t, db, fork, "j", inmem.Int(2))
+	for _, k := range []string{"k", "j"} {
+		if _, err := db.KV().Delete(ctx, fork, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gone := func(when string) {
+		t.Helper()
+		for _, k := range []string{"k", "j"} {
+			if v, err := db.KV().Get(ctx, fork, k); err == nil {
+				t.Fatalf("%s: fork Get(%s) = %v, nil; the fork's delete was undone", when, k, v)
+			}
+			if keys, err := db.KV().List(ctx, fork, ""); err != nil || len(keys) != 0 {
+				t.Fatalf("%s: fork List = %v, %v; want none", when, keys, err)
+			}
+		}
+	}
+	checkThroughCompaction(t, &db, fsys, c, fork, inmem.KeepLast(1), gone)
+}
+
+// openWithSource opens a database on a fresh in-memory file system (see
+// openRet) holding a run named "src" to fork from.
+func openWithSource(t *testing.T) (*inmem.DB, vfs.FS, *testClock, inmem.RunID) {
+	t.Helper()
+	fsys, c := vfs.NewMem(), &testClock{}
+	db := openRet(t, fsys, c)
+	src, err := db.Runs().Create(ctx, "src", inmem.RunOptions{})
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return db, fsys, c, src
+}
+
+// checkThroughCompaction runs check before a Full compaction under policy
+// on run, after it, and after a reopen, which replaces *db.
+func checkThroughCompaction(t *testing.T, db **inmem.DB, fsys vfs.FS, c *testClock, run inmem.RunID, policy inmem.RetentionPolicy, check func(when string)) {
+	t.Helper()
+	check("before compaction")
+	if _, err := (*db).SetRetentionPolicy(ctx, run, policy); err != nil {
+		t.Fatal(err)
+	}
+	mustCompactFull(t, *db)
+	check("after compaction")
+	(*db).Close()
+	*db = openRet(t, fsys, c)
+	check("reopened")
 }

@@ -172,6 +172,9 @@ func (e *Engine) forkParent(run core.RunID, sp core.PrimitiveType, snap uint64) 
 
 // ForkOf returns the parent and fork point of run as of snapshot snap.
 func (e *Engine) ForkOf(run core.RunID, snap uint64) (parent core.RunID, at uint64, ok bool) {
+	if e.forks.links.Load() == 0 {
+		return parent, 0, false // no fork since start: no lookup
+	}
 	ri := e.runFor(run, false)
 	if ri == nil {
 		return parent, 0, false

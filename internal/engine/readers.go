@@ -57,16 +57,16 @@ type readEpoch struct {
 }
 
 // enter announces a read that walks chains without a registered snapshot.
-// Pass the result to exit when the read is done.
+// Pass the result to exitRead when the read is done.
 func (r *readEpoch) enter() *atomic.Int64 {
 	// The address of a stack variable differs between goroutines (they run
 	// on separate stacks), which spreads concurrent reads over the slots
 	// without shared state; the same goroutine may pick another slot next
 	// time, which only matters for contention, never for correctness.
-	var anchor byte
-	// Stacks are aligned to powers of two, so hash the address: its low
-	// bits alone would put every goroutine's read at the same frame
+	// Stacks are aligned to powers of two, so the address is hashed: its
+	// low bits alone would put every goroutine's read at the same frame
 	// depth on the same slot.
+	var anchor byte
 	h := uint64(uintptr(unsafe.Pointer(&anchor))>>8) * 0x9e3779b97f4a7c15
 	c := &r.slots[h>>(64-readSlotBits)].n[r.phase.Load()&1]
 	c.Add(1)

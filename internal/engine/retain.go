@@ -200,7 +200,7 @@ func (e *Engine) Trim(policy func(run core.RunID, space core.PrimitiveType) Keep
 			}
 			e.trimSpace(run, sp, keep, now, &res)
 		}
-		e.trimFloorChains(run, &res)
+		e.trimBookkeeping(run, &res)
 	}
 	res.BytesRemoved += int64(e.TrimTimes())
 	return res
@@ -369,7 +369,7 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 	}
 }
 
-// trimFloorChains keeps only the newest version of run's trim floor
+// trimBookkeeping keeps only the newest version of run's trim floor
 // entries and of its Env.CurrentOnly keys. Every compaction that raises a
 // floor commits a new version of it, and the System space is otherwise
 // never trimmed: a database that compacts every hour would hold, and write
@@ -377,7 +377,7 @@ func (e *Engine) trimSpace(run core.RunID, sp core.PrimitiveType, keep Keep, now
 // Nothing reads an old floor: the engine's floor is the newest one (floors
 // only rise). The removed versions are not counted in VersionsRemoved,
 // which counts user data.
-func (e *Engine) trimFloorChains(run core.RunID, res *TrimResult) {
+func (e *Engine) trimBookkeeping(run core.RunID, res *TrimResult) {
 	var cs []*chain
 	e.scan(run, core.System, FloorKeyPrefix, PrefixEnd(FloorKeyPrefix), func(_ string, c *chain) bool {
 		cs = append(cs, c)
